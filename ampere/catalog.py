@@ -1,0 +1,117 @@
+"""Index product pages and short videos (the offline side of the shop).
+
+``catalog.jsonl``: ``{"id", "title", "image"}`` (+ optional ``product_id``,
+``attributes``); ``videos.jsonl``: ``{"id", "path"}`` (+ optional
+``product_id``, ``title``). Relative paths are resolved against the JSONL file's
+folder; ``http(s)://`` images are fetched. Bad lines are reported with their
+line number and skipped; the rest is indexed.
+"""
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ampere import index, media
+from ampere.pipeline import Models, summary_for_embedding
+from ampere.settings import Settings
+
+
+@dataclass
+class AddReport:
+    added: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> tuple[list[dict], list[str]]:
+    rows, errors = [], []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path}:{n}: not JSON ({exc.msg})")
+            continue
+        missing = [k for k in required if not row.get(k)] if isinstance(row, dict) else list(required)
+        if missing:
+            errors.append(f"{path}:{n}: missing {', '.join(missing)}")
+            continue
+        rows.append(row)
+    return rows, errors
+
+
+def load_image(ref: str, base: Path) -> np.ndarray:
+    if ref.startswith(("http://", "https://")):
+        with urllib.request.urlopen(ref, timeout=30) as resp:
+            data = resp.read()
+    else:
+        p = Path(ref) if Path(ref).is_absolute() else base / ref
+        data = p.read_bytes()
+    try:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    except Exception as exc:
+        raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
+
+
+def add_pages(r, path: Path, models: Models, batch: int = 32) -> AddReport:
+    path = Path(path)
+    rows, errors = read_jsonl(path, ("id", "title", "image"))
+    report = AddReport(errors=errors)
+    for i in range(0, len(rows), batch):
+        chunk, images = [], []
+        for row in rows[i:i + batch]:
+            try:
+                images.append([load_image(row["image"], path.parent)])
+                chunk.append(row)
+            except (OSError, media.MediaError) as exc:
+                report.errors.append(f"{row['id']}: {exc}")
+        if not chunk:
+            continue
+        embs = models.embedder.embed_batch(["page"] * len(chunk), images, [row["title"] for row in chunk])
+        index.upsert_many(r, [
+            ("page", row["id"], e.fused, {"product_id": row.get("product_id") or row["id"], "title": row["title"],
+                                          "ts": 0})
+            for row, e in zip(chunk, embs)
+        ])
+        report.added += len(chunk)
+    return report
+
+
+def video_text(path: Path, models: Models, settings: Settings) -> tuple[str, str]:
+    """(raw transcript, summary) of a short video's speech."""
+    pcm = media.read_audio(str(path), 0.0, None, settings.sample_rate)
+    text = models.transcriber.transcribe(pcm).text if len(pcm) else ""
+    summary = models.summarizer.summarize(text).text if text.strip() else "empty"
+    return text, summary
+
+
+def video_frames(path: Path, settings: Settings, k: int) -> list[np.ndarray]:
+    duration = media.probe_duration(str(path))
+    # centre frame of each of k equal segments, as the method samples videos
+    times = [(i + 0.5) * duration / k for i in range(k)]
+    return media.read_frames(str(path), times, settings.frame_size)
+
+
+def add_videos(r, path: Path, models: Models, settings: Settings) -> AddReport:
+    path = Path(path)
+    rows, errors = read_jsonl(path, ("id", "path"))
+    report = AddReport(errors=errors)
+    for row in rows:
+        vp = Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"]
+        try:
+            frames = video_frames(vp, settings, settings.frames_per_window)
+            text, summary = video_text(vp, models, settings)
+        except (OSError, media.MediaError) as exc:
+            report.errors.append(f"{row['id']}: {exc}")
+            continue
+        emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
+        index.upsert_item(r, "video", row["id"], emb.fused, product_id=row.get("product_id") or "",
+                          title=row.get("title", ""), summary=summary, ts=0)
+        report.added += 1
+    return report

@@ -1,0 +1,264 @@
+"""``ampere``: one command with a subcommand per user task.
+
+Handlers import what they need lazily so ``ampere --help`` and light commands
+stay fast (torch, whisper and llama.cpp are only loaded by the tasks that use them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _settings():
+    from ampere.settings import get_settings
+    return get_settings()
+
+
+def _redis(urls):
+    import redis
+    return redis.Redis.from_url(urls.redis_url)
+
+
+# --- services ------------------------------------------------------------------------------
+
+def cmd_services_up(args) -> int:
+    from ampere.services import services_up
+    services_up(_settings())
+    return 0
+
+
+# --- data and model ------------------------------------------------------------------------
+
+def cmd_generate(args) -> int:
+    from ampere.synth import build_dataset
+    out = build_dataset(Path(args.out), args.preset, seed=args.seed, workers=args.workers)
+    print(out)
+    return 0
+
+
+def cmd_prepare_texts(args) -> int:
+    from ampere.textprep import prepare_texts
+    prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from encoders.config import load_config
+    from encoders.train import train
+    ckpt = train(Path(args.dataset), load_config(args.config), Path(args.out), text_mode=args.text_mode,
+                 modality=args.modality, epochs=args.epochs, seed=args.seed)
+    print(ckpt)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from encoders.export import export_onnx
+    manifest = export_onnx(Path(args.checkpoint), out_dir=Path(args.out or _settings().model_dir),
+                           int8=not args.no_int8)
+    print(json.dumps({k: manifest[k] for k in ("files",) if k in manifest} or manifest, indent=2, default=str))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from encoders.evaluate import evaluate_dataset, format_table
+    results = evaluate_dataset(Path(args.dataset), split=args.split, backend=args.backend,
+                               checkpoint=args.checkpoint, model_dir=Path(args.model_dir or _settings().model_dir),
+                               variant=args.variant, text_mode=args.text_mode)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def cmd_setup(args) -> int:
+    from ampere.setup import ensure_ready
+    ensure_ready(_settings(), preset=args.preset, progress=print)
+    return 0
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+def _index_ready(r, settings):
+    from ampere import index
+    index.create_index(r, settings, overwrite=False)
+
+
+def cmd_catalog_add(args) -> int:
+    from ampere.catalog import add_pages, add_videos
+    from ampere.pipeline import Models
+    from ampere.services import resolve_services
+    settings = _settings()
+    with resolve_services(settings) as urls:
+        r = _redis(urls)
+        _index_ready(r, settings)
+        models = Models(settings)
+        fn = add_pages if args.kind == "catalog" else add_videos
+        rep = fn(r, Path(args.file), models) if fn is add_pages else fn(r, Path(args.file), models, settings)
+    for e in rep.errors:
+        print(f"error: {e}", file=sys.stderr)
+    print(f"added {rep.added} {'pages' if args.kind == 'catalog' else 'videos'}, {len(rep.errors)} errors")
+    return 0 if rep.added or not rep.errors else 1
+
+
+def cmd_replay(args) -> int:
+    from ampere.kafka_admin import ensure_topics
+    from ampere.replay import replay
+    from ampere.services import resolve_services
+    from streamer.topics import topic_names
+    settings = _settings()
+    with resolve_services(settings) as urls:
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+        stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast)
+    print(f"{stats.stream_id}: {stats.media_s:.1f} s of media in {stats.wall_s:.1f} s, {stats.audio_chunks} audio "
+          f"chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB")
+    return 0
+
+
+# --- query ---------------------------------------------------------------------------------
+
+def cmd_search(args) -> int:
+    from ampere import search
+    from ampere.services import resolve_services
+    settings = _settings()
+    with resolve_services(settings) as urls:
+        r = _redis(urls)
+        if args.by == "text":
+            out = search.by_text(r, args.query, settings, k=args.k, domains=args.domain)
+        elif args.by == "image":
+            out = search.by_image(r, Path(args.query), settings, k=args.k, domains=args.domain)
+        elif args.by == "product":
+            out = search.by_product(r, args.query)
+        else:
+            out = search.by_stream(r, args.query)
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def cmd_tags(args) -> int:
+    from ampere.kafka_admin import consume
+    from ampere.records import decode
+    from ampere.services import resolve_services
+    settings = _settings()
+    with resolve_services(settings) as urls:
+        for msg in consume(urls.kafka_url, settings.topic("tags"), timeout_s=args.timeout, max_records=None):
+            t = decode(msg.value)
+            print(f"{t.stream_id} [{t.start:7.1f}-{t.end:7.1f}s] {t.product_id} score={t.score:.3f} "
+                  f"e2e={t.e2e_ms:.0f}ms  {t.summary[:60]!r}", flush=True)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    faust = Path(sys.executable).with_name("faust")
+    os.execv(str(faust), [str(faust), "-A", "streamer.app", "worker", "-l", args.loglevel])
+
+
+def cmd_demo(args) -> int:
+    from ampere.demo import run_demo
+    return run_demo(_settings(), preset=args.preset, fast=args.fast, streams=args.streams)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ampere", description="AMPere Live: streaming indexer for live commerce")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    svc = sub.add_parser("services", help="embedded Kafka-protocol broker + Redis Stack on loopback")
+    svc_sub = svc.add_subparsers(dest="action", required=True)
+    svc_sub.add_parser("up", help="start them, print KAFKA_URL/REDIS_URL, run until Ctrl-C").set_defaults(
+        fn=cmd_services_up)
+
+    g = sub.add_parser("generate", help="build a deterministic synthetic tri-domain dataset")
+    g.add_argument("--preset", default="demo", choices=["tiny", "demo", "bench"])
+    g.add_argument("--out", required=True)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--workers", type=int, default=2)
+    g.set_defaults(fn=cmd_generate)
+
+    t = sub.add_parser("prepare-texts", help="ASR + summaries for a dataset's videos and live windows")
+    t.add_argument("dataset")
+    t.add_argument("--modes", nargs="+", default=["raw_asr", "summary"])
+    t.set_defaults(fn=cmd_prepare_texts)
+
+    tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")
+    tr.add_argument("dataset")
+    tr.add_argument("--config", default="ampere-small")
+    tr.add_argument("--out", default="runs/ampere-small")
+    tr.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "summary", "none"])
+    tr.add_argument("--modality", default="both", choices=["both", "visual", "text"])
+    tr.add_argument("--epochs", type=int, default=None)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(fn=cmd_train)
+
+    ex = sub.add_parser("export", help="export a checkpoint to ONNX (fp32 + int8) with a manifest")
+    ex.add_argument("checkpoint")
+    ex.add_argument("--out", default=None)
+    ex.add_argument("--no-int8", action="store_true")
+    ex.set_defaults(fn=cmd_export)
+
+    ev = sub.add_parser("eval", help="six-direction retrieval R@1/5/10 on a dataset split")
+    ev.add_argument("dataset")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    ev.add_argument("--checkpoint", default=None)
+    ev.add_argument("--model-dir", default=None)
+    ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"])
+    ev.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "summary", "none"])
+    ev.add_argument("--json", default=None)
+    ev.set_defaults(fn=cmd_eval)
+
+    st = sub.add_parser("setup", help="derive what the demo needs: data, trained model, ONNX export")
+    st.add_argument("--preset", default="demo")
+    st.set_defaults(fn=cmd_setup)
+
+    for kind, what in (("catalog", "product pages"), ("videos", "short videos")):
+        c = sub.add_parser(kind, help=f"index {what} from a JSONL file")
+        c_sub = c.add_subparsers(dest="action", required=True)
+        a = c_sub.add_parser("add", help=f"embed and index {what}")
+        a.add_argument("file")
+        a.set_defaults(fn=cmd_catalog_add, kind=kind)
+
+    rp = sub.add_parser("replay", help="publish a recording or stream URL (anything PyAV opens) to Kafka")
+    rp.add_argument("source")
+    rp.add_argument("--stream", required=True, help="stream id")
+    rp.add_argument("--fast", action="store_true", help="as fast as possible instead of real-time pace")
+    rp.set_defaults(fn=cmd_replay)
+
+    se = sub.add_parser("search", help="search the index")
+    se.add_argument("by", choices=["text", "image", "product", "stream"])
+    se.add_argument("query")
+    se.add_argument("-k", type=int, default=5)
+    se.add_argument("--domain", action="append", choices=["page", "video", "live"], default=None)
+    se.set_defaults(fn=cmd_search)
+
+    tg = sub.add_parser("tags", help="print live product tags as they are published")
+    tg.add_argument("--timeout", type=float, default=None, help="stop after this many idle seconds")
+    tg.set_defaults(fn=cmd_tags)
+
+    w = sub.add_parser("worker", help="run the Faust worker (same as: faust -A streamer.app worker)")
+    w.add_argument("-l", "--loglevel", default="info")
+    w.set_defaults(fn=cmd_worker)
+
+    d = sub.add_parser("demo", help="the whole system on the embedded default, end to end")
+    d.add_argument("--fast", action="store_true", help="replay as fast as possible, not at real-time pace")
+    d.add_argument("--preset", default="demo")
+    d.add_argument("--streams", type=int, default=None, help="replay only the first N live streams")
+    d.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

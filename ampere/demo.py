@@ -1,0 +1,118 @@
+"""The main job on the embedded default: catalog in, live streams through a real Faust worker, tags out.
+
+Everything runs as a user would run it: services on loopback (or KAFKA_URL/REDIS_URL),
+``ampere catalog add``-equivalent indexing, a ``faust -A streamer.app worker``
+child process, replays of generated streams into Kafka, and a consumer of the
+tags topic. Whatever it started is stopped on exit, Ctrl-C included.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from ampere import index, search
+from ampere.catalog import add_pages, add_videos
+from ampere.kafka_admin import consume, ensure_topics
+from ampere.pipeline import Models
+from ampere.records import decode
+from ampere.replay import replay
+from ampere.services import resolve_services
+from ampere.settings import Settings
+from ampere.setup import ensure_ready
+from ampere.truth import expected_windows, load_jsonl, score_tags
+from ampere.worker import FaustWorker
+from streamer.topics import topic_names
+
+
+class TagCollector(threading.Thread):
+    """Reads the tags topic from the beginning and prints each tag as it arrives."""
+
+    def __init__(self, kafka_url: str, topic: str, products: dict[str, dict], echo: bool = True):
+        super().__init__(daemon=True)
+        self.kafka_url, self.topic, self.products, self.echo = kafka_url, topic, products, echo
+        self.tags: list[dict] = []
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        for msg in consume(self.kafka_url, self.topic, timeout_s=None, max_records=None, stop=self.stop_event):
+            t = decode(msg.value)
+            self.tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end,
+                              "product_id": t.product_id, "score": t.score, "e2e_ms": t.e2e_ms})
+            if self.echo:
+                title = self.products.get(t.product_id, {}).get("title", "")
+                print(f"  [tag] {t.stream_id} {t.start:6.1f}-{t.end:6.1f}s  {t.product_id}  score={t.score:.3f}  "
+                      f"e2e={t.e2e_ms:5.0f} ms  {title[:48]}", flush=True)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def wait_for_tags(collector: TagCollector, expected: int, idle_timeout: float, hard_timeout: float) -> None:
+    last_n, last_change, t0 = -1, time.monotonic(), time.monotonic()
+    while time.monotonic() - t0 < hard_timeout:
+        n = len({(t["stream_id"], t["start"]) for t in collector.tags})
+        if n >= expected:
+            return
+        if n != last_n:
+            last_n, last_change = n, time.monotonic()
+        elif time.monotonic() - last_change > idle_timeout:
+            return
+        time.sleep(0.5)
+
+
+def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None) -> int:
+    dataset = ensure_ready(settings, preset=preset, progress=print)
+    live = load_jsonl(dataset / "live.jsonl")[:streams]
+    pages = {row["product_id"]: row for row in load_jsonl(dataset / "catalog.jsonl")}
+
+    with resolve_services(settings) as urls:
+        print(f"KAFKA_URL={urls.kafka_url}\nREDIS_URL={urls.redis_url}")
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+        import redis
+        r = redis.Redis.from_url(urls.redis_url)
+        index.create_index(r, settings, overwrite=False)
+
+        models = Models(settings)
+        t = time.perf_counter()
+        rep = add_pages(r, dataset / "catalog.jsonl", models)
+        print(f"catalog: {rep.added} product pages indexed in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        rep = add_videos(r, dataset / "videos.jsonl", models, settings)
+        print(f"videos: {rep.added} short videos indexed in {time.perf_counter() - t:.1f} s")
+
+        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "demo-worker.log") as worker:
+            worker.wait_ready(timeout=180)
+            print(f"faust worker ready (pid {worker.pid}); replaying {len(live)} live streams "
+                  f"{'as fast as possible' if fast else 'at real-time pace'}")
+            collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
+            collector.start()
+            threads = [threading.Thread(target=replay, daemon=True,
+                                        args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
+                                        kwargs={"realtime": not fast}) for s in live]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in live)
+            wait_for_tags(collector, expected, idle_timeout=60, hard_timeout=600)
+            collector.stop()
+
+        score = score_tags(collector.tags, {s["stream_id"]: s["segments"] for s in live})
+        lat = sorted(t["e2e_ms"] for t in collector.tags)
+        print(f"\nlive tag accuracy (top-1 vs truth): {score.correct}/{score.windows} = {score.top1:.2%}"
+              f" over {len({(t['stream_id'], t['start']) for t in collector.tags})} tagged windows"
+              + (f"; e2e latency p50 {lat[len(lat) // 2]:.0f} ms" if lat else ""))
+
+        print("\nsearch examples")
+        example = next(iter(pages.values()))
+        query = " ".join(example["title"].split()[:3])
+        print(f"  text {query!r}:")
+        for h in search.by_text(r, query, settings, k=3):
+            print(f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
+                  f"score={h['score']:.3f}")
+        pid = live[0]["segments"][0]["product_id"] if live else example["product_id"]
+        print(f"  product {pid}: {search.by_product(r, pid)}")
+        if live:
+            print(f"  stream {live[0]['stream_id']} now: {search.by_stream(r, live[0]['stream_id'])['now']}")
+    return 0

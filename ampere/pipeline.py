@@ -1,0 +1,151 @@
+"""The live pipeline's stages as plain functions.
+
+Each stage takes the previous stage's record and returns the next one. The Faust
+agents in ``streamer.agents`` only move records between topics and call these
+off the event loop, so the engine could be swapped without touching this code,
+and benchmarks can drive the same functions without Kafka.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ampere import index, media
+from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
+from ampere.settings import Settings
+from ampere.windows import WindowMedia
+
+
+def now() -> float:
+    return time.time()
+
+
+# --- claim-check: window media lives in Redis, records carry the key -------------------------
+
+def store_window(r, win: WindowMedia, settings: Settings) -> WindowReady:
+    key = f"blob:{win.window_id}"
+    pcm16 = (np.clip(win.audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    mapping = {"audio": pcm16}
+    for i, (_, jpeg) in enumerate(win.frames):
+        mapping[f"frame{i}"] = jpeg
+    index.put_blob(r, key, mapping, settings.blob_ttl_s)
+    return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
+                       n_frames=len(win.frames), closed_at=now())
+
+
+class MissingBlob(RuntimeError):
+    pass
+
+
+def load_audio(r, rec: WindowReady) -> np.ndarray:
+    blob = index.get_blob(r, rec.blob_key)
+    if blob is None or "audio" not in blob:
+        raise MissingBlob(f"window media {rec.blob_key} expired or missing")
+    return np.frombuffer(blob["audio"], dtype="<i2").astype(np.float32) / 32767.0
+
+
+def load_frames(r, rec: WindowReady) -> list[np.ndarray]:
+    blob = index.get_blob(r, rec.blob_key)
+    if blob is None:
+        raise MissingBlob(f"window media {rec.blob_key} expired or missing")
+    return [media.decode_jpeg(blob[f"frame{i}"]) for i in range(rec.n_frames) if f"frame{i}" in blob]
+
+
+# --- models, loaded lazily once per worker process ------------------------------------------
+
+@dataclass
+class Models:
+    settings: Settings
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _transcriber: object = None
+    _summarizer: object = None
+    _embedder: object = None
+
+    @property
+    def transcriber(self):
+        with self._lock:
+            if self._transcriber is None:
+                from ampere.asr import Transcriber
+                self._transcriber = Transcriber(self.settings)
+            return self._transcriber
+
+    @property
+    def summarizer(self):
+        with self._lock:
+            if self._summarizer is None:
+                from ampere.summarize import make_summarizer
+                self._summarizer = make_summarizer(self.settings)
+            return self._summarizer
+
+    @property
+    def embedder(self):
+        with self._lock:
+            if self._embedder is None:
+                from encoders.runtime import Embedder
+                s = self.settings
+                self._embedder = Embedder.load(s.model_dir, variant=s.onnx_variant,
+                                               providers=s.onnx_providers, threads=s.inference_threads)
+            return self._embedder
+
+
+# --- stages -------------------------------------------------------------------------------
+
+def _fields(rec) -> dict:
+    d = rec.to_dict()
+    d.pop("v"), d.pop("type")
+    return d
+
+
+def transcribe(r, rec: WindowReady, models: Models) -> Transcribed:
+    tr = models.transcriber.transcribe(load_audio(r, rec))
+    return Transcribed(**_fields(rec), text=tr.text, no_speech_prob=float(tr.no_speech_prob), asr_ms=float(tr.asr_ms))
+
+
+def summarize(rec: Transcribed, models: Models) -> Summarized:
+    base = _fields(rec)
+    if not rec.text.strip():
+        return Summarized(**base, summary="empty", summary_ms=0.0)
+    s = models.summarizer.summarize(rec.text)
+    return Summarized(**base, summary=s.text, summary_ms=float(s.ms))
+
+
+def summary_for_embedding(summary: str) -> str:
+    # the summarizer's explicit "nothing about a product" marker must not pull windows together
+    return "" if summary.strip().lower() in ("", "empty") else summary
+
+
+def embed_and_index(r, rec: Summarized, models: Models) -> Embedded:
+    t = time.perf_counter()
+    frames = load_frames(r, rec)
+    emb = models.embedder.embed("live", frames, summary_for_embedding(rec.summary))
+    embed_ms = (time.perf_counter() - t) * 1000
+    vec = np.asarray(emb.fused, dtype=np.float32)
+    index.upsert_item(r, "live", rec.window_id, vec, stream_id=rec.stream_id, start=rec.start, end=rec.end,
+                      summary=rec.summary, ts=now())
+    return Embedded(**_fields(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
+
+
+def rank_products(hits) -> list[tuple[str, float]]:
+    """Best similarity per product over its catalog items, best first."""
+    best: dict[str, float] = {}
+    for h in hits:
+        if h.product_id and h.score > best.get(h.product_id, -1.0):
+            best[h.product_id] = h.score
+    return sorted(best.items(), key=lambda kv: -kv[1])
+
+
+def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
+    vec = np.frombuffer(rec.vector, dtype=np.float32)
+    hits = index.knn(r, vec, k=settings.tag_k * 4, domains=["page"])
+    ranked = rank_products(hits)[: settings.tag_k]
+    if not ranked or ranked[0][1] < settings.tag_min_score:
+        return None
+    product_id, score = ranked[0]
+    index.record_tag(r, rec.stream_id, rec.start, rec.end, product_id, score, ranked)
+    index.set_fields(r, index.live_key(rec.stream_id, rec.start), tag_product=product_id, score=score)
+    return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id=product_id, score=float(score),
+               candidates=[[p, float(s)] for p, s in ranked], summary=rec.summary,
+               e2e_ms=(now() - rec.closed_at) * 1000)

@@ -1,0 +1,213 @@
+"""Versioned, schema-checked Kafka records.
+
+Records travel as msgpack maps with a schema version ``v`` and a ``type``. Faust
+topics are declared raw so that decoding happens here: a record that fails any
+check raises :class:`BadRecord` with a reason, and the agent sends the original
+bytes to the dead-letter topic instead of crashing or silently dropping it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgpack
+
+SCHEMA_VERSION = 1
+
+
+class BadRecord(ValueError):
+    """A record that cannot be processed; ``str(exc)`` is the reason."""
+
+
+def _check_type(name: str, value: Any, typ: type | tuple[type, ...]) -> None:
+    if isinstance(value, bool) and typ in (int, float, (int, float)):
+        raise BadRecord(f"field {name!r}: expected {getattr(typ, '__name__', typ)}, got bool")
+    if not isinstance(value, typ):
+        want = typ.__name__ if isinstance(typ, type) else "number"
+        raise BadRecord(f"field {name!r}: expected {want}, got {type(value).__name__}")
+
+
+_NUMBER = (int, float)
+_TYPE_OF = {"str": str, "bytes": bytes, "int": int, "float": _NUMBER, "list": list, "dict": dict}
+
+
+@dataclass
+class Record:
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["v"] = SCHEMA_VERSION
+        d["type"] = self.TYPE
+        return d
+
+    def encode(self) -> bytes:
+        return msgpack.packb(self.to_dict(), use_bin_type=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name in d:
+                value = d[f.name]
+                typ = _TYPE_OF[f.type if isinstance(f.type, str) else f.type.__name__]
+                _check_type(f.name, value, typ)
+                if typ is _NUMBER and not math.isfinite(value):
+                    raise BadRecord(f"field {f.name!r}: not a finite number")
+                kwargs[f.name] = value
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise BadRecord(f"{cls.TYPE}: missing field {f.name!r}")
+        rec = cls(**kwargs)
+        rec.validate()
+        return rec
+
+    def validate(self) -> None:
+        if hasattr(self, "stream_id") and not self.stream_id:
+            raise BadRecord(f"{self.TYPE}: empty stream_id")
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+@dataclass
+class AudioChunk(Record):
+    TYPE: ClassVar[str] = "audio"
+    stream_id: str
+    seq: int
+    t0: float
+    sample_rate: int
+    codec: str
+    data: bytes
+
+    def validate(self) -> None:
+        super().validate()
+        if self.codec != "flac":
+            raise BadRecord(f"audio: unsupported codec {self.codec!r} (expected 'flac')")
+        if self.t0 < 0:
+            raise BadRecord("audio: negative t0")
+
+
+@dataclass
+class Keyframe(Record):
+    TYPE: ClassVar[str] = "frame"
+    stream_id: str
+    seq: int
+    t: float
+    codec: str
+    data: bytes
+
+    def validate(self) -> None:
+        super().validate()
+        if self.codec != "jpeg":
+            raise BadRecord(f"frame: unsupported codec {self.codec!r} (expected 'jpeg')")
+        if self.t < 0:
+            raise BadRecord("frame: negative t")
+
+
+@dataclass
+class StreamEnd(Record):
+    TYPE: ClassVar[str] = "end"
+    stream_id: str
+    t: float
+
+
+# --- pipeline stages ----------------------------------------------------------------------
+
+@dataclass
+class WindowReady(Record):
+    TYPE: ClassVar[str] = "window"
+    stream_id: str
+    start: float
+    end: float
+    blob_key: str
+    n_frames: int
+    closed_at: float  # wall clock (epoch s) when the window closed; e2e latency starts here
+
+    @property
+    def window_id(self) -> str:
+        return f"{self.stream_id}:{int(round(self.start * 1000))}"
+
+
+@dataclass
+class Transcribed(WindowReady):
+    TYPE: ClassVar[str] = "transcript"
+    text: str = ""
+    no_speech_prob: float = 0.0
+    asr_ms: float = 0.0
+
+
+@dataclass
+class Summarized(Transcribed):
+    TYPE: ClassVar[str] = "summary"
+    summary: str = ""
+    summary_ms: float = 0.0
+
+
+@dataclass
+class Embedded(Summarized):
+    TYPE: ClassVar[str] = "embedding"
+    vector: bytes = b""  # float32, L2-normalised
+    embed_ms: float = 0.0
+    indexed_at: float = 0.0
+
+
+@dataclass
+class Tag(Record):
+    TYPE: ClassVar[str] = "tag"
+    stream_id: str
+    start: float
+    end: float
+    product_id: str
+    score: float
+    candidates: list = field(default_factory=list)  # [[product_id, score], ...]
+    summary: str = ""
+    e2e_ms: float = 0.0
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.TYPE: cls for cls in (AudioChunk, Keyframe, StreamEnd, WindowReady, Transcribed, Summarized, Embedded, Tag)
+}
+
+
+def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None, max_bytes: int | None = None) -> Record:
+    """Decode and check one record; raise BadRecord with the reason on any problem."""
+    if raw is None:
+        raise BadRecord("empty message (no value)")
+    if not isinstance(raw, (bytes, bytearray)):
+        raise BadRecord(f"value is {type(raw).__name__}, expected bytes")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise BadRecord(f"oversized record: {len(raw)} bytes > limit {max_bytes}")
+    try:
+        d = msgpack.unpackb(raw, raw=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise BadRecord(f"not a msgpack record: {exc.__class__.__name__}") from None
+    if not isinstance(d, dict):
+        raise BadRecord(f"record is a {type(d).__name__}, expected a map")
+    v = d.get("v")
+    if v != SCHEMA_VERSION:
+        raise BadRecord(f"unknown schema version {v!r} (this worker reads v{SCHEMA_VERSION})")
+    cls = RECORD_TYPES.get(d.get("type"))
+    if cls is None:
+        raise BadRecord(f"unknown record type {d.get('type')!r}")
+    if expect is not None and cls not in expect:
+        raise BadRecord(f"unexpected record type {cls.TYPE!r} on this topic")
+    return cls.from_dict(d)
+
+
+@dataclass
+class DeadLetter:
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    payload: bytes
+    key: bytes | None = None
+
+    def encode(self) -> bytes:
+        return msgpack.packb({"v": SCHEMA_VERSION, "type": "dead-letter", **dataclasses.asdict(self)}, use_bin_type=True)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "DeadLetter":
+        d = msgpack.unpackb(raw, raw=False)
+        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})

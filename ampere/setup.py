@@ -1,0 +1,61 @@
+"""Derive what the demo and tests need, each step skipped when already done.
+
+Data is generated (seeded), the ONNX model is exported from the small checkpoint
+in git; only if that checkpoint is missing is a model trained here (minutes).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ampere.settings import Settings
+
+
+def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
+    return settings.home / "data" / f"{preset}-s{seed}"
+
+
+def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=print) -> Path:
+    from ampere.synth import build_dataset
+    return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def ensure_checkpoint(settings: Settings, progress=print) -> Path:
+    if settings.checkpoint.is_file():
+        return settings.checkpoint
+    progress(f"no model at {settings.checkpoint}: training one on generated data (a few minutes)")
+    from ampere.textprep import prepare_texts
+    from encoders.config import load_config
+    from encoders.train import train
+    data = ensure_dataset(settings, settings.train_preset, settings.train_seed, progress)
+    prepare_texts(data, settings, modes=("summary",), progress=progress)
+    ckpt = train(data, load_config("ampere-small"), settings.checkpoint.parent, text_mode="summary", progress=progress)
+    if Path(ckpt) != settings.checkpoint:
+        Path(ckpt).replace(settings.checkpoint)
+    return settings.checkpoint
+
+
+def ensure_onnx(settings: Settings, progress=print) -> Path:
+    ckpt = ensure_checkpoint(settings, progress)
+    manifest = settings.model_dir / "manifest.json"
+    want = sha256(ckpt)
+    if manifest.is_file():
+        m = json.loads(manifest.read_text())
+        files_ok = all((settings.model_dir / f).is_file() for f in m.get("files", {}))
+        if m.get("checkpoint_sha256") == want and files_ok:
+            return settings.model_dir
+    progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.model_dir}")
+    from encoders.export import export_onnx
+    export_onnx(ckpt, out_dir=settings.model_dir, int8=True)
+    return settings.model_dir
+
+
+def ensure_ready(settings: Settings, preset: str = "demo", progress=print) -> Path:
+    data = ensure_dataset(settings, preset, 0, progress)
+    ensure_onnx(settings, progress)
+    return data

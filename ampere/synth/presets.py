@@ -1,0 +1,38 @@
+"""Dataset sizes. One dataclass per preset so the build code reads sizes, never preset names."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    groups: int  # look-alike groups
+    group_size: tuple[int, int]  # products per group (min, max)
+    categories: int
+    page_images: int  # per product
+    videos_per_product: int
+    video_s: tuple[float, float]  # short video length range
+    products_per_stream: int  # live segments per stream (one product each)
+    live_streams: int | None  # None: as many streams as needed to put every product on air once
+    segment_s: tuple[float, float]  # on-air segment length range
+    size: int = 128  # frame and page image side
+    fps: int = 10
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset("tiny", groups=3, group_size=(3, 3), categories=3, page_images=1, videos_per_product=1,
+                   video_s=(8, 9), products_per_stream=3, live_streams=1, segment_s=(20, 24)),
+    "demo": Preset("demo", groups=8, group_size=(3, 3), categories=6, page_images=2, videos_per_product=1,
+                   video_s=(8, 15), products_per_stream=5, live_streams=3, segment_s=(20, 28)),
+    # >= 16 s segments give every product >= 3 majority windows at window 8 / hop 4
+    "bench": Preset("bench", groups=100, group_size=(3, 4), categories=12, page_images=2, videos_per_product=2,
+                    video_s=(8, 15), products_per_stream=10, live_streams=None, segment_s=(16, 30)),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

@@ -1,0 +1,69 @@
+"""The generator's truth, and how live tags are scored against it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def on_air(segments: list[dict], start: float, end: float) -> str | None:
+    """The product on air for the majority of [start, end), or None if none holds a majority."""
+    if end <= start:
+        return None
+    share: dict[str, float] = {}
+    for seg in segments:
+        overlap = min(end, seg["end"]) - max(start, seg["start"])
+        if overlap > 0 and seg.get("product_id"):
+            share[seg["product_id"]] = share.get(seg["product_id"], 0.0) + overlap
+    if not share:
+        return None
+    pid, dur = max(share.items(), key=lambda kv: kv[1])
+    return pid if dur > (end - start) / 2 else None
+
+
+@dataclass
+class TagScore:
+    windows: int  # tagged windows that have a majority product in the truth
+    correct: int
+    untagged: int = 0
+
+    @property
+    def top1(self) -> float:
+        return self.correct / self.windows if self.windows else 0.0
+
+
+def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
+    """tags: dicts with stream_id, start, end, product_id; streams: stream_id -> truth segments."""
+    seen, correct, n = set(), 0, 0
+    for t in tags:
+        key = (t["stream_id"], round(t["start"], 3))
+        if key in seen or t["stream_id"] not in streams:
+            continue  # at-least-once delivery can repeat a tag; score each window once
+        seen.add(key)
+        truth = on_air(streams[t["stream_id"]], t["start"], t["end"])
+        if truth is None:
+            continue
+        n += 1
+        correct += int(t["product_id"] == truth)
+    return TagScore(windows=n, correct=correct)
+
+
+def expected_windows(duration: float, window_s: float, hop_s: float, min_tail_s: float | None = None) -> int:
+    """How many windows ``WindowAssembler`` closes for a stream of this length (tail included)."""
+    min_tail = window_s / 2 if min_tail_s is None else min_tail_s
+    n, k = 0, 0
+    while k * hop_s < duration:
+        start = k * hop_s
+        if start + window_s <= duration + 1e-6:
+            n += 1
+        elif duration - start >= min_tail:
+            n += 1
+            break
+        else:
+            break
+        k += 1
+    return n

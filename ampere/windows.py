@@ -1,0 +1,136 @@
+"""Rolling windows over a live stream's audio and keyframes.
+
+Windows are ``[k*hop, k*hop + length)`` in media time, so their ids are
+deterministic: a replay of the same stream yields the same windows, and the
+index overwrites instead of duplicating. A window closes once audio has
+covered its end; state is per stream and small (at most one window of audio),
+so losing it on a restart costs at most the windows that were open.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class WindowMedia:
+    stream_id: str
+    start: float
+    end: float
+    audio: np.ndarray  # float32 mono
+    frames: list[tuple[float, bytes]]  # (media time, jpeg), at most frames_per_window, time order
+
+    @property
+    def window_id(self) -> str:
+        return f"{self.stream_id}:{int(round(self.start * 1000))}"
+
+
+@dataclass
+class _StreamState:
+    audio_start: float = 0.0  # media time of audio[0]
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    frames: list[tuple[float, bytes]] = field(default_factory=list)
+    next_index: int = 0  # index of the next window to close
+    last_t: float = 0.0
+
+
+class WindowAssembler:
+    def __init__(self, window_s: float, hop_s: float, sample_rate: int, frames_per_window: int,
+                 min_tail_s: float | None = None):
+        if not (0 < hop_s <= window_s):
+            raise ValueError(f"need 0 < hop ({hop_s}) <= window ({window_s})")
+        self.window_s = window_s
+        self.hop_s = hop_s
+        self.sr = sample_rate
+        self.k = frames_per_window
+        # a trailing partial window is worth indexing only if it holds enough speech to say something
+        self.min_tail_s = window_s / 2 if min_tail_s is None else min_tail_s
+        self._streams: dict[str, _StreamState] = {}
+
+    def streams(self) -> list[str]:
+        return list(self._streams)
+
+    def _state(self, stream_id: str) -> _StreamState:
+        return self._streams.setdefault(stream_id, _StreamState())
+
+    def add_audio(self, stream_id: str, t0: float, pcm: np.ndarray) -> list[WindowMedia]:
+        st = self._state(stream_id)
+        pcm = np.asarray(pcm, dtype=np.float32).reshape(-1)
+        covered_end = st.audio_start + len(st.audio) / self.sr
+        if len(st.audio) == 0 and st.next_index == 0:
+            st.audio_start = t0
+        elif t0 + 1e-3 < st.next_index * self.hop_s - self.window_s:
+            # time went back by more than a window: the stream was restarted or replayed
+            self._streams[stream_id] = st = _StreamState(audio_start=t0)
+        elif t0 > covered_end + 1e-3:
+            # a gap (lost chunk): pad with silence so media time stays aligned with sample index
+            gap = int(round((t0 - covered_end) * self.sr))
+            st.audio = np.concatenate([st.audio, np.zeros(gap, np.float32)])
+        elif t0 < covered_end - 1e-3:
+            # overlap (redelivery after a crash): keep only the new tail
+            skip = int(round((covered_end - t0) * self.sr))
+            pcm = pcm[skip:]
+        st.audio = np.concatenate([st.audio, pcm])
+        st.last_t = max(st.last_t, st.audio_start + len(st.audio) / self.sr)
+        return self._close_ready(stream_id, st, final=False)
+
+    def add_frame(self, stream_id: str, t: float, jpeg: bytes) -> list[WindowMedia]:
+        st = self._state(stream_id)
+        st.frames.append((t, jpeg))
+        st.frames.sort(key=lambda f: f[0])
+        return []
+
+    def end(self, stream_id: str) -> list[WindowMedia]:
+        st = self._streams.get(stream_id)
+        if st is None:
+            return []
+        out = self._close_ready(stream_id, st, final=True)
+        del self._streams[stream_id]
+        return out
+
+    def _close_ready(self, stream_id: str, st: _StreamState, final: bool) -> list[WindowMedia]:
+        out: list[WindowMedia] = []
+        covered_end = st.audio_start + len(st.audio) / self.sr
+        while True:
+            start = st.next_index * self.hop_s
+            end = start + self.window_s
+            if start < st.audio_start - 1e-6:
+                # the stream began mid-grid (replay from an offset): skip windows we cannot fill
+                st.next_index = math.ceil((st.audio_start - 1e-6) / self.hop_s)
+                continue
+            if covered_end + 1e-6 >= end:
+                out.append(self._cut(stream_id, st, start, end))
+                st.next_index += 1
+                continue
+            if final and covered_end - start >= self.min_tail_s:
+                out.append(self._cut(stream_id, st, start, covered_end))
+                st.next_index += 1
+            break
+        self._trim(st)
+        return out
+
+    def _cut(self, stream_id: str, st: _StreamState, start: float, end: float) -> WindowMedia:
+        a = int(round((start - st.audio_start) * self.sr))
+        b = int(round((end - st.audio_start) * self.sr))
+        audio = st.audio[max(a, 0):max(b, 0)].copy()
+        inside = [f for f in st.frames if start <= f[0] < end]
+        return WindowMedia(stream_id, start, end, audio, pick_evenly(inside, self.k))
+
+    def _trim(self, st: _StreamState) -> None:
+        keep_from = st.next_index * self.hop_s
+        drop = int(math.floor((keep_from - st.audio_start) * self.sr))
+        if drop > 0:
+            st.audio = st.audio[drop:]
+            st.audio_start += drop / self.sr
+        st.frames = [f for f in st.frames if f[0] >= keep_from]
+
+
+def pick_evenly(items: list, k: int) -> list:
+    """The item nearest the centre of each of k equal segments (the method's frame sampling)."""
+    if len(items) <= k:
+        return list(items)
+    n = len(items)
+    idx = [min(n - 1, int((i + 0.5) * n / k)) for i in range(k)]
+    return [items[i] for i in idx]

@@ -1,0 +1,82 @@
+"""Run ``faust -A streamer.app worker`` as a child process (demo, tests, benchmarks).
+
+The child is the same command users deploy; this only wires its environment,
+logs and lifetime (it dies with us, even if we are killed).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ampere.settings import REPO_ROOT, Settings
+
+READY_MARK = "[^Worker]: Ready"
+MODELS_MARK = "models loaded"
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class FaustWorker:
+    def __init__(self, urls, settings: Settings, log_path: Path, env: dict | None = None, loglevel: str = "info"):
+        self.urls, self.settings, self.log_path = urls, settings, Path(log_path)
+        self.extra_env = env or {}
+        self.loglevel = loglevel
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> "FaustWorker":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KAFKA_URL": self.urls.kafka_url, "REDIS_URL": self.urls.redis_url,
+               "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
+        faust = Path(sys.executable).with_name("faust")
+        cmd = [str(faust), "-A", "streamer.app", "worker", "-l", self.loglevel, "--without-web"]
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Until Faust says Ready and the models are loaded (so the first window is not a cold start)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            text = self.log_text()
+            if READY_MARK in text and MODELS_MARK in text:
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"faust worker exited with {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.3)
+        raise TimeoutError(f"faust worker not ready after {timeout:.0f} s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self) -> "FaustWorker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,85 @@
+"""Frame helpers shared by training data and the runtime (numpy + Pillow + PyAV only, no torch),
+so that training and serving prepare pixels the same way."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+
+def to_square(img: Image.Image | np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 [size, size, 3]. A plain resize (no crop): keyframes on the wire are already
+    squared this way, and a crop would cut off products at the frame edge."""
+    if isinstance(img, np.ndarray):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"expected an HxWx3 RGB frame, got shape {img.shape}")
+        if img.shape[0] == size and img.shape[1] == size and img.dtype == np.uint8:
+            return img
+        img = Image.fromarray(np.ascontiguousarray(img.astype(np.uint8)))
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def pick_evenly(n: int, k: int) -> list[int]:
+    """k indices spread evenly over n items (centre of k equal segments); repeats when n < k."""
+    if n <= 0:
+        raise ValueError("need at least one frame")
+    return [min(n - 1, int((i + 0.5) * n / k)) for i in range(k)]
+
+
+def segment_centres(start: float, end: float, k: int) -> list[float]:
+    """Centre times of k equal segments of [start, end] (the AMPere frame sampling)."""
+    span = max(end - start, 0.0)
+    return [start + (i + 0.5) * span / k for i in range(k)]
+
+
+def load_image(path: Path, size: int) -> np.ndarray:
+    with Image.open(path) as im:
+        return to_square(im, size)
+
+
+def sample_video_frames(path: Path, times: Sequence[float], size: int) -> np.ndarray:
+    """Frames nearest to each time (seconds), [len(times), size, size, 3] uint8.
+
+    One sequential decode per file serves many times (all windows of a stream at once), which is
+    much cheaper than seeking per frame for the small GOP-less files we deal with.
+    """
+    import av
+
+    if not times:
+        return np.zeros((0, size, size, 3), np.uint8)
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    out = np.zeros((len(times), size, size, 3), np.uint8)
+    filled = [False] * len(times)
+    j = 0
+    prev = None  # (time, frame)
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            t = float(frame.time) if frame.time is not None else 0.0
+            while j < len(order) and times[order[j]] <= t:
+                target = times[order[j]]
+                best = frame if prev is None or abs(t - target) <= abs(prev[0] - target) else prev[1]
+                out[order[j]] = to_square(best.to_image(), size)
+                filled[order[j]] = True
+                j += 1
+            if j >= len(order):
+                break
+            prev = (t, frame)
+    # times past the last frame get the last frame
+    if not all(filled):
+        if prev is None:
+            raise ValueError(f"{path}: no decodable video frames")
+        last = to_square(prev[1].to_image(), size)
+        for i, f in enumerate(filled):
+            if not f:
+                out[i] = last
+    return out

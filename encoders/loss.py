@@ -1,0 +1,45 @@
+"""AMPere loss: a sum of symmetric InfoNCE terms over a batch of products.
+
+Row i of every tensor is product i (one page, one video, one live window drawn for it), so the
+positives are the diagonal and every other product in the batch is a negative.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+DOMAINS = ("page", "video", "live")
+CROSS_PAIRS = (("page", "video"), ("page", "live"), ("video", "live"))
+
+
+def symmetric_infonce(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor,
+                      label_smoothing: float = 0.1) -> torch.Tensor:
+    """Mean of a->b and b->a cross-entropy over cosine logits; a, b are L2-normalised [B, D]."""
+    logits = logit_scale * a @ b.t()
+    target = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+                  + F.cross_entropy(logits.t(), target, label_smoothing=label_smoothing))
+
+
+@dataclass
+class AmpereLoss:
+    label_smoothing: float = 0.1
+    modality: str = "both"  # both | visual | text: which branches carry signal
+
+    def __call__(self, out: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+                 logit_scale: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """out[domain] = (fused, text, visual). Returns (total, per-term values for logging)."""
+        terms: dict[str, torch.Tensor] = {}
+        ls, scale = self.label_smoothing, logit_scale.exp()
+        if self.modality == "both":
+            for d in DOMAINS:
+                terms[f"tv_{d[0]}"] = symmetric_infonce(out[d][1], out[d][2], scale, ls)
+        # which of (fused, text, visual) are distinct signals under this modality
+        branches = {"both": ((0, "f"), (1, "t"), (2, "v")), "visual": ((2, "v"),), "text": ((1, "t"),)}[self.modality]
+        for a, b in CROSS_PAIRS:
+            for idx, tag in branches:
+                terms[f"{tag}_{a[0]}{b[0]}"] = symmetric_infonce(out[a][idx], out[b][idx], scale, ls)
+        total = torch.stack(list(terms.values())).sum()
+        return total, {k: float(v.detach()) for k, v in terms.items()}

@@ -1,0 +1,175 @@
+"""The AMPere multi-branch model: shared text tower, shared visual tower, one head per domain.
+
+forward(input_ids, attention_mask, frames[B,K,3,H,W] float in [0,1], domain[B]) -> (fused, text, visual),
+each [B, embed_dim] and L2-normalised.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig, resolve_text_encoder
+
+# ImageNet statistics: harmless for a from-scratch tower and what a user-supplied pretrained backbone expects.
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class VisualTower(nn.Module):
+    """Small CNN, applied per frame; frames are mean-pooled so a page (1 image) and a clip (K) share it."""
+
+    def __init__(self, channels: list[int], blocks: list[int]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 3
+        for cout, n in zip(channels, blocks):
+            for i in range(n):
+                stride = 2 if i == 0 else 1
+                layers += [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+                cin = cout
+        self.body = nn.Sequential(*layers)
+        self.out_dim = cin
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] in [0, 1] -> [N, C] (global average pool over space)."""
+        return self.body((x - self.mean) / self.std).mean(dim=(2, 3))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b, k, c, h, w = frames.shape
+        # then mean over the K frames; a page repeated K times pools to its single-image features
+        return self.frame_features(frames.reshape(b * k, c, h, w)).reshape(b, k, -1).mean(dim=1)
+
+
+class DomainHeads(nn.Module):
+    """One linear head per domain; all heads run and a one-hot picks per row (cheap, exports cleanly)."""
+
+    def __init__(self, n_domains: int, d_in: int, d_out: int):
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(d_in, d_out) for _ in range(n_domains))
+
+    def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+        out = torch.stack([h(x) for h in self.heads], dim=1)  # [B, D, d_out]
+        onehot = F.one_hot(domain, len(self.heads)).to(out.dtype)
+        return (out * onehot.unsqueeze(-1)).sum(dim=1)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
+
+
+def load_text_backbone(cfg: ModelConfig) -> nn.Module:
+    from transformers import AutoModel
+
+    path = resolve_text_encoder(cfg.text_encoder)
+    # eager attention: exports to ONNX without the sdpa mask tricks
+    model = AutoModel.from_pretrained(str(path), attn_implementation="eager")
+    model.eval()
+    return model
+
+
+class AmpereModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, text_backbone: nn.Module | None = None, load_text: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.text_backbone = text_backbone if text_backbone is not None else (
+            load_text_backbone(cfg) if load_text else None)
+        self.visual = VisualTower(cfg.visual_channels, cfg.visual_blocks)
+        if cfg.visual_pretrained:
+            self.load_visual_backbone(cfg.visual_pretrained)
+        nd, e = len(cfg.domains), cfg.embed_dim
+        self.text_head = DomainHeads(nd, cfg.text_dim, e)
+        self.visual_head = DomainHeads(nd, self.visual.out_dim, e)
+        self.fusion_head = DomainHeads(nd, 2 * e, e)
+        t0 = torch.log(torch.tensor(1.0 / cfg.temperature))
+        self.logit_scale = nn.Parameter(t0, requires_grad=cfg.learn_temperature)
+        self.set_text_trainable()
+
+    # --- parameters
+    def set_text_trainable(self) -> None:
+        if self.text_backbone is None:
+            return
+        for p in self.text_backbone.parameters():
+            p.requires_grad = False
+        if not self.cfg.freeze_text and self.cfg.text_trainable_layers > 0:
+            for layer in self.text_backbone.encoder.layer[-self.cfg.text_trainable_layers:]:
+                for p in layer.parameters():
+                    p.requires_grad = True
+
+    def load_visual_backbone(self, path: str | Path) -> None:
+        state = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+        state = state.get("visual", state)
+        missing, unexpected = self.visual.load_state_dict(state, strict=False)
+        if len(missing) == len(self.visual.state_dict()):
+            raise ValueError(f"{path}: no visual tower weights matched (unexpected keys: {unexpected[:5]})")
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs: everything but the frozen text backbone (which ships as a package)."""
+        keep = {n for n, p in self.named_parameters() if p.requires_grad or not n.startswith("text_backbone.")}
+        out = {}
+        for n, t in self.state_dict().items():
+            if not n.startswith("text_backbone.") or n in keep:
+                out[n] = t
+        return out
+
+    # --- towers
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled, L2-normalised sentence features (as sentence-transformers' all-MiniLM-L6-v2)."""
+        if self.text_backbone is None:
+            raise RuntimeError("model was built without a text backbone; pass text features instead")
+        hidden = self.text_backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return F.normalize(mean_pool(hidden, attention_mask), dim=-1)
+
+    def embed_from_features(self, text_feat: torch.Tensor, vis_feat: torch.Tensor, domain: torch.Tensor):
+        """Heads over pooled tower features: text [B, text_dim], visual [B, C]."""
+        cfg = self.cfg
+        t = self.text_head(text_feat, domain)
+        v = self.visual_head(vis_feat, domain)
+        t_n, v_n = F.normalize(t, dim=-1), F.normalize(v, dim=-1)
+        if cfg.modality == "visual":
+            fused = v_n
+        elif cfg.modality == "text":
+            fused = t_n
+        elif cfg.fusion == "sum":
+            w = cfg.fusion_text_weight
+            fused = F.normalize(w * t_n + (1 - w) * v_n, dim=-1)
+        else:
+            fused = F.normalize(self.fusion_head(torch.cat([t_n, v_n], dim=-1), domain), dim=-1)
+        return fused, t_n, v_n
+
+    def forward(self, input_ids, attention_mask, frames, domain):
+        return self.embed_from_features(self.text_features(input_ids, attention_mask), self.visual(frames), domain)
+
+
+def save_checkpoint(model: AmpereModel, path: Path, extra: dict | None = None) -> Path:
+    """Small checkpoint: config + trainable weights in fp16 (the frozen MiniLM is not stored)."""
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.trainable_state_dict().items()}
+    payload = {"format": "ampere-ckpt/1", "config": model.cfg.to_dict(), "state": state, "extra": extra or {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, load_text: bool = True, **config_overrides) -> AmpereModel:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != "ampere-ckpt/1":
+        raise ValueError(f"{path}: not an AMPere checkpoint (format={payload.get('format')!r})")
+    cfg = ModelConfig.from_dict({**payload["config"], **config_overrides, "visual_pretrained": None})
+    model = AmpereModel(cfg, load_text=load_text)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [m for m in missing if not m.startswith("text_backbone.")]
+    if missing or unexpected:
+        raise ValueError(f"{path}: checkpoint does not fit the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    model.eval()
+    return model

@@ -1,0 +1,167 @@
+"""Embed pages, videos and live windows at run time.
+
+``Embedder`` runs the exported ONNX graph with onnxruntime and needs no torch; ``TorchEmbedder`` runs a
+training checkpoint (for comparisons and tests). Both take frames as lists of HxWx3 uint8 RGB arrays
+of any length and size: frames are picked/repeated evenly to K and resized to a square with Pillow.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .frames import pick_evenly, to_square
+from .text import load_tokenizer, tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Embedding:
+    fused: np.ndarray  # float32 (embed_dim,), L2-normalised
+    visual: np.ndarray
+    text: np.ndarray
+
+
+class _Base:
+    domains: list[str]
+    k: int
+    image_size: int
+    max_tokens: int
+    tokenizer_path: str
+
+    def _domain_id(self, domain: str) -> int:
+        try:
+            return self.domains.index(domain)
+        except ValueError:
+            raise ValueError(f"unknown domain {domain!r}; expected one of {self.domains}") from None
+
+    def prepare_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """K evenly picked frames as uint8 [K, S, S, 3]."""
+        frames = list(frames) if frames is not None else []
+        if not frames:
+            raise ValueError("need at least one frame (HxWx3 uint8 RGB) per item")
+        return np.stack([to_square(np.asarray(frames[i]), self.image_size) for i in pick_evenly(len(frames), self.k)])
+
+    def embed_batch(self, domains: Sequence[str], frames_list: Sequence[Sequence[np.ndarray]],
+                    texts: Sequence[str | None]) -> list[Embedding]:
+        if not (len(domains) == len(frames_list) == len(texts)):
+            raise ValueError(f"domains, frames_list and texts differ in length "
+                             f"({len(domains)}, {len(frames_list)}, {len(texts)})")
+        if not domains:
+            return []
+        dom = np.array([self._domain_id(d) for d in domains], np.int64)
+        frames = np.stack([self.prepare_frames(f) for f in frames_list])
+        enc = tokenize(load_tokenizer(self.tokenizer_path), [t or "" for t in texts], self.max_tokens)
+        fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom)
+        return [Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
+                for i in range(len(domains))]
+
+    def embed(self, domain: str, frames: Sequence[np.ndarray], text: str | None) -> Embedding:
+        return self.embed_batch([domain], [frames], [text])[0]
+
+    def _run(self, input_ids, attention_mask, frames, domain):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def resolve_providers(providers: str | Sequence[str] = "auto") -> list[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if providers == "auto":
+        return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
+    wanted = [p.strip() for p in providers.split(",")] if isinstance(providers, str) else list(providers)
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise ValueError(f"onnxruntime providers not available: {missing} (available: {available})")
+    return wanted
+
+
+class Embedder(_Base):
+    """ONNX runtime embedder; load with ``Embedder.load(model_dir, variant="fp32"|"int8")``."""
+
+    def __init__(self, session, manifest: dict, tokenizer_path: str):
+        self.session = session
+        self.manifest = manifest
+        self.domains = list(manifest["domains"])
+        self.k = int(manifest["frames"])
+        self.image_size = int(manifest["image_size"])
+        self.max_tokens = int(manifest["max_tokens"])
+        self.tokenizer_path = tokenizer_path
+        self.providers = session.get_providers()
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, variant: str = "fp32", providers: str | Sequence[str] = "auto",
+             threads: int = 1) -> "Embedder":
+        import onnxruntime as ort
+
+        if model_dir is None:
+            from ampere.settings import get_settings
+
+            model_dir = get_settings().model_dir
+        model_dir = Path(model_dir)
+        mpath = model_dir / "manifest.json"
+        if not mpath.is_file():
+            raise FileNotFoundError(f"{mpath} not found: export a model first (encoders.export.export_onnx)")
+        manifest = json.loads(mpath.read_text())
+        files = manifest.get("files", {})
+        if variant not in files:
+            raise ValueError(f"variant {variant!r} not in {mpath} (has {sorted(files)})")
+        onnx_path = model_dir / files[variant]["file"]
+        if not onnx_path.is_file():
+            raise FileNotFoundError(f"{onnx_path} missing: re-run the export (ONNX files are derived, not in git)")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, int(threads))
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        session = ort.InferenceSession(str(onnx_path), so, providers=resolve_providers(providers))
+        log.info("ampere embedder %s on %s", onnx_path.name, session.get_providers())
+        return cls(session, manifest, _tokenizer_path(manifest))
+
+    def _run(self, input_ids, attention_mask, frames, domain):
+        fused, text, visual = self.session.run(list(("fused", "text", "visual")), {
+            "input_ids": input_ids, "attention_mask": attention_mask, "frames": frames, "domain": domain})
+        return fused, text, visual
+
+
+def _tokenizer_path(manifest: dict) -> str:
+    from .config import resolve_text_encoder
+
+    spec = manifest.get("tokenizer", {}).get("text_encoder", "minilm")
+    try:
+        return str(resolve_text_encoder(spec))
+    except (RuntimeError, FileNotFoundError):
+        hint = manifest.get("tokenizer", {}).get("path_hint")
+        if hint and Path(hint).is_dir():
+            return hint
+        raise
+
+
+class TorchEmbedder(_Base):
+    """Same API over a training checkpoint (torch, CPU)."""
+
+    def __init__(self, model):
+        from .config import resolve_text_encoder
+
+        self.model = model.eval()
+        cfg = model.cfg
+        self.domains, self.k, self.image_size, self.max_tokens = list(cfg.domains), cfg.frames, cfg.image_size, cfg.max_tokens
+        self.tokenizer_path = str(resolve_text_encoder(cfg.text_encoder))
+
+    @classmethod
+    def load(cls, checkpoint: str | Path) -> "TorchEmbedder":
+        from .model import load_checkpoint
+
+        return cls(load_checkpoint(checkpoint))
+
+    def _run(self, input_ids, attention_mask, frames, domain):
+        import torch
+
+        with torch.no_grad():
+            x = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
+            out = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), x, torch.from_numpy(domain))
+        return tuple(o.numpy() for o in out)

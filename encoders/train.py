@@ -1,0 +1,259 @@
+"""Train the AMPere model on a generated dataset (CPU-friendly).
+
+The frozen MiniLM text tower is run once per distinct text (cached), so a training step only runs
+the small visual CNN and the heads: that is what makes CPU training take minutes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import yaml
+
+from .config import ModelConfig, load_config, resolve_text_encoder
+from .data import DOMAINS, SplitData, load_split, random_resized_crop_flip
+from .evaluate import evaluate, format_table
+from .loss import AmpereLoss
+from .model import AmpereModel, save_checkpoint
+from .text import load_tokenizer, tokenize
+
+
+# --- text features
+
+@torch.no_grad()
+def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | None = None,
+                       batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Pooled frozen-text features for each distinct text (cached on disk by content hash)."""
+    uniq = sorted(set(texts))
+    key = hashlib.sha1(("\x00".join(uniq) + model.cfg.text_encoder + str(model.cfg.max_tokens)).encode()).hexdigest()[:16]
+    path = cache_dir / f"textfeat-{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        feats = np.load(path)
+    else:
+        tok = load_tokenizer(str(resolve_text_encoder(model.cfg.text_encoder)))
+        parts = []
+        for i in range(0, len(uniq), batch_size):
+            enc = tokenize(tok, uniq[i:i + batch_size], model.cfg.max_tokens)
+            parts.append(model.text_features(torch.from_numpy(enc["input_ids"]),
+                                             torch.from_numpy(enc["attention_mask"])).numpy())
+        feats = np.concatenate(parts) if parts else np.zeros((0, model.cfg.text_dim), np.float32)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, feats)
+    return dict(zip(uniq, feats))
+
+
+def _frames_tensor(arr: np.ndarray) -> torch.Tensor:
+    """uint8 [B, k, H, W, 3] -> float [B, k, 3, H, W] in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 1, 4, 2, 3).float().div_(255.0)
+
+
+@torch.no_grad()
+def embed_split_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray],
+                      batch_size: int = 64) -> dict[str, dict[str, np.ndarray]]:
+    """Embed a split with precomputed text features -> {"fused"|"text"|"visual": {domain: [N, D]}}."""
+    model.eval()
+    out: dict[str, dict[str, np.ndarray]] = {"fused": {}, "text": {}, "visual": {}}
+    for d, dd in split.domains.items():
+        di = model.cfg.domain_index(d)
+        parts = []
+        for i in range(0, len(dd.items), batch_size):
+            fr = _frames_tensor(dd.frames[i:i + batch_size])
+            tf = torch.from_numpy(np.stack([tfeat[t] for t in dd.texts[i:i + batch_size]]))
+            dom = torch.full((fr.shape[0],), di, dtype=torch.long)
+            parts.append([x.numpy() for x in model.embed_from_features(tf, model.visual(fr), dom)])
+        for j, kind in enumerate(("fused", "text", "visual")):
+            out[kind][d] = (np.concatenate([p[j] for p in parts]) if parts
+                            else np.zeros((0, model.cfg.embed_dim), np.float32))
+    return out
+
+
+def evaluate_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray], branch: str = "fused") -> dict:
+    embs = embed_split_torch(model, split, tfeat)
+    return evaluate(embs[branch], {d: dd.product_ids for d, dd in split.domains.items()})
+
+
+# --- optimisation
+
+def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
+    groups = {"visual": ([], [], cfg.lr_visual), "heads": ([], [], cfg.lr_heads), "text": ([], [], cfg.lr_text)}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        g = "visual" if name.startswith("visual.") else "text" if name.startswith("text_backbone.") else "heads"
+        (groups[g][0] if p.ndim >= 2 else groups[g][1]).append(p)  # no weight decay on norms/biases
+    out = []
+    for decay, no_decay, lr in groups.values():
+        if decay:
+            out.append({"params": decay, "lr": lr, "weight_decay": cfg.weight_decay})
+        if no_decay:
+            out.append({"params": no_decay, "lr": lr, "weight_decay": 0.0})
+    return out
+
+
+def _schedule(total: int, warmup_frac: float) -> Callable[[int], float]:
+    warm = max(1, int(round(total * warmup_frac)))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(1, total - warm)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return f
+
+
+def _index_by_product(split: SplitData) -> tuple[list[str], dict[str, dict[str, list[int]]]]:
+    by: dict[str, dict[str, list[int]]] = {d: {} for d in DOMAINS}
+    for d in DOMAINS:
+        for i, it in enumerate(split.domains[d].items):
+            by[d].setdefault(it.product_id, []).append(i)
+    products = sorted(set(by["page"]) & set(by["video"]) & set(by["live"]))
+    return products, by
+
+
+def save_curve(path: Path, losses: list[float], evals: list[tuple[int, float]], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(losses, lw=0.8, color="tab:blue", label="train loss")
+    if len(losses) >= 10:
+        w = max(5, len(losses) // 20)
+        ax.plot(range(w - 1, len(losses)), np.convolve(losses, np.ones(w) / w, mode="valid"), color="navy", label=f"mean of {w}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if evals:
+        ax2 = ax.twinx()
+        ax2.plot([s for s, _ in evals], [r for _, r in evals], "o-", color="tab:red", label="val mean R@1")
+        ax2.set_ylabel("val mean R@1")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="upper center")
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-small", out_dir: str | Path = "runs/ampere",
+          text_mode: str = "summary", modality: str = "both", epochs: int | None = None, seed: int = 0,
+          progress: Callable[[str], None] = print, eval_split: str | None = "val", evals: int = 4) -> Path:
+    """Train and save ``out_dir/model.pt`` (+ config.yaml, metrics.json, curve.png). Returns the checkpoint path."""
+    t_start = time.time()
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    cfg = config if isinstance(config, ModelConfig) else load_config(config)
+    cfg = cfg.replace(modality=modality, **({"epochs": epochs} if epochs is not None else {}))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    train_split = load_split(dataset_dir, "train", cfg.frames, cfg.image_size, text_mode, progress=progress)
+    val_split = None
+    if eval_split:
+        try:
+            val_split = load_split(dataset_dir, eval_split, cfg.frames, cfg.image_size, text_mode, progress=progress)
+        except ValueError as e:
+            progress(f"no evaluation during training: {e}")
+    for note in train_split.notes:
+        progress(f"note: {note}")
+
+    model = AmpereModel(cfg)
+    tune_text = not cfg.freeze_text and cfg.text_trainable_layers > 0
+    cache_dir = dataset_dir / "cache" / "encoders"
+    all_texts = [t for s in (train_split, val_split) if s for dd in s.domains.values() for t in dd.texts]
+    t0 = time.time()
+    tfeat = text_feature_table(model, all_texts, cache_dir)
+    progress(f"text features for {len(tfeat)} distinct texts in {time.time() - t0:.1f}s")
+    tok = load_tokenizer(str(resolve_text_encoder(cfg.text_encoder))) if tune_text else None
+
+    products, by = _index_by_product(train_split)
+    if len(products) < 2:
+        raise ValueError(f"{dataset_dir}: need >= 2 train products that have a page, a video and a live window; "
+                         f"found {len(products)}")
+    n_batches = cfg.steps_per_epoch or math.ceil(len(products) / cfg.batch_size)
+    total = cfg.epochs * n_batches
+    opt = torch.optim.AdamW(_param_groups(model, cfg))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, cfg.warmup_frac))
+    loss_fn = AmpereLoss(cfg.label_smoothing, cfg.modality)
+    k = cfg.frames
+    progress(f"training {cfg.name} modality={cfg.modality} text={text_mode}: {len(products)} products, "
+             f"{cfg.epochs} epochs x {n_batches} steps, batch {min(cfg.batch_size, len(products))}")
+
+    losses: list[float] = []
+    eval_points: list[tuple[int, float]] = []
+    eval_every = max(1, total // max(1, evals))
+    step = 0
+    t_loop = time.time()
+    for epoch in range(cfg.epochs):
+        perm = rng.permutation(len(products))
+        for chunk in np.array_split(perm, n_batches)[:n_batches]:
+            if len(chunk) < 2:
+                continue
+            model.train()
+            if not tune_text and model.text_backbone is not None:
+                model.text_backbone.eval()
+            pids = [products[i] for i in chunk]
+            picks = {d: [by[d][p][rng.integers(len(by[d][p]))] for p in pids] for d in DOMAINS}
+            # one visual pass over all frames of the batch (BatchNorm sees every domain, as at eval)
+            chunks, groups = [], []
+            for d in DOMAINS:
+                fr = train_split.domains[d].frames[picks[d]]  # [B, k_d, H, W, 3]
+                x = _frames_tensor(fr)
+                b, kd = x.shape[:2]
+                x = random_resized_crop_flip(x.reshape(b * kd, *x.shape[2:]), tuple(cfg.augment_scale),
+                                             generator=gen, group=kd)
+                chunks.append(x)
+                groups.append((b, kd))
+            feats = model.visual.frame_features(torch.cat(chunks))
+            out, off = {}, 0
+            for d, (b, kd) in zip(DOMAINS, groups):
+                vf = feats[off:off + b * kd].reshape(b, kd, -1).mean(1)
+                off += b * kd
+                texts = [train_split.domains[d].items[i].text for i in picks[d]]
+                if tune_text:
+                    enc = tokenize(tok, texts, cfg.max_tokens)
+                    tf = model.text_features(torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"]))
+                else:
+                    tf = torch.from_numpy(np.stack([tfeat[t] for t in texts]))
+                dom = torch.full((b,), cfg.domain_index(d), dtype=torch.long)
+                out[d] = model.embed_from_features(tf, vf, dom)
+            loss, terms = loss_fn(out, model.logit_scale)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            step += 1
+            if step % eval_every == 0 or step == total:
+                el = time.time() - t_loop
+                msg = (f"step {step}/{total} epoch {epoch + 1} loss {np.mean(losses[-eval_every:]):.3f} "
+                       f"[{el:.0f}s, eta {el / step * (total - step):.0f}s]")
+                if val_split is not None:
+                    r1 = evaluate_torch(model, val_split, tfeat).get("mean", {}).get("R@1", float("nan"))
+                    eval_points.append((step, r1))
+                    msg += f" val mean R@1 {r1:.3f}"
+                progress(msg)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics: dict = {"train_seconds": round(time.time() - t_start, 1), "steps": step, "products": len(products),
+                     "text_mode": text_mode, "modality": cfg.modality, "seed": seed, "final_loss": losses[-1] if losses else None}
+    if val_split is not None:
+        res = evaluate_torch(model, val_split, tfeat)
+        metrics[f"{eval_split}"] = res
+        progress(format_table(res, f"{eval_split} ({cfg.modality}, text={text_mode})"))
+    ckpt = save_checkpoint(model, out_dir / "model.pt", extra={"dataset": str(dataset_dir), "text_mode": text_mode,
+                                                                "seed": seed, "steps": step})
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_curve(out_dir / "curve.png", losses, eval_points, f"{cfg.name} {cfg.modality} text={text_mode}")
+    progress(f"saved {ckpt} ({ckpt.stat().st_size / 1e6:.1f} MB) in {metrics['train_seconds']}s")
+    return ckpt

@@ -1,0 +1,145 @@
+"""Faust agents: move records between stage topics and run ``ampere.pipeline`` off the event loop.
+
+Every agent reads raw bytes, decodes them with ``ampere.records.decode`` and
+sends anything it cannot process to the dead-letter topic with the reason; the
+worker keeps going. Heavy inference runs in one single-thread pool per model
+(ASR, LLM, ONNX), so the event loop keeps heartbeating and committing while a
+window is being processed (see field-notes on stalled commits).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from ampere import media, pipeline
+from ampere.records import (AudioChunk, BadRecord, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized,
+                            Transcribed, WindowReady, decode)
+from ampere.windows import WindowAssembler
+from streamer.app import TOPICS, app, settings, urls
+
+log = logging.getLogger("ampere.agents")
+
+REDIS = redis.Redis.from_url(urls.redis_url)
+MODELS = pipeline.Models(settings)
+POOLS = {name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}")
+         for name in ("io", "asr", "llm", "embed")}
+ASSEMBLER = WindowAssembler(settings.window_s, settings.hop_s, settings.sample_rate, settings.frames_per_window)
+
+
+async def run_in(pool: str, fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(POOLS[pool], fn, *args)
+
+
+async def dead_letter(event, reason: str) -> None:
+    msg = event.message
+    log.warning("dead-letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+    await TOPICS["dead-letter"].send(
+        key=event.key,
+        value=DeadLetter(source_topic=msg.topic, partition=msg.partition, offset=msg.offset, reason=reason,
+                         payload=bytes(event.value or b"")[: settings.max_record_bytes // 2], key=event.key).encode(),
+    )
+
+
+async def send(stage: str, rec) -> None:
+    await TOPICS[stage].send(key=rec.stream_id.encode(), value=rec.encode())
+
+
+def _ingest(rec) -> list:
+    """Media record -> closed windows (runs in the io pool: FLAC/JPEG checks cost a few ms)."""
+    if isinstance(rec, AudioChunk):
+        pcm = media.decode_audio(rec.data, rec.sample_rate)
+        if rec.sample_rate != settings.sample_rate:
+            raise BadRecord(f"audio: sample rate {rec.sample_rate} Hz, pipeline expects {settings.sample_rate} Hz")
+        return ASSEMBLER.add_audio(rec.stream_id, rec.t0, pcm)
+    if isinstance(rec, Keyframe):
+        media.decode_jpeg(rec.data)  # reject undecodable images here, not three stages later
+        return ASSEMBLER.add_frame(rec.stream_id, rec.t, rec.data)
+    return ASSEMBLER.end(rec.stream_id)
+
+
+@app.agent(TOPICS["media"])
+async def ingest(stream):
+    async for event in stream.events():
+        try:
+            rec = decode(event.value, expect=(AudioChunk, Keyframe, StreamEnd), max_bytes=settings.max_record_bytes)
+            windows = await run_in("io", _ingest, rec)
+        except (BadRecord, media.MediaError) as exc:
+            await dead_letter(event, str(exc))
+            continue
+        for win in windows:
+            await send("windows", await run_in("io", pipeline.store_window, REDIS, win, settings))
+
+
+async def _stage(event, expect, pool: str, fn):
+    """Decode, run one stage function in its pool; on failure dead-letter and return None."""
+    try:
+        rec = decode(event.value, expect=expect, max_bytes=settings.max_record_bytes)
+        return await run_in(pool, fn, rec)
+    except BadRecord as exc:
+        await dead_letter(event, str(exc))
+    except Exception as exc:  # a bad window must not stop the stream; the reason goes with the record
+        log.exception("stage %s failed", getattr(fn, "__name__", fn))
+        await dead_letter(event, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _transcribe(rec):
+    return pipeline.transcribe(REDIS, rec, MODELS)
+
+
+def _summarize(rec):
+    return pipeline.summarize(rec, MODELS)
+
+
+def _embed(rec):
+    return pipeline.embed_and_index(REDIS, rec, MODELS)
+
+
+def _tag(rec):
+    return pipeline.tag(REDIS, rec, settings)
+
+
+@app.agent(TOPICS["windows"])
+async def transcribe(stream):
+    async for event in stream.events():
+        out = await _stage(event, (WindowReady,), "asr", _transcribe)
+        if out is not None:
+            await send("transcripts", out)
+
+
+@app.agent(TOPICS["transcripts"])
+async def summarize(stream):
+    async for event in stream.events():
+        out = await _stage(event, (Transcribed,), "llm", _summarize)
+        if out is not None:
+            await send("summaries", out)
+
+
+@app.agent(TOPICS["summaries"])
+async def embed(stream):
+    async for event in stream.events():
+        out = await _stage(event, (Summarized,), "embed", _embed)
+        if out is not None:
+            await send("embeddings", out)
+
+
+@app.agent(TOPICS["embeddings"])
+async def tag(stream):
+    async for event in stream.events():
+        out = await _stage(event, (Embedded,), "io", _tag)
+        if out is not None:
+            log.info("tag %s [%.0f-%.0fs] -> %s (%.3f) e2e %.0f ms", out.stream_id, out.start, out.end,
+                     out.product_id, out.score, out.e2e_ms)
+            await send("tags", out)
+
+
+@app.task
+async def warm_up():
+    """Load the models before the first window arrives, so its latency is not a cold start."""
+    def load():
+        MODELS.transcriber, MODELS.summarizer, MODELS.embedder  # noqa: B018 - properties load lazily
+    await asyncio.get_running_loop().run_in_executor(None, load)
+    log.info("models loaded")

@@ -1,0 +1,43 @@
+"""Shared fixtures. ``services`` starts the embedded broker and Redis once per
+test session (or uses KAFKA_URL / REDIS_URL when both are set)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory):
+    from ampere.services import EmbeddedServices, ServiceURLs
+
+    kafka_url, redis_url = os.environ.get("KAFKA_URL"), os.environ.get("REDIS_URL")
+    if kafka_url and redis_url:
+        yield ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
+        return
+    from ampere.settings import Settings
+
+    home = tmp_path_factory.mktemp("ampere-home")
+    svc = EmbeddedServices(Settings(home=home), kafka=not kafka_url, redis=not redis_url)
+    svc.start()
+    try:
+        yield ServiceURLs(kafka_url=kafka_url or svc.kafka_url, redis_url=redis_url or svc.redis_url)
+    finally:
+        svc.stop()
+
+
+@pytest.fixture
+def settings_for(tmp_path):
+    """Settings with an isolated home and a unique index name, so tests sharing one Redis do not collide."""
+    import uuid
+
+    from ampere.settings import Settings
+
+    def make(**kw):
+        kw.setdefault("home", tmp_path)
+        kw.setdefault("index_name", f"test-{uuid.uuid4().hex[:8]}")
+        return Settings(**kw)
+
+    return make
