@@ -75,8 +75,9 @@ def add_pages(r, path: Path, models: Models, batch: int = 32) -> AddReport:
             continue
         embs = models.embedder.embed_batch(["page"] * len(chunk), images, [row["title"] for row in chunk])
         index.upsert_many(r, [
-            ("page", row["id"], e.fused, {"product_id": row.get("product_id") or row["id"], "title": row["title"],
-                                          "ts": 0})
+            {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
+             "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
+             "ts": 0}
             for row, e in zip(chunk, embs)
         ])
         report.added += len(chunk)
@@ -111,7 +112,7 @@ def add_videos(r, path: Path, models: Models, settings: Settings) -> AddReport:
             report.errors.append(f"{row['id']}: {exc}")
             continue
         emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
-        index.upsert_item(r, "video", row["id"], emb.fused, product_id=row.get("product_id") or "",
-                          title=row.get("title", ""), summary=summary, ts=0)
+        index.upsert_item(r, "video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
+                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0)
         report.added += 1
     return report

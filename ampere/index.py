@@ -56,6 +56,7 @@ TAG_FIELDS = _fields_of("tag")
 NUMERIC_FIELDS = _fields_of("numeric")
 TEXT_FIELDS = _fields_of("text")
 VECTOR_FIELD = _fields_of("vector")[0]
+BRANCH_VECTOR_FIELDS = _fields_of("vector")[1:]  # text-only and visual-only embeddings, kept for branch queries
 VECTOR_DIMS = int(next(f for f in _base_schema()["fields"] if f["type"] == "vector")["attrs"]["dims"])
 
 
@@ -171,7 +172,7 @@ def _encode(v: Any) -> bytes | str | int | float:
 
 def _item_ops(pipe, domain: str, item_id: str, vector, fields: Mapping[str, Any]) -> str:
     if VECTOR_FIELD in fields or "domain" in fields:
-        raise ValueError(f"pass the embedding as `vector` and the domain as `domain`, not as fields")
+        raise ValueError("pass the embedding as `vector` and the domain as `domain`, not as fields")
     key = item_key(domain, item_id)
     mapping: dict[str, Any] = {"id": str(item_id), "domain": domain, VECTOR_FIELD: _vec_bytes(vector)}
     drop = []
@@ -180,6 +181,8 @@ def _item_ops(pipe, domain: str, item_id: str, vector, fields: Mapping[str, Any]
             continue
         if v is None:
             drop.append(k)  # explicit None removes a stale field on overwrite
+        elif k in BRANCH_VECTOR_FIELDS:
+            mapping[k] = _vec_bytes(v)
         else:
             mapping[k] = _encode(v)
     # HSET, not DEL+HSET: fields written by others (tag_product from the tagger) survive a re-embed
@@ -267,7 +270,7 @@ _RETURN_FIELDS = [f for f in TAG_FIELDS + TEXT_FIELDS + NUMERIC_FIELDS]
 def knn(r: redis.Redis, vector, k: int, domains: Sequence[str] | str | None = None,
         exclude_stream: str | None = None, *, tags: Mapping[str, str | Sequence[str]] | None = None,
         numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-        ef_runtime: int | None = None, settings=None) -> list[Hit]:
+        ef_runtime: int | None = None, settings=None, vector_field: str | None = None) -> list[Hit]:
     """The k nearest items by cosine, best first, optionally filtered.
 
     ``domains``: restrict to these domains; ``exclude_stream``: drop windows of this
@@ -293,7 +296,10 @@ def knn(r: redis.Redis, vector, k: int, domains: Sequence[str] | str | None = No
     if exclude_stream:
         parts.append(tag_filter("stream_id", exclude_stream, negate=True))
     base = f"({' '.join(parts)})" if parts else "*"
-    query = f"{base}=>[KNN $K @{VECTOR_FIELD} $BLOB EF_RUNTIME $EF AS {DIST_FIELD}]"
+    field = vector_field or VECTOR_FIELD
+    if field not in (VECTOR_FIELD, *BRANCH_VECTOR_FIELDS):
+        raise ValueError(f"unknown vector field {field!r}")
+    query = f"{base}=>[KNN $K @{field} $BLOB EF_RUNTIME $EF AS {DIST_FIELD}]"
     args = [query, "PARAMS", 6, "K", k, "BLOB", _vec_bytes(vector), "EF", ef,
             "SORTBY", DIST_FIELD, "ASC", "LIMIT", 0, k,
             "RETURN", len(_RETURN_FIELDS) + 1, *_RETURN_FIELDS, DIST_FIELD, "DIALECT", 2]

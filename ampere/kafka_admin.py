@@ -17,7 +17,7 @@ import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import errors as kerrors
 
-from ampere.services import bootstrap_servers
+from ampere.services import host_ports, port_open, bootstrap_servers
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,11 @@ class ConsumedRecord:
 
 
 def _admin(kafka_url: str, timeout_s: float = 10.0) -> KafkaAdminClient:
-    ms = int(timeout_s * 1000)
+    ms = max(int(timeout_s * 1000), 500)
+    # bound the bootstrap too: by default the constructor alone can block for 30 s
+    boot = {"bootstrap_timeout_ms": ms} if _KAFKA_MAJOR >= 3 else {"api_version_auto_timeout_ms": ms}
     return KafkaAdminClient(bootstrap_servers=bootstrap_servers(kafka_url), client_id="ampere-admin",
-                            request_timeout_ms=max(ms, 1000))
+                            request_timeout_ms=max(ms, 1000), **boot)
 
 
 def broker_answers(kafka_url: str, timeout_s: float = 2.0) -> bool:
@@ -62,8 +64,12 @@ def wait_for_broker(kafka_url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if not any(port_open(h, p) for h, p in host_ports(kafka_url)):
+            last = ConnectionRefusedError(f"nothing listens on {servers}")
+            time.sleep(0.1)
+            continue
         try:
-            admin = _admin(kafka_url, min(5.0, max(1.0, deadline - time.monotonic())))
+            admin = _admin(kafka_url, min(5.0, max(0.5, deadline - time.monotonic())))
             try:
                 admin.list_topics()
                 return
@@ -177,10 +183,10 @@ def _need_module(mod: str, pip_name: str) -> None:
         raise ValueError(f"compression needs the {pip_name!r} package (pip install {pip_name}) or use gzip")
 
 
-def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: float = 10.0,
-            max_records: int | None = None, settings=None) -> Iterator[ConsumedRecord]:
-    """Read ``topic`` from the beginning; stop after ``max_records`` or when nothing
-    arrives for ``timeout_s``. With a ``group``, offsets are committed, so a second
+def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: float | None = 10.0,
+            max_records: int | None = None, settings=None, stop=None) -> Iterator[ConsumedRecord]:
+    """Read ``topic`` from the beginning; stop after ``max_records``, when nothing
+    arrives for ``timeout_s`` (None: never) or when the ``stop`` event is set. With a ``group``, offsets are committed, so a second
     call with the same group resumes where the first one stopped."""
     if settings is None:
         from ampere.settings import get_settings
@@ -198,10 +204,12 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
         heartbeat_interval_ms=max(100, int(settings.broker_session_timeout * 1000) // 3),
     )
     n = 0
+    if timeout_s is None:
+        timeout_s = float("inf")
     try:
         if group is None:
             # no group: assign every partition by hand and seek to the start
-            deadline = time.monotonic() + timeout_s
+            deadline = time.monotonic() + min(timeout_s, 30.0)
             parts = consumer.partitions_for_topic(topic)
             while not parts and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -218,7 +226,7 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
         idle_until = time.monotonic() + timeout_s
         # a group join takes a while (about half the session timeout on Tansu): the idle clock starts after it
         join_deadline = time.monotonic() + timeout_s + 2 * settings.broker_session_timeout
-        while max_records is None or n < max_records:
+        while (max_records is None or n < max_records) and not (stop is not None and stop.is_set()):
             if group is not None and not consumer.assignment() and time.monotonic() < join_deadline:
                 idle_until = time.monotonic() + timeout_s
             batch = consumer.poll(timeout_ms=200, max_records=(None if max_records is None else max_records - n) or 500)

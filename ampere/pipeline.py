@@ -123,8 +123,8 @@ def embed_and_index(r, rec: Summarized, models: Models) -> Embedded:
     emb = models.embedder.embed("live", frames, summary_for_embedding(rec.summary))
     embed_ms = (time.perf_counter() - t) * 1000
     vec = np.asarray(emb.fused, dtype=np.float32)
-    index.upsert_item(r, "live", rec.window_id, vec, stream_id=rec.stream_id, start=rec.start, end=rec.end,
-                      summary=rec.summary, ts=now())
+    index.upsert_live(r, rec.stream_id, rec.start, rec.end, vec, text_embedding=emb.text,
+                      visual_embedding=emb.visual, summary=rec.summary, ts=now())
     return Embedded(**_fields(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
 
 
@@ -144,8 +144,8 @@ def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     if not ranked or ranked[0][1] < settings.tag_min_score:
         return None
     product_id, score = ranked[0]
+    # also marks the window's index entry with tag_product, so "where is product X shown" is one query
     index.record_tag(r, rec.stream_id, rec.start, rec.end, product_id, score, ranked)
-    index.set_fields(r, index.live_key(rec.stream_id, rec.start), tag_product=product_id, score=score)
     return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id=product_id, score=float(score),
                candidates=[[p, float(s)] for p, s in ranked], summary=rec.summary,
                e2e_ms=(now() - rec.closed_at) * 1000)

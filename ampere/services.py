@@ -27,10 +27,9 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def bootstrap_servers(kafka_url: str) -> str:
     return ",".join(hosts)
 
 
-def _host_ports(kafka_url: str) -> list[tuple[str, int]]:
+def host_ports(kafka_url: str) -> list[tuple[str, int]]:
     out = []
     for h in bootstrap_servers(kafka_url).split(","):
         host, _, port = h.rpartition(":")
@@ -77,7 +76,7 @@ def _host_ports(kafka_url: str) -> list[tuple[str, int]]:
     return out
 
 
-def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
@@ -133,12 +132,20 @@ def find_redis_modules() -> list[Path]:
 
 # ---------------------------------------------------------------- child processes
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    # the parent may already be gone between fork and prctl
-    if os.getppid() == 1:
-        os._exit(1)
+# loaded in the parent: the child between fork and exec should do as little as possible
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent_fn():
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        # the parent may have died between fork and prctl
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def _tail(path: Path, n: int = 30) -> str:
@@ -170,7 +177,7 @@ def _spawn(name: str, argv: list[str], log_path: Path, env: dict[str, str] | Non
             stdin=subprocess.DEVNULL,
             stdout=logf,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent_fn(),
             # own session: a Ctrl-C in the terminal reaches us, and we stop children in order
             start_new_session=True,
             env=env,
@@ -199,7 +206,7 @@ def _stop_children(children: list[_Child], timeout_s: float) -> None:
 
 # ---------------------------------------------------------------- health checks
 
-def _redis_ready(url: str) -> bool:
+def redis_ready(url: str) -> bool:
     import redis
 
     try:
@@ -223,7 +230,7 @@ def _redis_ready(url: str) -> bool:
 def _kafka_ready(url: str) -> bool:
     from ampere.kafka_admin import broker_answers
 
-    return all(_port_open(h, p) for h, p in _host_ports(url)) and broker_answers(url)
+    return all(port_open(h, p) for h, p in host_ports(url)) and broker_answers(url)
 
 
 def _wait_ready(child: _Child, check, timeout_s: float) -> None:
@@ -387,7 +394,7 @@ class EmbeddedServices:
         child = _spawn("redis", argv, self.log_dir / "redis.log")
         redis_url = f"redis://127.0.0.1:{port}/0"
         try:
-            _wait_ready(child, lambda: _redis_ready(redis_url), self.ready_timeout_s)
+            _wait_ready(child, lambda: redis_ready(redis_url), self.ready_timeout_s)
         except BaseException:
             _stop_children([child], self.stop_timeout_s)
             raise
@@ -424,9 +431,9 @@ def running_services(settings) -> ServiceURLs | None:
         return None
     if not _pid_alive(pid):
         return None
-    if not all(_port_open(h, p) for h, p in _host_ports(urls.kafka_url)):
+    if not all(port_open(h, p) for h, p in host_ports(urls.kafka_url)):
         return None
-    if not _redis_ready(urls.redis_url):
+    if not redis_ready(urls.redis_url):
         return None
     return urls
 

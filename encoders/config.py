@@ -26,6 +26,7 @@ class ModelConfig:
 
     visual_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])
     visual_blocks: list[int] = field(default_factory=lambda: [1, 1, 2, 2])
+    visual_stem: int = 2  # stride of the first conv; >2 makes it a patchify conv (kernel = stride)
     visual_pretrained: str | None = None
 
     text_encoder: str = "minilm"

@@ -97,3 +97,14 @@ def embedder_batch_fn(embedder) -> BatchEmbed:
         return (np.stack([o.fused for o in outs]), np.stack([o.text for o in outs]),
                 np.stack([o.visual for o in outs]))
     return fn
+
+
+def evaluate_dataset(dataset_dir, embedder, split: str = "test", text_mode: str = "summary", branch: str = "fused",
+                     batch_size: int = 32) -> dict:
+    """Load a split (frames cached) and evaluate any runtime embedder (``Embedder`` or ``TorchEmbedder``) on it."""
+    from .data import load_split
+
+    data = load_split(dataset_dir, split, embedder.k, embedder.image_size, text_mode)
+    res = evaluate_split(data, embedder_batch_fn(embedder), branch, batch_size)
+    res["notes"] = data.notes
+    return res

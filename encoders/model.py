@@ -21,14 +21,18 @@ _STD = (0.229, 0.224, 0.225)
 class VisualTower(nn.Module):
     """Small CNN, applied per frame; frames are mean-pooled so a page (1 image) and a clip (K) share it."""
 
-    def __init__(self, channels: list[int], blocks: list[int]):
+    def __init__(self, channels: list[int], blocks: list[int], stem: int = 2):
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3
-        for cout, n in zip(channels, blocks):
+        for s, (cout, n) in enumerate(zip(channels, blocks)):
             for i in range(n):
-                stride = 2 if i == 0 else 1
-                layers += [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+                if s == 0 and i == 0 and stem > 2:
+                    # patchify stem (kernel = stride): skips the costly full-resolution activations on CPU
+                    conv = nn.Conv2d(cin, cout, stem, stem, 0, bias=False)
+                else:
+                    conv = nn.Conv2d(cin, cout, 3, (stem if s == 0 else 2) if i == 0 else 1, 1, bias=False)
+                layers += [conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
                 cin = cout
         self.body = nn.Sequential(*layers)
         self.out_dim = cin
@@ -79,7 +83,7 @@ class AmpereModel(nn.Module):
         self.cfg = cfg
         self.text_backbone = text_backbone if text_backbone is not None else (
             load_text_backbone(cfg) if load_text else None)
-        self.visual = VisualTower(cfg.visual_channels, cfg.visual_blocks)
+        self.visual = VisualTower(cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem)
         if cfg.visual_pretrained:
             self.load_visual_backbone(cfg.visual_pretrained)
         nd, e = len(cfg.domains), cfg.embed_dim

@@ -22,7 +22,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", groups=3, group_size=(3, 3), categories=3, page_images=1, videos_per_product=1,
-                   video_s=(8, 9), products_per_stream=3, live_streams=1, segment_s=(20, 24)),
+                   video_s=(9, 12), products_per_stream=3, live_streams=1, segment_s=(20, 24)),
     "demo": Preset("demo", groups=8, group_size=(3, 3), categories=6, page_images=2, videos_per_product=1,
                    video_s=(8, 15), products_per_stream=5, live_streams=3, segment_s=(20, 28)),
     # >= 16 s segments give every product >= 3 majority windows at window 8 / hop 4

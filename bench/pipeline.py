@@ -1,0 +1,229 @@
+"""Baseline figures of the live pipeline, written to bench/results/pipeline.json.
+
+    .venv/bin/python bench/pipeline.py            # or: make bench
+
+Components are timed on the demo dataset's live windows (no Kafka): ASR real-time
+factor, summarizer ms per window, embedding items/s (ONNX vs PyTorch, batch 1 as in
+the live path). End-to-end figures come from a real `faust -A streamer.app worker`
+against the embedded broker and Redis: latency from window closed to searchable
+(one stream at real-time pace), the worker's throughput when saturated, how many
+real-time streams one worker keeps up with (verified by a run at that count:
+latency must not grow), live tag top-1 against the generator's truth and the
+worker's peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import redis  # noqa: E402
+
+from ampere import index, media  # noqa: E402
+from ampere.catalog import add_pages, add_videos  # noqa: E402
+from ampere.demo import TagCollector  # noqa: E402
+from ampere.kafka_admin import consume, ensure_topics  # noqa: E402
+from ampere.pipeline import Models, summary_for_embedding  # noqa: E402
+from ampere.records import decode  # noqa: E402
+from ampere.replay import replay  # noqa: E402
+from ampere.services import resolve_services  # noqa: E402
+from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
+from ampere.setup import ensure_ready  # noqa: E402
+from ampere.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
+from ampere.worker import FaustWorker  # noqa: E402
+from streamer.topics import topic_names  # noqa: E402
+
+OUT = REPO_ROOT / "bench" / "results" / "pipeline.json"
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "os": platform.platform(), "gpu": None}
+
+
+def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
+    live = {s["stream_id"]: s for s in load_jsonl(dataset / "live.jsonl")}
+    windows = load_jsonl(dataset / "windows.jsonl")[:n_windows]
+    clips = []
+    for w in windows:
+        path = str(dataset / live[w["stream_id"]]["path"])
+        pcm = media.read_audio(path, w["start"], w["end"], settings.sample_rate)
+        frames = media.read_frames(path, [w["start"] + (i + 0.5) * (w["end"] - w["start"]) / settings.frames_per_window
+                                          for i in range(settings.frames_per_window)], settings.frame_size)
+        clips.append((pcm, frames))
+
+    models.transcriber.transcribe(clips[0][0])  # warm-up
+    audio_s, asr_s, texts = 0.0, 0.0, []
+    for pcm, _ in clips:
+        t = time.perf_counter()
+        texts.append(models.transcriber.transcribe(pcm).text)
+        asr_s += time.perf_counter() - t
+        audio_s += len(pcm) / settings.sample_rate
+
+    models.summarizer.summarize(texts[0])
+    sum_ms, summaries = [], []
+    for text in texts:
+        t = time.perf_counter()
+        summaries.append(models.summarizer.summarize(text).text)
+        sum_ms.append((time.perf_counter() - t) * 1000)
+
+    from encoders.runtime import TorchEmbedder
+    torch_emb = TorchEmbedder.load(settings.checkpoint)
+    rates = {}
+    for name, emb in (("onnx", models.embedder), ("torch", torch_emb)):
+        emb.embed("live", clips[0][1], summaries[0])
+        t = time.perf_counter()
+        for (_, frames), s in zip(clips, summaries):
+            emb.embed("live", frames, summary_for_embedding(s))
+        rates[name] = len(clips) / (time.perf_counter() - t)
+    return {
+        "asr_rtf": round(audio_s / asr_s, 2),
+        "summarizer_ms_per_window": round(statistics.mean(sum_ms), 1),
+        "summarizer_ms_p95": round(float(np.percentile(sum_ms, 95)), 1),
+        "embed_items_per_s_onnx": round(rates["onnx"], 1),
+        "embed_items_per_s_torch": round(rates["torch"], 1),
+        "component_windows": len(clips),
+    }
+
+
+class LatencyCollector(threading.Thread):
+    """Window closed -> searchable, from the embeddings topic (indexed_at - closed_at)."""
+
+    def __init__(self, kafka_url: str, topic: str):
+        super().__init__(daemon=True)
+        self.kafka_url, self.topic = kafka_url, topic
+        self.rows: list[tuple[str, float, float, float]] = []  # stream, start, closed_at, latency ms
+        self.stop_event = threading.Event()
+
+    def run(self):
+        for msg in consume(self.kafka_url, self.topic, timeout_s=None, max_records=None, stop=self.stop_event):
+            e = decode(msg.value)
+            self.rows.append((e.stream_id, e.start, e.closed_at, (e.indexed_at - e.closed_at) * 1000))
+
+
+def rss_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, tag: str) -> dict:
+    """Replay n_streams (demo streams reused under new ids) through one fresh worker."""
+    base = load_jsonl(dataset / "live.jsonl")
+    streams = [{**base[i % len(base)], "stream_id": f"{tag}-{i}"} for i in range(n_streams)]
+    with FaustWorker(urls, settings, log_path=settings.home / "logs" / f"bench-{tag}.log") as worker:
+        worker.wait_ready(timeout=240)
+        lat = LatencyCollector(urls.kafka_url, settings.topic("embeddings"))
+        tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
+        lat.start(), tags.start()
+        t0 = time.time()
+        threads = [threading.Thread(target=replay, args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url,
+                                                         settings), kwargs={"realtime": realtime}) for s in streams]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in streams)
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            done = {(r[0], r[1]) for r in lat.rows if r[0].startswith(tag)}
+            if len(done) >= expected:
+                break
+            time.sleep(0.5)
+        wall = time.time() - t0
+        time.sleep(2)  # let the last tags arrive
+        peak = rss_peak_mb(worker.pid)
+        lat.stop_event.set(), tags.stop()
+    rows = sorted((r for r in lat.rows if r[0].startswith(tag)), key=lambda r: r[2])
+    ms = [r[3] for r in rows]
+    third = max(1, len(rows) // 3)
+    score = score_tags([t for t in tags.tags if t["stream_id"].startswith(tag)],
+                       {s["stream_id"]: s["segments"] for s in streams})
+    return {"streams": n_streams, "realtime": realtime, "windows": len(rows), "expected_windows": expected,
+            "wall_s": round(wall, 1), "windows_per_s": round(len(rows) / wall, 3),
+            "e2e_ms_p50": round(float(np.percentile(ms, 50)), 0) if ms else None,
+            "e2e_ms_p95": round(float(np.percentile(ms, 95)), 0) if ms else None,
+            "latency_first_third_ms": round(statistics.median(ms[:third]), 0) if ms else None,
+            "latency_last_third_ms": round(statistics.median(ms[-third:]), 0) if ms else None,
+            "live_tag_top1": round(score.top1, 4), "tagged_windows_scored": score.windows,
+            "peak_rss_mb": round(peak, 0)}
+
+
+def keeps_up(run: dict) -> bool:
+    # lag not growing: the last third of windows is not much slower than the first, and all windows came out
+    return (run["windows"] >= run["expected_windows"]
+            and run["latency_last_third_ms"] <= 1.5 * run["latency_first_third_ms"] + 2000)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--component-windows", type=int, default=24)
+    ap.add_argument("--max-streams", type=int, default=12)
+    args = ap.parse_args()
+    settings = get_settings()
+    dataset = ensure_ready(settings, "demo")
+    models = Models(settings)
+    result = {"command": "python bench/pipeline.py " + " ".join(sys.argv[1:]), "machine": machine(),
+              "date": time.strftime("%Y-%m-%d"), "settings": {k: getattr(settings, k) for k in (
+                  "window_s", "hop_s", "frames_per_window", "whisper_beam_size", "whisper_threads", "llm_threads",
+                  "onnx_variant", "summarizer")}}
+    print("components ...", flush=True)
+    result.update(components(dataset, settings, models, args.component_windows))
+    print(json.dumps(result, indent=2), flush=True)
+
+    with resolve_services(settings) as urls:
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+        r = redis.Redis.from_url(urls.redis_url)
+        index.create_index(r, settings, overwrite=False)
+        add_pages(r, dataset / "catalog.jsonl", models)
+        add_videos(r, dataset / "videos.jsonl", models, settings)
+        del models  # the worker loads its own; keep this process small while it runs
+
+        print("one stream at real-time pace ...", flush=True)
+        one = run_streams(urls, settings, dataset, 1, realtime=True, tag="rt1")
+        print(json.dumps(one), flush=True)
+        print("saturation (fast replay of 3 streams) ...", flush=True)
+        sat = run_streams(urls, settings, dataset, 3, realtime=False, tag="sat")
+        print(json.dumps(sat), flush=True)
+        # each real-time stream closes one window per hop
+        n = max(1, min(args.max_streams, int(sat["windows_per_s"] * settings.hop_s)))
+        runs = []
+        while n >= 1:
+            print(f"{n} concurrent streams at real-time pace ...", flush=True)
+            run = run_streams(urls, settings, dataset, n, realtime=True, tag=f"rt{n}x")
+            runs.append(run)
+            print(json.dumps(run), flush=True)
+            if keeps_up(run):
+                break
+            n -= 1
+    result.update({
+        "e2e_ms_p50": one["e2e_ms_p50"], "e2e_ms_p95": one["e2e_ms_p95"],
+        "live_tag_top1": sat["live_tag_top1"],  # all demo streams; pacing does not change tags
+        "saturated_windows_per_s": sat["windows_per_s"],
+        "realtime_streams_per_worker": runs[-1]["streams"] if keeps_up(runs[-1]) else 0,
+        "peak_rss_mb": max(x["peak_rss_mb"] for x in [one, sat, *runs]),
+        "runs": {"one_stream": one, "saturation": sat, "capacity": runs},
+    })
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
