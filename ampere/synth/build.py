@@ -76,10 +76,13 @@ def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: i
     key = {"preset": cfg.name, "seed": int(seed), "version": GENERATOR_VERSION}
     m = _read_manifest(out_dir)
     if m is not None and all(m.get(k) == v for k, v in key.items()):
-        if m.get("windows", {}) != {"window_s": s.window_s, "hop_s": s.hop_s}:
+        if m.get("window_grid", {}) != {"window_s": s.window_s, "hop_s": s.hop_s}:
             _refresh_windows(out_dir, m, s.window_s, s.hop_s)  # only the window grid changed: cheap
         return out_dir
 
+    if out_dir.exists() and m is None and any(out_dir.iterdir()):
+        # never delete a folder we did not make
+        raise FileExistsError(f"{out_dir} exists, is not empty and holds no dataset manifest; choose another --out")
     check_tools()
     t0 = time.time()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +148,7 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
         "splits": {sp: sum(p.split == sp for p in products) for sp in ("train", "val", "test")},
         "preset_config": asdict(cfg),
         "video_codec": video_codec(),
-        "windows": {"window_s": window_s, "hop_s": hop_s},
+        "window_grid": {"window_s": window_s, "hop_s": hop_s},
     }
 
 
@@ -155,6 +158,6 @@ def _refresh_windows(out_dir: Path, manifest: dict, window_s: float, hop_s: floa
     tmp = out_dir / "windows.jsonl.tmp"
     _write_jsonl(tmp, windows)
     tmp.replace(out_dir / "windows.jsonl")
-    manifest["windows"] = {"window_s": window_s, "hop_s": hop_s}
+    manifest["window_grid"] = {"window_s": window_s, "hop_s": hop_s}
     manifest["counts"]["windows"] = len(windows)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
