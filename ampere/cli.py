@@ -67,10 +67,15 @@ def cmd_export(args) -> int:
 
 def cmd_eval(args) -> int:
     from encoders.evaluate import evaluate_dataset, format_table
-    results = evaluate_dataset(Path(args.dataset), split=args.split, backend=args.backend,
-                               checkpoint=args.checkpoint, model_dir=Path(args.model_dir or _settings().model_dir),
-                               variant=args.variant, text_mode=args.text_mode)
-    print(format_table(results))
+    from encoders.runtime import Embedder, TorchEmbedder
+    settings = _settings()
+    if args.backend == "torch":
+        embedder = TorchEmbedder.load(args.checkpoint or settings.checkpoint)
+    else:
+        embedder = Embedder.load(args.model_dir or settings.model_dir, variant=args.variant)
+    results = evaluate_dataset(Path(args.dataset), embedder, split=args.split, text_mode=args.text_mode,
+                               branch=args.branch)
+    print(format_table(results, title=f"{args.dataset} [{args.split}] {args.backend} {args.variant} {args.branch}"))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
@@ -208,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model-dir", default=None)
     ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"])
     ev.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "summary", "none"])
+    ev.add_argument("--branch", default="fused", choices=["fused", "text", "visual"])
     ev.add_argument("--json", default=None)
     ev.set_defaults(fn=cmd_eval)
 

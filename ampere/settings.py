@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # --- where derived state lives (generated data, embedded service data, logs)
     home: Path = REPO_ROOT / ".ampere"
     model_dir: Path = REPO_ROOT / "onnx"
-    # the small trained model shipped in git (visual tower + heads); ONNX is derived from it at set-up
-    checkpoint: Path = REPO_ROOT / "encoders" / "weights" / "ampere-small.pt"
+    # the small trained model shipped in git (visual tower + heads, fp16); ONNX is derived from it at set-up
+    checkpoint: Path = REPO_ROOT / "encoders" / "checkpoints" / "ampere-small" / "model.pt"
     train_preset: str = "demo"
     train_seed: int = 1  # the shipped model never saw the products of the demo data (seed 0)
 

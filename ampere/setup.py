@@ -34,10 +34,8 @@ def ensure_checkpoint(settings: Settings, progress=print) -> Path:
     from encoders.train import train
     data = ensure_dataset(settings, settings.train_preset, settings.train_seed, progress)
     prepare_texts(data, settings, modes=("summary",), progress=progress)
-    ckpt = train(data, load_config("ampere-small"), settings.checkpoint.parent, text_mode="summary", progress=progress)
-    if Path(ckpt) != settings.checkpoint:
-        Path(ckpt).replace(settings.checkpoint)
-    return settings.checkpoint
+    return Path(train(data, load_config("ampere-small"), settings.checkpoint.parent, text_mode="summary",
+                      seed=0, progress=progress))
 
 
 def ensure_onnx(settings: Settings, progress=print) -> Path:
@@ -46,8 +44,9 @@ def ensure_onnx(settings: Settings, progress=print) -> Path:
     want = sha256(ckpt)
     if manifest.is_file():
         m = json.loads(manifest.read_text())
-        files_ok = all((settings.model_dir / f).is_file() for f in m.get("files", {}))
-        if m.get("checkpoint_sha256") == want and files_ok:
+        files = m.get("files", {}).values()
+        files_ok = bool(files) and all((settings.model_dir / f["file"]).is_file() for f in files)
+        if m.get("checkpoint", {}).get("sha256") == want and files_ok:
             return settings.model_dir
     progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.model_dir}")
     from encoders.export import export_onnx

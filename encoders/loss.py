@@ -29,17 +29,38 @@ class AmpereLoss:
     modality: str = "both"  # both | visual | text: which branches carry signal
 
     def __call__(self, out: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-                 logit_scale: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """out[domain] = (fused, text, visual). Returns (total, per-term values for logging)."""
+                 logit_scale: torch.Tensor, rows: dict[str, list[int]] | None = None
+                 ) -> tuple[torch.Tensor, dict[str, float]]:
+        """out[domain] = (fused, text, visual). ``rows[domain]`` = the batch products those rows belong to,
+        for batches where not every product has every domain (default: all rows, same order).
+        Cross-domain terms use the products both domains have. Returns (total, per-term values for logging)."""
         terms: dict[str, torch.Tensor] = {}
         ls, scale = self.label_smoothing, logit_scale.exp()
         if self.modality == "both":
             for d in DOMAINS:
-                terms[f"tv_{d[0]}"] = symmetric_infonce(out[d][1], out[d][2], scale, ls)
+                if d in out and out[d][0].shape[0] >= 2:
+                    terms[f"tv_{d[0]}"] = symmetric_infonce(out[d][1], out[d][2], scale, ls)
         # which of (fused, text, visual) are distinct signals under this modality
         branches = {"both": ((0, "f"), (1, "t"), (2, "v")), "visual": ((2, "v"),), "text": ((1, "t"),)}[self.modality]
         for a, b in CROSS_PAIRS:
+            if a not in out or b not in out:
+                continue
+            ia, ib = _common_rows(rows, a, b, out[a][0].shape[0], out[b][0].shape[0])
+            if len(ia) < 2:
+                continue
             for idx, tag in branches:
-                terms[f"{tag}_{a[0]}{b[0]}"] = symmetric_infonce(out[a][idx], out[b][idx], scale, ls)
+                terms[f"{tag}_{a[0]}{b[0]}"] = symmetric_infonce(out[a][idx][ia], out[b][idx][ib], scale, ls)
+        if not terms:
+            raise ValueError("no loss term: need >= 2 products sharing a domain pair in the batch")
         total = torch.stack(list(terms.values())).sum()
         return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def _common_rows(rows, a: str, b: str, na: int, nb: int) -> tuple[list[int], list[int]]:
+    if rows is None:
+        if na != nb:
+            raise ValueError(f"{a} has {na} rows and {b} {nb}: pass rows= to say which products they are")
+        return list(range(na)), list(range(nb))
+    pa, pb = {p: i for i, p in enumerate(rows[a])}, {p: i for i, p in enumerate(rows[b])}
+    common = [p for p in rows[a] if p in pb]
+    return [pa[p] for p in common], [pb[p] for p in common]

@@ -56,6 +56,14 @@ class DomainHeads(nn.Module):
         super().__init__()
         self.heads = nn.ModuleList(nn.Linear(d_in, d_out) for _ in range(n_domains))
 
+    @torch.no_grad()
+    def init_shared(self, weight: torch.Tensor) -> None:
+        """Start every domain's head from the same matrix: at step 0 the domains already share one
+        space, so training only has to learn the domain shift (matters with few training products)."""
+        for h in self.heads:
+            h.weight.copy_(weight)
+            h.bias.zero_()
+
     def forward(self, x: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
         out = torch.stack([h(x) for h in self.heads], dim=1)  # [B, D, d_out]
         onehot = F.one_hot(domain, len(self.heads)).to(out.dtype)
@@ -90,6 +98,12 @@ class AmpereModel(nn.Module):
         self.text_head = DomainHeads(nd, cfg.text_dim, e)
         self.visual_head = DomainHeads(nd, self.visual.out_dim, e)
         self.fusion_head = DomainHeads(nd, 2 * e, e)
+        # text: an orthogonal projection keeps MiniLM's similarities (zero-shot text retrieval works
+        # before any training); fusion: starts as the fixed 0.3 text + 0.7 visual sum
+        self.text_head.init_shared(nn.init.orthogonal_(torch.empty(e, cfg.text_dim)))
+        self.visual_head.init_shared(self.visual_head.heads[0].weight.detach().clone())
+        w = cfg.fusion_text_weight
+        self.fusion_head.init_shared(torch.cat([w * torch.eye(e), (1 - w) * torch.eye(e)], dim=1))
         t0 = torch.log(torch.tensor(1.0 / cfg.temperature))
         self.logit_scale = nn.Parameter(t0, requires_grad=cfg.learn_temperature)
         self.set_text_trainable()

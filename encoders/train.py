@@ -113,7 +113,12 @@ def _index_by_product(split: SplitData) -> tuple[list[str], dict[str, dict[str, 
     for d in DOMAINS:
         for i, it in enumerate(split.domains[d].items):
             by[d].setdefault(it.product_id, []).append(i)
-    products = sorted(set(by["page"]) & set(by["video"]) & set(by["live"]))
+    # every product seen in >= 2 domains helps (demo presets put only some products on air)
+    counts: dict[str, int] = {}
+    for d in DOMAINS:
+        for p in by[d]:
+            counts[p] = counts.get(p, 0) + 1
+    products = sorted(p for p, c in counts.items() if c >= 2)
     return products, by
 
 
@@ -176,7 +181,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
 
     products, by = _index_by_product(train_split)
     if len(products) < 2:
-        raise ValueError(f"{dataset_dir}: need >= 2 train products that have a page, a video and a live window; "
+        raise ValueError(f"{dataset_dir}: need >= 2 train products seen in at least two of page/video/live; "
                          f"found {len(products)}")
     n_batches = cfg.steps_per_epoch or math.ceil(len(products) / cfg.batch_size)
     total = cfg.epochs * n_batches
@@ -201,20 +206,23 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
             if not tune_text and model.text_backbone is not None:
                 model.text_backbone.eval()
             pids = [products[i] for i in chunk]
-            picks = {d: [by[d][p][rng.integers(len(by[d][p]))] for p in pids] for d in DOMAINS}
+            rows = {d: [j for j, p in enumerate(pids) if p in by[d]] for d in DOMAINS}
+            picks = {d: [by[d][pids[j]][rng.integers(len(by[d][pids[j]]))] for j in rows[d]] for d in DOMAINS}
             # one visual pass over all frames of the batch (BatchNorm sees every domain, as at eval)
             chunks, groups = [], []
             for d in DOMAINS:
+                if not picks[d]:
+                    continue
                 fr = train_split.domains[d].frames[picks[d]]  # [B, k_d, H, W, 3]
                 x = _frames_tensor(fr)
                 b, kd = x.shape[:2]
                 x = random_resized_crop_flip(x.reshape(b * kd, *x.shape[2:]), tuple(cfg.augment_scale),
                                              generator=gen, group=kd)
                 chunks.append(x)
-                groups.append((b, kd))
+                groups.append((d, b, kd))
             feats = model.visual.frame_features(torch.cat(chunks))
             out, off = {}, 0
-            for d, (b, kd) in zip(DOMAINS, groups):
+            for d, b, kd in groups:
                 vf = feats[off:off + b * kd].reshape(b, kd, -1).mean(1)
                 off += b * kd
                 texts = [train_split.domains[d].items[i].text for i in picks[d]]
@@ -225,7 +233,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                     tf = torch.from_numpy(np.stack([tfeat[t] for t in texts]))
                 dom = torch.full((b,), cfg.domain_index(d), dtype=torch.long)
                 out[d] = model.embed_from_features(tf, vf, dom)
-            loss, terms = loss_fn(out, model.logit_scale)
+            loss, terms = loss_fn(out, model.logit_scale, rows)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)

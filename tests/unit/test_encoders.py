@@ -63,8 +63,9 @@ def test_model_shapes_norms_and_modalities(text_backbone):
     for x in (fused, text, visual):
         assert x.shape == (3, 128)
         assert torch.allclose(x.norm(dim=-1), torch.ones(3), atol=1e-5)
-    # the domain picks the head: same inputs, other domain -> other embedding
+    # the domain picks the head: same inputs, other domain -> other embedding (heads start equal)
     with torch.no_grad():
+        model.text_head.heads[1].weight.add_(0.1 * torch.randn_like(model.text_head.heads[1].weight))
         _, text2, _ = model(ids, mask, frames, torch.tensor([1, 1, 2]))
     assert not torch.allclose(text[0], text2[0]) and torch.allclose(text[2], text2[2])
     # a page repeated K times pools to its single-image features
@@ -118,6 +119,24 @@ def test_loss_decreases_on_tiny_batch():
     assert len(terms) == 12  # 3 within-domain text<->visual + 3 pairs x (fused, text, visual)
     assert losses[-1] < 0.6 * losses[0]
     assert set(AmpereLoss(0.1, "visual")(out, model.logit_scale)[1]) == {"v_pv", "v_pl", "v_vl"}
+
+
+def test_loss_pairs_rows_by_product_when_a_domain_is_missing():
+    g = torch.Generator().manual_seed(0)
+    base = torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1)
+    trip = lambda x: (x, x, x)  # noqa: E731
+    # live exists for products 1, 3, 4 only; its rows come in that order
+    out = {"page": trip(base), "video": trip(base), "live": trip(base[[1, 3, 4]])}
+    rows = {"page": list(range(6)), "video": list(range(6)), "live": [1, 3, 4]}
+    fn = AmpereLoss(0.0, "visual")
+    scale = torch.tensor(3.0)  # exp -> ~20
+    aligned, terms = fn(out, scale, rows)
+    assert set(terms) == {"v_pv", "v_pl", "v_vl"}
+    # the same live rows declared as other products must cost more
+    wrong, _ = fn(out, scale, {**rows, "live": [4, 1, 3]})
+    assert aligned < wrong
+    with pytest.raises(ValueError, match="rows"):
+        fn(out, scale)
 
 
 # --- metrics
@@ -230,3 +249,17 @@ def test_train_saves_small_checkpoint_and_torch_embedder_works(dataset, tmp_path
     ckpt2 = train(dataset, cfg, tmp_path / "run2", text_mode="script", seed=0, progress=lambda s: None)
     a, b = torch.load(ckpt, weights_only=True)["state"], torch.load(ckpt2, weights_only=True)["state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fast_tokenizer_matches_transformers():
+    from encoders.config import resolve_text_encoder
+    from encoders.text import load_tokenizer, tokenize
+
+    path = str(resolve_text_encoder("minilm"))
+    texts = ["", "Little Trail Jaguar 50 cotton handbag, grey striped, $155!", "so " * 80, "café ÜBER", None]
+    for max_tokens in (48, 6):
+        a = tokenize(load_tokenizer(path), texts, max_tokens)
+        b = tokenize(load_tokenizer(path, fast=False), texts, max_tokens)
+        assert a["input_ids"].shape[1] <= max_tokens
+        assert all(np.array_equal(a[k], b[k]) for k in ("input_ids", "attention_mask"))
+    assert a["input_ids"][2, -1] == 102  # truncation keeps [SEP]
