@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         fn=cmd_services_up)
 
     g = sub.add_parser("generate", help="build a deterministic synthetic tri-domain dataset")
-    g.add_argument("--preset", default="demo", choices=["tiny", "demo", "bench"])
+    g.add_argument("--preset", default="demo", choices=["tiny", "demo", "train", "bench"])
     g.add_argument("--out", required=True)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--workers", type=int, default=2)

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     model_dir: Path = REPO_ROOT / "onnx"
     # the small trained model shipped in git (visual tower + heads, fp16); ONNX is derived from it at set-up
     checkpoint: Path = REPO_ROOT / "encoders" / "checkpoints" / "ampere-small" / "model.pt"
-    train_preset: str = "demo"
+    train_preset: str = "train"
     train_seed: int = 1  # the shipped model never saw the products of the demo data (seed 0)
 
     # --- topics (one per stage so stages scale apart)
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     llm_lora: str | None = None
     llm_threads: int = 2
     llm_max_tokens: int = 40
-    summarizer: str = "llm"  # llm | raw | none
+    summarizer: str = "llm"  # llm | keyword | raw | none
 
     # --- embedding
     onnx_variant: str = "fp32"  # fp32 | int8

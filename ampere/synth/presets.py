@@ -25,6 +25,9 @@ PRESETS: dict[str, Preset] = {
                    video_s=(9, 12), products_per_stream=3, live_streams=1, segment_s=(20, 24)),
     "demo": Preset("demo", groups=8, group_size=(3, 3), categories=6, page_images=2, videos_per_product=1,
                    video_s=(8, 15), products_per_stream=5, live_streams=3, segment_s=(20, 28)),
+    # what the shipped model is trained on (seed 1, so it never saw the demo's products): every product on air once
+    "train": Preset("train", groups=30, group_size=(3, 4), categories=12, page_images=2, videos_per_product=1,
+                    video_s=(8, 15), products_per_stream=10, live_streams=None, segment_s=(16, 24)),
     # >= 16 s segments give every product >= 3 majority windows at window 8 / hop 4
     "bench": Preset("bench", groups=100, group_size=(3, 4), categories=12, page_images=2, videos_per_product=2,
                     video_s=(8, 15), products_per_stream=10, live_streams=None, segment_s=(16, 30)),

@@ -1,0 +1,174 @@
+"""Texts for training and evaluation: ASR of every short video and live window, then summaries.
+
+Writes ``DATASET/texts/raw_asr.jsonl`` and ``DATASET/texts/summary.jsonl``, one
+``{"id", "text"}`` line per item (summary lines also carry ``"model"``). Both files
+are caches: ids already present are skipped, and lines are appended as they are
+made, so an interrupted run resumes where it stopped. A summary made by another
+summarizer kind than the one asked for is made again.
+
+ASR runs in worker processes (one Whisper thread each: one thread per call
+measured faster than two), one task per short video or per slice of a stream's
+windows, so a stream's audio is decoded once per task rather than once per window.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ampere.settings import Settings
+
+MODES = ("raw_asr", "summary")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                # a line cut by an interrupted run: ignore it, the item is made again
+                continue
+    return rows
+
+
+def read_texts(path: Path) -> dict[str, str]:
+    return {r["id"]: r["text"] for r in _read_jsonl(path) if "id" in r and "text" in r}
+
+
+def _require(path: Path, what: str) -> list[dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {path.parent} a generated dataset ({what})?")
+    return _read_jsonl(path)
+
+
+def asr_tasks(dataset_dir: Path, done: set[str], per_task: int = 12) -> list[tuple]:
+    """(kind, path, [(id, start, end)]) work items for everything not transcribed yet."""
+    ds = Path(dataset_dir)
+    tasks: list[tuple] = []
+    for v in _require(ds / "videos.jsonl", "videos.jsonl"):
+        if v["id"] not in done:
+            tasks.append(("video", str(ds / v["path"]), [(v["id"], 0.0, None)]))
+    streams = {s["stream_id"]: str(ds / s["path"]) for s in _read_jsonl(ds / "live.jsonl")}
+    by_stream: dict[str, list] = {}
+    for w in _read_jsonl(ds / "windows.jsonl"):
+        if w["id"] in done:
+            continue
+        if w["stream_id"] not in streams:
+            raise ValueError(f"window {w['id']}: stream {w['stream_id']!r} is not in live.jsonl")
+        by_stream.setdefault(w["stream_id"], []).append((w["id"], float(w["start"]), float(w["end"])))
+    for sid, wins in by_stream.items():
+        wins.sort(key=lambda x: x[1])
+        for i in range(0, len(wins), per_task):
+            tasks.append(("live", streams[sid], wins[i:i + per_task]))
+    return tasks
+
+
+_worker_transcriber = None
+
+
+def _transcribe_task(task: tuple, settings_dict: dict) -> list[tuple[str, str]]:
+    global _worker_transcriber
+    from ampere import media
+    from ampere.asr import Transcriber
+    if _worker_transcriber is None:
+        _worker_transcriber = Transcriber(Settings(**settings_dict))
+    kind, path, items = task
+    sr = 16000
+    if kind == "video":
+        pcm = media.read_audio(path, 0.0, None, sr)
+        return [(items[0][0], _worker_transcriber.transcribe(pcm).text)]
+    # decode only as far as the last window of this slice, once
+    pcm = media.read_audio(path, 0.0, max(e for _, _, e in items), sr)
+    return [(wid, _worker_transcriber.transcribe(pcm[int(s * sr):int(e * sr)]).text) for wid, s, e in items]
+
+
+def _append(path: Path, rows: Iterable[dict]) -> None:
+    with path.open("a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        f.flush()
+
+
+def run_asr(dataset_dir: Path, settings: Settings, workers: int = 2, progress: Callable = print) -> dict[str, str]:
+    out = Path(dataset_dir) / "texts" / "raw_asr.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    texts = read_texts(out)
+    tasks = asr_tasks(dataset_dir, set(texts))
+    n_items = sum(len(t[2]) for t in tasks)
+    if not n_items:
+        progress(f"raw_asr: {len(texts)} texts cached, nothing to do")
+        return texts
+    progress(f"raw_asr: {n_items} items to transcribe ({len(texts)} cached), {workers} process(es)")
+    sdict = settings.model_dump(mode="json")
+    done = 0
+    if workers <= 1 or len(tasks) == 1:
+        results = (_transcribe_task(t, sdict) for t in tasks)
+        for rows in results:
+            done = _collect(out, texts, rows, done, n_items, progress)
+    else:
+        # spawn: no model or thread state is inherited from the caller
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            futs = [ex.submit(_transcribe_task, t, sdict) for t in tasks]
+            for fut in as_completed(futs):
+                done = _collect(out, texts, fut.result(), done, n_items, progress)
+    return texts
+
+
+def _collect(out: Path, texts: dict, rows: list[tuple[str, str]], done: int, total: int, progress) -> int:
+    _append(out, ({"id": i, "text": t} for i, t in rows))
+    texts.update(rows)
+    done += len(rows)
+    if done == total or done // 25 != (done - len(rows)) // 25:
+        progress(f"raw_asr: {done}/{total}")
+    return done
+
+
+def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
+                  progress: Callable = print) -> dict[str, str]:
+    from ampere.summarize import EMPTY, make_summarizer
+    out = Path(dataset_dir) / "texts" / "summary.jsonl"
+    summ = make_summarizer(settings)
+    rows = _read_jsonl(out)
+    stale = [r for r in rows if r.get("model", summ.name) != summ.name]
+    if stale:  # made by another summarizer kind: start the file again
+        progress(f"summary: {len(stale)} summaries were made by another summarizer; redoing all")
+        out.unlink()
+        rows = []
+    have = {r["id"]: r["text"] for r in rows if "id" in r and "text" in r}
+    todo = [i for i in texts if i not in have]
+    progress(f"summary: {len(todo)} to make with {summ.name} ({len(have)} cached)")
+    ms = []
+    for n, i in enumerate(todo, 1):
+        s = summ.summarize(texts[i]) if texts[i].strip() else None
+        text = s.text if s else EMPTY
+        ms.append(s.ms if s else 0.0)
+        _append(out, [{"id": i, "text": text, "model": summ.name}])
+        have[i] = text
+        if n % 25 == 0 or n == len(todo):
+            progress(f"summary: {n}/{len(todo)}, {sum(ms) / len(ms):.0f} ms each")
+    return have
+
+
+def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODES, progress: Callable = print,
+                  workers: int | None = None) -> dict[str, Path]:
+    """Make the texts the encoders train on; returns {mode: path}. 'summary' implies 'raw_asr' (its input)."""
+    ds = Path(dataset_dir)
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ValueError(f"unknown text mode(s) {bad}; choose from {list(MODES)}")
+    if not ds.is_dir():
+        raise FileNotFoundError(f"dataset directory {ds} does not exist")
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    texts = run_asr(ds, settings, workers=workers, progress=progress)
+    paths = {"raw_asr": ds / "texts" / "raw_asr.jsonl"}
+    if "summary" in modes:
+        run_summaries(ds, texts, settings, progress)
+        paths["summary"] = ds / "texts" / "summary.jsonl"
+    return {m: p for m, p in paths.items() if m in modes}

@@ -1,0 +1,56 @@
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from ampere import asr, media
+from ampere.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    try:
+        asr.default_model_dir()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    return asr.Transcriber(Settings())
+
+
+def _speak(tmp_path, text):
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng not installed")
+    wav = tmp_path / "s.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text], check=True)
+    return media.read_audio(str(wav), 0.0, None, 16000)
+
+
+def test_transcribes_a_product_sentence(tmp_path, transcriber):
+    pcm = _speak(tmp_path, "This is the Silver Oak Falcon 300 leather backpack in navy, only forty nine dollars")
+    tr = transcriber.transcribe(pcm)
+    words = tr.text.lower()
+    assert "backpack" in words or "back pack" in words
+    assert "silver" in words and "falcon" in words
+    assert tr.no_speech_prob < 0.5 and tr.segments
+    assert 5.0 < tr.duration_s < 7.0
+    # real-time factor: tiny.en int8 on one thread is many times faster than real time
+    assert tr.asr_ms < tr.duration_s * 1000
+
+
+def test_silence_and_noise_give_no_text(transcriber):
+    assert transcriber.transcribe(np.zeros(16000 * 4, np.float32)).text == ""
+    noise = np.random.default_rng(0).normal(0, 0.05, 16000 * 6).astype(np.float32)
+    tr = transcriber.transcribe(noise)
+    assert tr.text == "" and tr.no_speech_prob == 1.0
+
+
+def test_rejects_wrong_rate(transcriber):
+    with pytest.raises(ValueError, match="16 kHz"):
+        transcriber.transcribe(np.zeros(8000, np.float32), sample_rate=8000)
+
+
+def test_hallucination_rule():
+    seg = asr.Segment(0, 1, "Thank you.", avg_logprob=-1.5, no_speech_prob=0.9)
+    assert asr.is_hallucination(seg, 0.6)
+    assert not asr.is_hallucination(asr.Segment(0, 1, "hi", -0.3, 0.9), 0.6)
+    assert not asr.is_hallucination(asr.Segment(0, 1, "hi", -1.5, 0.2), 0.6)

@@ -1,0 +1,98 @@
+import statistics
+
+import pytest
+
+from ampere import summarize as S
+from ampere.settings import Settings
+
+NOISY = ("Hey everyone, welcome back to the stream. Don't forget to follow and like. Um, so, you know. "
+         "This is the Green Shore Lion 30 lamp. The material is metal. Look at this orange polka dot color. "
+         "Yesterday the Iron Bay Tiger 40 sold out. The price is $125.")
+CHATTER = ("Thanks for all the likes, keep them coming. Let me know in the comments what you think. "
+           "Um, so, you know, share the stream with a friend.")
+
+
+def _words(text):
+    return {S._norm(t) for t in S.tokens(text)}
+
+
+def test_grounding_drops_invented_words_and_keeps_transcript_spelling():
+    fake_llm = "Acme SuperLamp 3000 by Green Shore Lions, metal, orange, price $125 and $99"
+    out = S.ground(fake_llm, NOISY)
+    assert "Acme" not in out and "SuperLamp" not in out and "3000" not in out and "99" not in out
+    assert "$125" in out and "metal" in out and "orange" in out
+    assert "Lion" in out.split() and "Lions" not in out.split()  # fuzzy match, transcript's spelling
+    assert _words(out) <= _words(NOISY)
+
+
+def test_compact_drops_stopwords_and_repeats():
+    assert S.compact("the Green Shore Lion the Lion is metal metal") == "Green Shore Lion metal"
+
+
+def test_product_signal():
+    assert S.has_product_signal(NOISY)
+    assert S.has_product_signal("check this out, only forty nine dollars")
+    assert not S.has_product_signal(CHATTER)
+    assert not S.has_product_signal("I love this one. OK, I'm back.")
+
+
+def test_baselines():
+    raw = S.RawSummarizer(max_words=5).summarize(NOISY)
+    assert raw.text == "Hey everyone, welcome back to" and raw.model == "raw"
+    kw = S.KeywordSummarizer().summarize(NOISY).text
+    assert "Lion" in kw and "$125" in kw and "follow" not in kw
+    assert S.KeywordSummarizer().summarize(CHATTER).text == S.EMPTY
+    assert S.RawSummarizer().summarize("").text == S.EMPTY
+
+
+def test_make_summarizer_kinds():
+    assert isinstance(S.make_summarizer(Settings(summarizer="raw")), S.RawSummarizer)
+    assert isinstance(S.make_summarizer(Settings(summarizer="keyword")), S.KeywordSummarizer)
+    assert S.make_summarizer(Settings(summarizer="none")).summarize(NOISY).text == S.EMPTY
+    with pytest.raises(ValueError, match="unknown summarizer"):
+        S.make_summarizer(Settings(summarizer="gpt"))
+
+
+def test_word_grammar_only_offers_transcript_words():
+    g = S.word_grammar("The price is $125.", 8)
+    assert '"empty"' in g and '"$125"' in g and '"price"' in g and "{0,7}" in g
+
+
+@pytest.fixture(scope="module")
+def llm():
+    pytest.importorskip("llama_cpp")
+    try:
+        S.default_gguf()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    s = S.LlamaSummarizer(Settings())
+    s.llm  # load outside the timed calls
+    return s
+
+
+def test_llm_summary_is_short_grounded_and_fast(llm):
+    runs = [llm.summarize(NOISY) for _ in range(3)]
+    out = runs[0]
+    assert out.model == "llm" and out.text != S.EMPTY
+    assert len(out.text.split()) <= 24
+    assert _words(out.text) <= _words(NOISY)  # never a word the speaker did not say
+    assert _words(out.text) & {"green", "shore", "lion", "lamp", "metal", "orange", "125"}
+    # measured 0.3-0.8 s on 2 cores; the bound leaves room for a loaded CI machine
+    assert statistics.median(r.ms for r in runs) < 2000
+    assert [r.text for r in runs] == [out.text] * 3  # temperature 0: deterministic
+
+
+def test_llm_unconstrained_output_is_still_grounded(llm):
+    free = S.LlamaSummarizer(Settings(), constrain=False)
+    raw = free.generate(NOISY)
+    out = free.summarize(NOISY).text
+    assert _words(out) <= _words(NOISY)
+    # the one-shot example's product is what the unconstrained tiny model tends to copy
+    assert "Garden" not in out and "Hawk" not in out
+    assert raw  # the model said something before grounding
+
+
+def test_llm_chatter_is_empty(llm):
+    # the tiny model never chose "empty" by itself in trials; the product-signal gate does it
+    assert llm.summarize(CHATTER).text == S.EMPTY
+    assert llm.summarize("").text == S.EMPTY
