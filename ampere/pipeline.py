@@ -137,15 +137,42 @@ def rank_products(hits) -> list[tuple[str, float]]:
     return sorted(best.items(), key=lambda kv: -kv[1])
 
 
+def smooth(current: list[tuple[str, float]], previous: list[tuple[str, float]], alpha: float) -> list[tuple[str, float]]:
+    """Blend this window's product scores with the previous window's (already blended) ones.
+
+    A product stays on air for tens of seconds and windows overlap, so one window of
+    chatter or a passing mention of another product should not flip the tag. A product
+    missing from one list counts with that list's lowest score.
+    """
+    if not previous or alpha <= 0:
+        return current
+    cur, prev = dict(current), dict(previous)
+    cur_floor, prev_floor = min(cur.values(), default=0.0), min(prev.values(), default=0.0)
+    blended = {p: (1 - alpha) * cur.get(p, cur_floor) + alpha * prev.get(p, prev_floor) for p in cur.keys() | prev.keys()}
+    return sorted(blended.items(), key=lambda kv: -kv[1])
+
+
+def previous_candidates(r, rec: Embedded, settings: Settings) -> list[tuple[str, float]]:
+    prev_start = rec.start - settings.hop_s
+    entries = index.stream_history(r, rec.stream_id, start=prev_start - 1e-3, end=prev_start + 1e-3)
+    if not entries:
+        return []
+    return [(c["product_id"], float(c["score"])) for c in entries[-1].get("candidates", [])]
+
+
 def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     vec = np.frombuffer(rec.vector, dtype=np.float32)
-    hits = index.knn(r, vec, k=settings.tag_k * 4, domains=["page"])
-    ranked = rank_products(hits)[: settings.tag_k]
+    hits = index.knn(r, vec, k=settings.tag_k * 4, domains=["page"], settings=settings)
+    current = rank_products(hits)[: settings.tag_k * 2]
+    # a window whose speech said nothing about a product is weak evidence: lean on the previous window
+    empty = summary_for_embedding(rec.summary) == ""
+    alpha = settings.tag_smoothing_empty if empty else settings.tag_smoothing
+    ranked = smooth(current, previous_candidates(r, rec, settings), alpha)[: settings.tag_k * 2]
     if not ranked or ranked[0][1] < settings.tag_min_score:
         return None
     product_id, score = ranked[0]
     # also marks the window's index entry with tag_product, so "where is product X shown" is one query
     index.record_tag(r, rec.stream_id, rec.start, rec.end, product_id, score, ranked)
     return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id=product_id, score=float(score),
-               candidates=[[p, float(s)] for p, s in ranked], summary=rec.summary,
+               candidates=[[p, float(s)] for p, s in ranked[: settings.tag_k]], summary=rec.summary,
                e2e_ms=(now() - rec.closed_at) * 1000)

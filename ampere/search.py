@@ -30,14 +30,14 @@ def _hits(hits) -> list[dict]:
 def by_text(r, query: str, settings: Settings, k: int = 5, domains=None) -> list[dict]:
     if not query.strip():
         raise ValueError("empty text query")
-    emb = _models(settings).embedder.embed("page", [], query)
-    return _hits(index.knn(r, emb.text, k=k, domains=domains, vector_field="text_embedding"))
+    vec = _models(settings).embedder.embed_text(query)
+    return _hits(index.knn(r, vec, k=k, domains=domains, vector_field="text_embedding", settings=settings))
 
 
 def by_image(r, path: Path, settings: Settings, k: int = 5, domains=None) -> list[dict]:
     img = load_image(str(path), Path("."))
     emb = _models(settings).embedder.embed("page", [img], "")
-    return _hits(index.knn(r, emb.visual, k=k, domains=domains, vector_field="visual_embedding"))
+    return _hits(index.knn(r, emb.visual, k=k, domains=domains, vector_field="visual_embedding", settings=settings))
 
 
 def by_product(r, product_id: str) -> dict:

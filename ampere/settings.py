@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     ef_runtime: int = 64
     tag_k: int = 5
     tag_min_score: float = 0.0
+    tag_smoothing: float = 0.5  # weight of the previous window's product scores (0: every window on its own)
+    tag_smoothing_empty: float = 0.8  # the same when this window's speech said nothing about a product
 
     # --- faust worker
     worker_web_port: int = 6066

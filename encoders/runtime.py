@@ -64,6 +64,12 @@ class _Base:
     def embed(self, domain: str, frames: Sequence[np.ndarray], text: str | None) -> Embedding:
         return self.embed_batch([domain], [frames], [text])[0]
 
+    def embed_text(self, text: str, domain: str = "page") -> np.ndarray:
+        """The text branch alone (a search box query). The visual input does not reach this output, so a
+        blank frame stands in for the picture the query does not have."""
+        blank = np.full((self.image_size, self.image_size, 3), 127, np.uint8)
+        return self.embed(domain, [blank], text).text
+
     def _run(self, input_ids, attention_mask, frames, domain):  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -82,3 +82,13 @@ def test_embedder_errors(exported, tmp_path):
     assert "CPUExecutionProvider" in emb.providers
     with pytest.raises(ValueError, match="differ in length"):
         emb.embed_batch(["page"], [], [""])
+
+
+def test_text_query_embedding_is_the_text_branch_whatever_the_picture(exported):
+    tmp, _, _ = exported
+    emb = Embedder.load(tmp / "onnx", "fp32")
+    domains, frames, texts = _inputs()
+    with_picture = emb.embed("page", frames[0], texts[0])
+    q = emb.embed_text(texts[0])
+    assert np.abs(q - with_picture.text).max() < 1e-5
+    assert float(q @ emb.embed_text(texts[2])) < 0.999  # and it does depend on the words

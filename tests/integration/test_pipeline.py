@@ -1,0 +1,132 @@
+"""A generated live stream through a real `faust -A streamer.app worker`, with the real models.
+
+The embedded broker and Redis (or KAFKA_URL/REDIS_URL), the tiny generated dataset
+and the ONNX model exported from the shipped checkpoint. Malformed records are sent
+before the stream: they must land in the dead-letter topic with their reasons while
+the stream's windows still become searchable and tagged.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import msgpack
+import numpy as np
+import pytest
+import redis
+
+from ampere import index, media
+from ampere.catalog import add_pages
+from ampere.kafka_admin import consume, ensure_topics, make_producer
+from ampere.pipeline import Models
+from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode
+from ampere.replay import replay
+from ampere.settings import Settings
+from ampere.setup import ensure_dataset, ensure_onnx
+from ampere.truth import expected_windows, load_jsonl, score_tags
+from ampere.worker import FaustWorker
+from streamer.topics import topic_names
+
+pytestmark = pytest.mark.integration
+
+MAX_RECORD = 300_000
+# Measured on the tiny stream (16 windows, three look-alike products back to back):
+# see README "Tests". The bar sits below the measured rate to leave room for noise.
+MIN_TAG_TOP1 = 0.6
+
+
+def bad_records() -> list[tuple[bytes, str]]:
+    """(raw value, expected reason fragment) for each kind of bad input."""
+    def rec(**fields):
+        return msgpack.packb({"v": SCHEMA_VERSION, **fields}, use_bin_type=True)
+
+    tone = np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440).astype(np.float32) * 0.3
+    return [
+        (b"\x00\xffnot msgpack at all", "not a msgpack record"),
+        (msgpack.packb({"v": 7, "type": "audio", "stream_id": "bad"}), "unknown schema version 7"),
+        (rec(type="audio", stream_id="bad", seq=0, t0=0.0, codec="flac", data=b"x"), "missing field 'sample_rate'"),
+        (AudioChunk(stream_id="bad", seq=1, t0=0.0, sample_rate=16000, codec="flac",
+                    data=b"fLaC garbage that is not audio").encode(), "audio"),
+        (AudioChunk(stream_id="bad", seq=2, t0=0.0, sample_rate=8000, codec="flac",
+                    data=media.encode_audio(tone, 8000)).encode(), "sample rate"),
+        (Keyframe(stream_id="bad", seq=3, t=0.0, codec="jpeg", data=b"\xff\xd8 broken jpeg").encode(), "image"),
+        (Keyframe(stream_id="bad", seq=4, t=0.0, codec="jpeg", data=b"\0" * (MAX_RECORD + 10)).encode(),
+         "oversized record"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    base = Settings()
+    data = ensure_dataset(base, "tiny", 0, progress=print)
+    ensure_onnx(base, progress=print)
+    return data
+
+
+def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, prepared, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    env = {"AMPERE_INDEX_NAME": f"it-{run}", "AMPERE_TOPIC_PREFIX": f"it{run}",
+           "AMPERE_MAX_RECORD_BYTES": str(MAX_RECORD)}
+    settings = Settings(index_name=env["AMPERE_INDEX_NAME"], topic_prefix=env["AMPERE_TOPIC_PREFIX"],
+                        max_record_bytes=MAX_RECORD, home=tmp_path)
+    stream = load_jsonl(prepared / "live.jsonl")[0]
+    stream_id = f"live-{run}"
+    ensure_topics(services.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+    r = redis.Redis.from_url(services.redis_url)
+    index.create_index(r, settings, overwrite=True)
+    assert add_pages(r, prepared / "catalog.jsonl", Models(settings)).added == 9
+
+    producer = make_producer(services.kafka_url, max_request_size=2_000_000)
+    bad = bad_records()
+    for raw, _ in bad:
+        producer.send(settings.topic("media"), key=b"bad", value=raw)
+    producer.flush()
+
+    with FaustWorker(services, settings, log_path=tmp_path / "worker.log", env=env) as worker:
+        worker.wait_ready(timeout=240)
+        stats = replay(str(prepared / stream["path"]), stream_id, services.kafka_url, settings, realtime=False,
+                       producer=producer)
+        assert stats.audio_chunks >= int(stream["duration"]) and stats.keyframes > 0
+        want = expected_windows(stream["duration"], settings.window_s, settings.hop_s)
+        tags: list[dict] = []
+        stop = threading.Event()
+
+        def collect():
+            for msg in consume(services.kafka_url, settings.topic("tags"), timeout_s=None, stop=stop):
+                t = decode(msg.value)
+                tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end, "product_id": t.product_id})
+
+        th = threading.Thread(target=collect, daemon=True)
+        th.start()
+        deadline = time.time() + 300
+        while len({t["start"] for t in tags}) < want and time.time() < deadline:
+            assert worker.proc.poll() is None, worker.log_text()[-3000:]
+            time.sleep(0.5)
+        stop.set()
+        assert worker.proc.poll() is None, "the worker must survive bad input"
+    producer.close()
+
+    # every window of the stream is searchable under its deterministic key, and finds itself first
+    starts = sorted({t["start"] for t in tags})
+    assert len(starts) == want, f"got {len(starts)} tagged windows of {want}\n{worker.log_text()[-3000:]}"
+    for start in starts:
+        key = index.live_key(stream_id, start)
+        vec = np.frombuffer(r.hget(key, "embedding"), dtype=np.float32)
+        hits = index.knn(r, vec, k=1, domains=["live"], settings=settings)
+        assert hits[0].key == key and hits[0].score > 0.99
+
+    # most windows carry the product the truth says is on air
+    score = score_tags(tags, {stream_id: stream["segments"]})
+    print(f"live tag top-1 on the tiny stream: {score.correct}/{score.windows} = {score.top1:.3f}")
+    assert score.windows >= want - 2
+    assert score.top1 >= MIN_TAG_TOP1
+
+    # each bad record is in the dead-letter topic with its reason and its original bytes
+    letters = [DeadLetter.decode(m.value) for m in consume(services.kafka_url, settings.topic("dead-letter"),
+                                                           timeout_s=5)]
+    assert len(letters) == len(bad), [d.reason for d in letters]
+    for (raw, reason), letter in zip(bad, sorted(letters, key=lambda d: d.offset)):
+        assert reason in letter.reason, (reason, letter.reason)
+        assert letter.source_topic == settings.topic("media")
+        assert letter.payload == raw[: MAX_RECORD // 2]
