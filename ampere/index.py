@@ -312,6 +312,37 @@ def knn(r: redis.Redis, vector, k: int, domains: Sequence[str] | str | None = No
     return hits
 
 
+def text_candidates(r: redis.Redis, words: Iterable[str], k: int, domains: Sequence[str] | str = ("page",),
+                    field: str = "title", settings=None) -> list[tuple[str, dict[str, str]]]:
+    """Items whose ``field`` contains any of ``words`` (BM25, best first), as (key, fields).
+
+    ``words`` must be plain lower-case letters/digits (``ampere.lexical.tokens``): they are
+    checked here, so user text cannot inject query syntax.
+    """
+    settings = _settings(settings)
+    if field not in TEXT_FIELDS:
+        raise ValueError(f"{field!r} is not a TEXT field; TEXT fields: {TEXT_FIELDS}")
+    words = sorted({w for w in words if w})
+    bad = [w for w in words if not w.isalnum() or not w.isascii()]
+    if bad:
+        raise ValueError(f"words must be plain letters/digits, got {bad[:3]}")
+    if not words:
+        return []
+    ds = [domains] if isinstance(domains, str) else list(domains)
+    query = f"{tag_filter('domain', ds)} @{field}:({'|'.join(words)})"
+    args = [query, "SCORER", "BM25", "RETURN", len(_RETURN_FIELDS), *_RETURN_FIELDS,
+            "LIMIT", 0, int(k), "DIALECT", 2]
+    return _search(r, settings.index_name, args)
+
+
+def vectors(r: redis.Redis, keys: Sequence[str], field: str | None = None) -> list[np.ndarray | None]:
+    """The stored vectors of these items (None where missing)."""
+    pipe = r.pipeline(transaction=False)
+    for key in keys:
+        pipe.hget(key, field or VECTOR_FIELD)
+    return [None if b is None else np.frombuffer(b, dtype=np.float32) for b in pipe.execute()]
+
+
 def search_items(r: redis.Redis, *, tags: Mapping[str, str | Sequence[str]], sort_by: str | None = "start",
                  limit: int = 1000, settings=None) -> list[tuple[str, dict[str, str]]]:
     """Items matching all tag filters (no vector), as (key, fields)."""

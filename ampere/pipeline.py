@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ampere import index, media
+from ampere import index, lexical, media
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.settings import Settings
 from ampere.windows import WindowMedia
@@ -129,12 +129,38 @@ def embed_and_index(r, rec: Summarized, models: Models) -> Embedded:
 
 
 def rank_products(hits) -> list[tuple[str, float]]:
-    """Best similarity per product over its catalog items, best first."""
+    """Best score per product over its catalog items, best first (hits: .product_id, .score)."""
     best: dict[str, float] = {}
     for h in hits:
-        if h.product_id and h.score > best.get(h.product_id, -1.0):
+        if h.product_id and h.score > best.get(h.product_id, float("-inf")):
             best[h.product_id] = h.score
     return sorted(best.items(), key=lambda kv: -kv[1])
+
+
+@dataclass
+class Candidate:
+    key: str
+    product_id: str
+    title: str
+    cosine: float
+    score: float = 0.0
+
+
+def catalog_candidates(r, vec: np.ndarray, transcript: str, settings: Settings) -> list[Candidate]:
+    """Product pages near the window's embedding, plus pages whose title shares words with what was said;
+    scored by cosine + lexical_weight x (share of the title's words that were spoken)."""
+    k = settings.tag_k * 4
+    cands = {h.key: Candidate(h.key, h.product_id, h.fields.get("title", ""), h.score)
+             for h in index.knn(r, vec, k=k, domains=["page"], settings=settings)}
+    spoken = lexical.tokens(transcript)
+    if spoken and settings.tag_lexical_weight > 0:
+        extra = [(key, f) for key, f in index.text_candidates(r, spoken, k=k, settings=settings) if key not in cands]
+        for (key, f), v in zip(extra, index.vectors(r, [key for key, _ in extra])):
+            if v is not None:
+                cands[key] = Candidate(key, f.get("product_id", ""), f.get("title", ""), float(v @ vec))
+    for c in cands.values():
+        c.score = c.cosine + settings.tag_lexical_weight * lexical.overlap(lexical.tokens(c.title), spoken)
+    return list(cands.values())
 
 
 def smooth(current: list[tuple[str, float]], previous: list[tuple[str, float]], alpha: float) -> list[tuple[str, float]]:
@@ -162,8 +188,7 @@ def previous_candidates(r, rec: Embedded, settings: Settings) -> list[tuple[str,
 
 def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     vec = np.frombuffer(rec.vector, dtype=np.float32)
-    hits = index.knn(r, vec, k=settings.tag_k * 4, domains=["page"], settings=settings)
-    current = rank_products(hits)[: settings.tag_k * 2]
+    current = rank_products(catalog_candidates(r, vec, rec.text, settings))[: settings.tag_k * 2]
     # a window whose speech said nothing about a product is weak evidence: lean on the previous window
     empty = summary_for_embedding(rec.summary) == ""
     alpha = settings.tag_smoothing_empty if empty else settings.tag_smoothing

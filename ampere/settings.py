@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     ef_runtime: int = 64
     tag_k: int = 5
     tag_min_score: float = 0.0
+    # hybrid tagging: weight of the title-word overlap with the window's transcript, added to the cosine
+    # (brand and model names are what the frozen text encoder blurs; measured in bench/README.md)
+    tag_lexical_weight: float = 3.0
     tag_smoothing: float = 0.5  # weight of the previous window's product scores (0: every window on its own)
     tag_smoothing_empty: float = 0.8  # the same when this window's speech said nothing about a product
 

@@ -31,9 +31,9 @@ from streamer.topics import topic_names
 pytestmark = pytest.mark.integration
 
 MAX_RECORD = 300_000
-# Measured on the tiny stream (16 windows, three look-alike products back to back):
-# see README "Tests". The bar sits below the measured rate to leave room for noise.
-MIN_TAG_TOP1 = 0.6
+# Measured 13/16 = 0.81 on the tiny stream (16 windows, three look-alike products back to back;
+# hybrid tagger, shipped model). The bar sits below the measured rate to leave room for noise.
+MIN_TAG_TOP1 = 0.7
 
 
 def bad_records() -> list[tuple[bytes, str]]:
