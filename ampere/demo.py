@@ -112,7 +112,14 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
             print(f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
                   f"score={h['score']:.3f}")
         pid = live[0]["segments"][0]["product_id"] if live else example["product_id"]
-        print(f"  product {pid}: {search.by_product(r, pid)}")
+        seen = search.by_product(r, pid)
+        spans = ", ".join(f"{w['stream_id']}@{w['start']:.0f}s" for w in seen["live_before"][:8])
+        print(f"  product {pid} ({pages.get(pid, {}).get('title', '')}): live now in "
+              f"{[w['stream_id'] for w in seen['live_now']] or 'no stream'}; tagged before in {spans or 'none'}"
+              f"{' ...' if len(seen['live_before']) > 8 else ''}; short videos {[v['id'] for v in seen['videos']]}")
         if live:
-            print(f"  stream {live[0]['stream_id']} now: {search.by_stream(r, live[0]['stream_id'])['now']}")
+            now = search.by_stream(r, live[0]["stream_id"])["now"] or {}
+            print(f"  stream {live[0]['stream_id']} sells now: {now.get('product_id')} "
+                  f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"
+                  f"{now.get('end', 0):.0f}s, score {now.get('score', 0):.3f}")
     return 0
