@@ -36,7 +36,7 @@ def text_backbone():
 def test_config_loads_and_validates():
     cfg = load_config("ampere-small")
     assert (cfg.embed_dim, cfg.frames, cfg.image_size, cfg.max_tokens) == (128, 4, 96, 48)
-    assert cfg.domains == ["page", "video", "live"] and cfg.freeze_text and cfg.fusion == "linear"
+    assert cfg.domains == ["page", "video", "live"] and cfg.freeze_text and cfg.fusion == "sum" and cfg.fusion_text_weight == 0.85
     assert load_config("ampere-small", fusion="sum").fusion == "sum"
     with pytest.raises(ValueError, match="modality"):
         load_config("ampere-small", modality="audio")
