@@ -69,6 +69,10 @@ async def ingest(stream):
         except (BadRecord, media.MediaError) as exc:
             await dead_letter(event, str(exc))
             continue
+        except Exception as exc:  # never let one record stop the stream; the reason goes with it
+            log.exception("ingest failed")
+            await dead_letter(event, f"{type(exc).__name__}: {exc}")
+            continue
         for win in windows:
             await send("windows", await run_in("io", pipeline.store_window, REDIS, win, settings))
 
