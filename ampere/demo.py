@@ -7,6 +7,7 @@ tags topic. Whatever it started is stopped on exit, Ctrl-C included.
 """
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -61,7 +62,23 @@ def wait_for_tags(collector: TagCollector, expected: int, idle_timeout: float, h
         time.sleep(0.5)
 
 
+def _interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM both unwind through the context managers, which stop the worker and the services
+    (also when we were started with SIGINT ignored, as background jobs of a non-interactive shell are)."""
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    signal.signal(signal.SIGINT, raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for th in threads:
+        while th.is_alive():
+            th.join(timeout=0.5)  # a bounded join lets a signal through promptly
+
+
 def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None) -> int:
+    _interrupt_on_signals()
     dataset = ensure_ready(settings, preset=preset, progress=print)
     live = load_jsonl(dataset / "live.jsonl")[:streams]
     pages = {row["product_id"]: row for row in load_jsonl(dataset / "catalog.jsonl")}
@@ -87,13 +104,20 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
                   f"{'as fast as possible' if fast else 'at real-time pace'}")
             collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
             collector.start()
+            stop = threading.Event()
             threads = [threading.Thread(target=replay, daemon=True,
                                         args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
-                                        kwargs={"realtime": not fast}) for s in live]
+                                        kwargs={"realtime": not fast, "stop": stop}) for s in live]
             for th in threads:
                 th.start()
-            for th in threads:
-                th.join()
+            try:
+                _join(threads)
+            except BaseException:
+                stop.set()  # on Ctrl-C: let the replays close their producers before the broker goes
+                collector.stop()
+                for th in threads:
+                    th.join(timeout=10)
+                raise
             expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in live)
             wait_for_tags(collector, expected, idle_timeout=60, hard_timeout=600)
             collector.stop()

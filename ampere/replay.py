@@ -42,7 +42,8 @@ def media_records(source: str, stream_id: str, settings: Settings, realtime: boo
 
 
 def replay(source: str, stream_id: str, kafka_url: str, settings: Settings, realtime: bool = True,
-           producer=None, on_record=None) -> ReplayStats:
+           producer=None, on_record=None, stop=None) -> ReplayStats:
+    """Publish ``source`` as ``stream_id``; ``stop`` (a threading.Event) ends it early, cleanly."""
     own = producer is None
     producer = producer or make_producer(kafka_url)
     topic = settings.topic("media")
@@ -50,6 +51,8 @@ def replay(source: str, stream_id: str, kafka_url: str, settings: Settings, real
     t0 = time.perf_counter()
     try:
         for rec in media_records(source, stream_id, settings, realtime):
+            if stop is not None and stop.is_set():
+                break
             value = rec.encode()
             producer.send(topic, key=stream_id.encode(), value=value)
             stats.bytes_sent += len(value)
