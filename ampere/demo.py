@@ -18,7 +18,7 @@ from ampere.kafka_admin import consume, ensure_topics
 from ampere.pipeline import Models
 from ampere.records import decode
 from ampere.replay import replay
-from ampere.services import resolve_services
+from ampere.services import resolve_services, running_services
 from ampere.settings import Settings
 from ampere.setup import ensure_ready
 from ampere.truth import expected_windows, load_jsonl, score_tags
@@ -83,11 +83,17 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
     live = load_jsonl(dataset / "live.jsonl")[:streams]
     pages = {row["product_id"]: row for row in load_jsonl(dataset / "catalog.jsonl")}
 
-    with resolve_services(settings) as urls:
+    # With no KAFKA_URL/REDIS_URL and no `ampere services up`, the demo runs its own services with a data dir
+    # of its own, emptied first: results of earlier runs would otherwise show up in its searches.
+    private = not (settings.kafka_url or settings.redis_url) and running_services(settings) is None
+    svc_settings = settings.model_copy(update={"home": settings.home / "demo"}) if private else settings
+    with resolve_services(svc_settings) as urls:
         print(f"KAFKA_URL={urls.kafka_url}\nREDIS_URL={urls.redis_url}")
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
         import redis
         r = redis.Redis.from_url(urls.redis_url)
+        if private:
+            r.flushdb()
         index.create_index(r, settings, overwrite=False)
 
         models = Models(settings)
