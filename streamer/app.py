@@ -8,22 +8,9 @@ from __future__ import annotations
 
 import faust
 
-from ampere.services import ServiceURLs, bootstrap_servers, running_services
-from ampere.settings import Settings, get_settings
+from ampere.services import bootstrap_servers, discover_urls
+from ampere.settings import get_settings
 from streamer.topics import topic_names
-
-
-def discover_urls(settings: Settings) -> ServiceURLs:
-    """KAFKA_URL/REDIS_URL, else those of a running `ampere services up`. A worker never starts its own
-    services: several workers must share one broker and one Redis."""
-    shared = None if (settings.kafka_url and settings.redis_url) else running_services(settings)
-    kafka_url = settings.kafka_url or (shared and shared.kafka_url)
-    redis_url = settings.redis_url or (shared and shared.redis_url)
-    if not (kafka_url and redis_url):
-        raise SystemExit("ampere worker: set KAFKA_URL and REDIS_URL, or start the embedded services first "
-                         "with `ampere services up` (it prints both URLs)")
-    return ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
-
 
 settings = get_settings()
 urls = discover_urls(settings)

@@ -49,3 +49,18 @@ def test_running_services_ignores_stale_state(tmp_path):
     assert services.running_services(s) is None
     path.write_text("not json")
     assert services.running_services(s) is None
+
+
+def test_worker_refuses_to_start_without_services(tmp_path, monkeypatch):
+    """A worker never starts services of its own: several workers must share one broker and one Redis."""
+    import pytest
+
+    from ampere.settings import Settings
+    from ampere.services import discover_urls
+
+    monkeypatch.delenv("KAFKA_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(SystemExit, match="ampere services up"):
+        discover_urls(Settings(home=tmp_path))
+    urls = discover_urls(Settings(home=tmp_path, kafka_url="kafka://k:9092", redis_url="redis://r:6379"))
+    assert (urls.kafka_url, urls.redis_url) == ("kafka://k:9092", "redis://r:6379")
