@@ -494,9 +494,12 @@ def put_blob(r: redis.Redis, key: str, mapping: Mapping[str, bytes], ttl_s: int)
     pipe.execute()
 
 
-def get_blob(r: redis.Redis, key: str) -> dict[str, bytes] | None:
-    """The blob's parts, or None when it expired or never existed."""
-    h = r.hgetall(key)
+def get_blob(r: redis.Redis, key: str, parts: Sequence[str] | None = None) -> dict[str, bytes] | None:
+    """The blob's parts (all, or only ``parts``; missing ones left out), or None when it expired or never existed."""
+    if parts is None:
+        h = r.hgetall(key)
+    else:
+        h = {p: v for p, v in zip(parts, r.hmget(key, list(parts))) if v is not None}
     if not h:
         return None
     out = {}

@@ -41,17 +41,18 @@ class MissingBlob(RuntimeError):
 
 
 def load_audio(r, rec: WindowReady) -> np.ndarray:
-    blob = index.get_blob(r, rec.blob_key)
+    blob = index.get_blob(r, rec.blob_key, ["audio"])
     if blob is None or "audio" not in blob:
         raise MissingBlob(f"window media {rec.blob_key} expired or missing")
     return np.frombuffer(blob["audio"], dtype="<i2").astype(np.float32) / 32767.0
 
 
 def load_frames(r, rec: WindowReady) -> list[np.ndarray]:
-    blob = index.get_blob(r, rec.blob_key)
+    names = [f"frame{i}" for i in range(rec.n_frames)]
+    blob = index.get_blob(r, rec.blob_key, names) if names else {}
     if blob is None:
         raise MissingBlob(f"window media {rec.blob_key} expired or missing")
-    return [media.decode_jpeg(blob[f"frame{i}"]) for i in range(rec.n_frames) if f"frame{i}" in blob]
+    return [media.decode_jpeg(blob[n]) for n in names if n in blob]
 
 
 # --- models, loaded lazily once per worker process ------------------------------------------
@@ -119,7 +120,8 @@ def summary_for_embedding(summary: str) -> str:
 
 def embed_and_index(r, rec: Summarized, models: Models) -> Embedded:
     t = time.perf_counter()
-    frames = load_frames(r, rec)
+    # an audio-only stream (or a window without keyframes) still gets indexed: a blank frame stands in
+    frames = load_frames(r, rec) or [np.full((64, 64, 3), 127, np.uint8)]
     emb = models.embedder.embed("live", frames, summary_for_embedding(rec.summary))
     embed_ms = (time.perf_counter() - t) * 1000
     vec = np.asarray(emb.fused, dtype=np.float32)
