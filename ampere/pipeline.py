@@ -33,7 +33,7 @@ def store_window(r, win: WindowMedia, settings: Settings) -> WindowReady:
         mapping[f"frame{i}"] = jpeg
     index.put_blob(r, key, mapping, settings.blob_ttl_s)
     return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
-                       n_frames=len(win.frames), closed_at=now())
+                       n_frames=len(win.frames), closed_at=now(), final=int(win.final))
 
 
 class MissingBlob(RuntimeError):
@@ -200,6 +200,8 @@ def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     product_id, score = ranked[0]
     # also marks the window's index entry with tag_product, so "where is product X shown" is one query
     index.record_tag(r, rec.stream_id, rec.start, rec.end, product_id, score, ranked)
+    if rec.final:
+        index.end_stream(r, rec.stream_id)
     return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id=product_id, score=float(score),
                candidates=[[p, float(s)] for p, s in ranked[: settings.tag_k]], summary=rec.summary,
                e2e_ms=(now() - rec.closed_at) * 1000)

@@ -123,6 +123,7 @@ class WindowReady(Record):
     blob_key: str
     n_frames: int
     closed_at: float  # wall clock (epoch s) when the window closed; e2e latency starts here
+    final: int = 0  # 1 on a stream's last window
 
     @property
     def window_id(self) -> str:

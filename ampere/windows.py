@@ -21,6 +21,7 @@ class WindowMedia:
     end: float
     audio: np.ndarray  # float32 mono
     frames: list[tuple[float, bytes]]  # (media time, jpeg), at most frames_per_window, time order
+    final: bool = False  # the stream's last window (its products are no longer live once it is tagged)
 
     @property
     def window_id(self) -> str:
@@ -88,6 +89,8 @@ class WindowAssembler:
             return []
         out = self._close_ready(stream_id, st, final=True)
         del self._streams[stream_id]
+        if out:
+            out[-1].final = True
         return out
 
     def _close_ready(self, stream_id: str, st: _StreamState, final: bool) -> list[WindowMedia]:

@@ -57,7 +57,10 @@ def _ingest(rec) -> list:
     if isinstance(rec, Keyframe):
         media.decode_jpeg(rec.data)  # reject undecodable images here, not three stages later
         return ASSEMBLER.add_frame(rec.stream_id, rec.t, rec.data)
-    return ASSEMBLER.end(rec.stream_id)
+    windows = ASSEMBLER.end(rec.stream_id)
+    if not windows:  # no tail window to carry the news: the stream's products are no longer live now
+        pipeline.index.end_stream(REDIS, rec.stream_id)
+    return windows
 
 
 @app.agent(TOPICS["media"])

@@ -116,6 +116,11 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
         hits = index.knn(r, vec, k=1, domains=["live"], settings=settings)
         assert hits[0].key == key and hits[0].score > 0.99
 
+    # the stream's last window was tagged: its products are no longer "live now"
+    assert index.stream_now(r, stream_id)["ended"]
+    assert stream_id not in {w["stream_id"] for w in index.product_appearances(r, tags[-1]["product_id"],
+                                                                               settings=settings)["live_now"]}
+
     # most windows carry the product the truth says is on air
     score = score_tags(tags, {stream_id: stream["segments"]})
     print(f"live tag top-1 on the tiny stream: {score.correct}/{score.windows} = {score.top1:.3f}")

@@ -27,6 +27,7 @@ def test_windows_on_grid_with_overlap_and_tail():
     assert all(len(w.frames) == 4 and all(w.start <= t < w.end for t, _ in w.frames) for w in wins)
     tail = asm.end("s")
     assert [(w.start, w.end) for w in tail] == [(16, 22)]
+    assert tail[-1].final and not any(w.final for w in wins)
     assert len(wins) + len(tail) == expected_windows(22, 8, 4)
     assert asm.streams() == []
 
