@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     tag_smoothing_empty: float = 0.8  # the same when this window's speech said nothing about a product
 
     # --- faust worker
-    worker_web_port: int = 6066
+    worker_web_port: int = 0  # 0: no Faust web server (several workers per host need no port juggling)
     broker_session_timeout: float = 6.0
     broker_max_poll_records: int = 50
 
