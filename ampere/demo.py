@@ -149,7 +149,8 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
               f"{' ...' if len(seen['live_before']) > 8 else ''}; short videos {[v['id'] for v in seen['videos']]}")
         if live:
             now = search.by_stream(r, live[0]["stream_id"])["now"] or {}
-            print(f"  stream {live[0]['stream_id']} sells now: {now.get('product_id')} "
+            state = "ended; its last product was" if now.get("ended") else "sells now:"
+            print(f"  stream {live[0]['stream_id']} {state} {now.get('product_id')} "
                   f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"
                   f"{now.get('end', 0):.0f}s, score {now.get('score', 0):.3f}")
     return 0
