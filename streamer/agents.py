@@ -77,7 +77,13 @@ async def ingest(stream):
             await dead_letter(event, f"{type(exc).__name__}: {exc}")
             continue
         for win in windows:
-            await send("windows", await run_in("io", pipeline.store_window, REDIS, win, settings))
+            try:
+                ready = await run_in("io", pipeline.store_window, REDIS, win, settings)
+            except Exception as exc:  # e.g. Redis unreachable: this window is lost, the stream goes on
+                log.exception("cannot store window %s", win.window_id)
+                await dead_letter(event, f"window {win.window_id} not stored: {type(exc).__name__}: {exc}")
+                continue
+            await send("windows", ready)
 
 
 async def _stage(event, expect, pool: str, fn):
