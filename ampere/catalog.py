@@ -20,6 +20,7 @@ from PIL import Image
 from ampere import index, media
 from ampere.pipeline import Models, summary_for_embedding
 from ampere.settings import Settings
+from encoders.frames import segment_centres
 
 
 @dataclass
@@ -93,9 +94,8 @@ def video_text(path: Path, models: Models, settings: Settings) -> tuple[str, str
 
 
 def video_frames(path: Path, settings: Settings, k: int) -> list[np.ndarray]:
-    duration = media.probe_duration(str(path))
     # centre frame of each of k equal segments, as the method samples videos
-    times = [(i + 0.5) * duration / k for i in range(k)]
+    times = segment_centres(0.0, media.probe_duration(str(path)), k)
     return media.read_frames(str(path), times, settings.frame_size)
 
 

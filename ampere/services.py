@@ -136,7 +136,7 @@ def find_redis_modules() -> list[Path]:
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent_fn():
+def die_with_parent():
     parent = os.getpid()
 
     def preexec() -> None:  # runs in the child between fork and exec
@@ -177,7 +177,7 @@ def _spawn(name: str, argv: list[str], log_path: Path, env: dict[str, str] | Non
             stdin=subprocess.DEVNULL,
             stdout=logf,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent_fn(),
+            preexec_fn=die_with_parent(),
             # own session: a Ctrl-C in the terminal reaches us, and we stop children in order
             start_new_session=True,
             env=env,

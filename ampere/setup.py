@@ -5,11 +5,11 @@ in git; only if that checkpoint is missing is a model trained here (minutes).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from ampere.settings import Settings
+from encoders.export import sha256
 
 
 def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
@@ -19,10 +19,6 @@ def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
 def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=print) -> Path:
     from ampere.synth import build_dataset
     return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def ensure_checkpoint(settings: Settings, progress=print) -> Path:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from encoders.frames import pick_evenly as frame_indices
+
 
 @dataclass
 class WindowMedia:
@@ -131,9 +133,7 @@ class WindowAssembler:
 
 
 def pick_evenly(items: list, k: int) -> list:
-    """The item nearest the centre of each of k equal segments (the method's frame sampling)."""
+    """The item nearest the centre of each of k equal segments (the method's frame sampling); all if <= k."""
     if len(items) <= k:
         return list(items)
-    n = len(items)
-    idx = [min(n - 1, int((i + 0.5) * n / k)) for i in range(k)]
-    return [items[i] for i in idx]
+    return [items[i] for i in frame_indices(len(items), k)]

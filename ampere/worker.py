@@ -5,7 +5,6 @@ logs and lifetime (it dies with us, even if we are killed).
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,15 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from ampere.services import die_with_parent
 from ampere.settings import REPO_ROOT, Settings
 
 READY_MARK = "[^Worker]: Ready"
 MODELS_MARK = "models loaded"
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class FaustWorker:
@@ -43,7 +38,7 @@ class FaustWorker:
         cmd = [str(faust), "-A", "streamer.app", "worker", "-l", self.loglevel, "--without-web"]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
         return self
 
     def log_text(self) -> str:

@@ -41,6 +41,7 @@ from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
 from ampere.setup import ensure_ready  # noqa: E402
 from ampere.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
 from ampere.worker import FaustWorker  # noqa: E402
+from encoders.frames import segment_centres  # noqa: E402
 from streamer.topics import topic_names  # noqa: E402
 
 OUT = REPO_ROOT / "bench" / "results" / "pipeline.json"
@@ -62,8 +63,8 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
     for w in windows:
         path = str(dataset / live[w["stream_id"]]["path"])
         pcm = media.read_audio(path, w["start"], w["end"], settings.sample_rate)
-        frames = media.read_frames(path, [w["start"] + (i + 0.5) * (w["end"] - w["start"]) / settings.frames_per_window
-                                          for i in range(settings.frames_per_window)], settings.frame_size)
+        frames = media.read_frames(path, segment_centres(w["start"], w["end"], settings.frames_per_window),
+                                   settings.frame_size)
         clips.append((pcm, frames))
 
     models.transcriber.transcribe(clips[0][0])  # warm-up

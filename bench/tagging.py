@@ -30,6 +30,7 @@ from ampere.catalog import load_image  # noqa: E402
 from ampere.pipeline import Models, smooth, summary_for_embedding  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
 from ampere.truth import load_jsonl  # noqa: E402
+from encoders.frames import segment_centres  # noqa: E402
 
 
 def window_inputs(dataset: Path, models: Models, settings) -> dict:
@@ -41,8 +42,7 @@ def window_inputs(dataset: Path, models: Models, settings) -> dict:
     for w in load_jsonl(dataset / "windows.jsonl"):
         path = str(dataset / live[w["stream_id"]]["path"])
         k = settings.frames_per_window
-        frames = media.read_frames(path, [w["start"] + (i + 0.5) * (w["end"] - w["start"]) / k for i in range(k)],
-                                   settings.frame_size)
+        frames = media.read_frames(path, segment_centres(w["start"], w["end"], k), settings.frame_size)
         text = models.transcriber.transcribe(media.read_audio(path, w["start"], w["end"], settings.sample_rate)).text
         out[w["id"]] = (frames, text, models.summarizer.summarize(text).text if text.strip() else "empty")
     cache.parent.mkdir(exist_ok=True)
