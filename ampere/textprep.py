@@ -130,29 +130,104 @@ def _collect(out: Path, texts: dict, rows: list[tuple[str, str]], done: int, tot
     return done
 
 
-def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
-                  progress: Callable = print) -> dict[str, str]:
+def summary_order(dataset_dir: Path, ids) -> list[tuple[str, str | None]]:
+    """(item id, id of the item whose facts are its context) in the order summaries must be made:
+    short videos stand alone; a stream's windows follow each other, each reading the facts its
+    predecessor left (as the live path does)."""
+    ds = Path(dataset_dir)
+    ids = set(ids)
+    order: list[tuple[str, str | None]] = [(v["id"], None) for v in _read_jsonl(ds / "videos.jsonl") if v["id"] in ids]
+    by_stream: dict[str, list[dict]] = {}
+    for w in _read_jsonl(ds / "windows.jsonl"):
+        by_stream.setdefault(w["stream_id"], []).append(w)
+    for wins in by_stream.values():
+        wins.sort(key=lambda w: float(w["start"]))
+        prev = None
+        for w in wins:
+            if w["id"] in ids:
+                order.append((w["id"], prev))
+                prev = w["id"]
+    return order
+
+
+def _chains(order: list[tuple[str, str | None]], videos_per_chain: int = 40) -> list[list[tuple[str, str | None]]]:
+    """Split the summary order into independent runs: each stream's windows in order (each reads its
+    predecessor's facts); short videos, which stand alone, in groups."""
+    is_prev = {p for _, p in order if p is not None}
+    chains: list[list[tuple[str, str | None]]] = []
+    videos: list[tuple[str, str | None]] = []
+    for i, prev in order:
+        if prev is not None and chains and chains[-1][-1][0] == prev:
+            chains[-1].append((i, prev))
+        elif prev is None and i not in is_prev:
+            videos.append((i, None))
+        else:  # a stream's first window, or the first one left to do after an interrupted run
+            chains.append([(i, prev)])
+    return chains + [videos[k:k + videos_per_chain] for k in range(0, len(videos), videos_per_chain)]
+
+
+_worker_summarizers: dict[str, object] = {}
+
+
+def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str], settings_dict: dict) -> list[dict]:
     from ampere.summarize import EMPTY, make_summarizer
+    key = json.dumps(settings_dict, sort_keys=True, default=str)
+    if key not in _worker_summarizers:  # one model per process and settings
+        _worker_summarizers[key] = make_summarizer(Settings(**settings_dict))
+    summarizer = _worker_summarizers[key]
+    facts = dict(facts_before)
+    rows = []
+    for i, prev in chain:
+        s = summarizer.summarize(texts[i], before=facts.get(prev) if prev else None)
+        facts[i] = s.facts
+        rows.append({"id": i, "text": s.text or EMPTY, "facts": s.facts, "model": s.model, "ms": round(s.ms, 1)})
+    return rows
+
+
+def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
+                  progress: Callable = print, workers: int = 1) -> dict[str, str]:
+    """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
+    previous window left). With workers > 1, independent chains (streams, groups of videos) run in
+    parallel processes of one LLM thread each."""
+    from ampere.summarize import make_summarizer
     out = Path(dataset_dir) / "texts" / "summary.jsonl"
-    summ = make_summarizer(settings)
+    name = make_summarizer(settings).name
     rows = _read_jsonl(out)
-    stale = [r for r in rows if r.get("model", summ.name) != summ.name]
-    if stale:  # made by another summarizer kind: start the file again
+    stale = [r for r in rows if r.get("model", name) != name]
+    if stale:  # made by another summarizer (kind or adapter): start the file again
         progress(f"summary: {len(stale)} summaries were made by another summarizer; redoing all")
         out.unlink()
         rows = []
     have = {r["id"]: r["text"] for r in rows if "id" in r and "text" in r}
-    todo = [i for i in texts if i not in have]
-    progress(f"summary: {len(todo)} to make with {summ.name} ({len(have)} cached)")
-    ms = []
-    for n, i in enumerate(todo, 1):
-        s = summ.summarize(texts[i]) if texts[i].strip() else None
-        text = s.text if s else EMPTY
-        ms.append(s.ms if s else 0.0)
-        _append(out, [{"id": i, "text": text, "model": summ.name}])
-        have[i] = text
-        if n % 25 == 0 or n == len(todo):
-            progress(f"summary: {n}/{len(todo)}, {sum(ms) / len(ms):.0f} ms each")
+    facts = {r["id"]: r.get("facts", "") for r in rows if "id" in r}
+    order = [(i, prev) for i, prev in summary_order(dataset_dir, texts) if i not in have]
+    chains = _chains(order)
+    progress(f"summary: {len(order)} to make with {name} ({len(have)} cached), {len(chains)} chains, "
+             f"{workers} process(es)")
+    done, ms = 0, []
+
+    def collect(new_rows):
+        nonlocal done
+        _append(out, [{k: v for k, v in r.items() if k != "ms"} for r in new_rows])
+        for r in new_rows:
+            have[r["id"]], facts[r["id"]] = r["text"], r["facts"]
+            ms.append(r["ms"])
+        before = done
+        done += len(new_rows)
+        if done == len(order) or done // 50 != before // 50:
+            progress(f"summary: {done}/{len(order)}, {sum(ms) / len(ms):.0f} ms each")
+
+    if workers <= 1:
+        sdict = settings.model_dump(mode="json")
+        for chain in chains:
+            collect(_summarize_chain(chain, texts, facts, sdict))
+    else:
+        sdict = settings.model_copy(update={"llm_threads": 1}).model_dump(mode="json")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            futs = [ex.submit(_summarize_chain, c, {i: texts[i] for i, _ in c},
+                              {p: facts[p] for _, p in c[:1] if p in facts}, sdict) for c in chains]
+            for fut in as_completed(futs):
+                collect(fut.result())
     return have
 
 
@@ -169,6 +244,6 @@ def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODE
     texts = run_asr(ds, settings, workers=workers, progress=progress)
     paths = {"raw_asr": ds / "texts" / "raw_asr.jsonl"}
     if "summary" in modes:
-        run_summaries(ds, texts, settings, progress)
+        run_summaries(ds, texts, settings, progress, workers=workers)
         paths["summary"] = ds / "texts" / "summary.jsonl"
     return {m: p for m, p in paths.items() if m in modes}

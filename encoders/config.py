@@ -33,6 +33,7 @@ class ModelConfig:
     text_dim: int = 384
     freeze_text: bool = True
     text_trainable_layers: int = 0
+    text_ngram_dim: int = 0  # >0: hashed character n-grams (encoders/ngrams.py) join MiniLM in the text branch
 
     fusion: str = "linear"
     fusion_text_weight: float = 0.3

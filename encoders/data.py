@@ -122,7 +122,9 @@ def _read_texts(dataset_dir: Path, text_mode: str) -> dict[str, str]:
         raise FileNotFoundError(
             f"text_mode={text_mode!r} needs {path} (lines {{\"id\", \"text\"}} for video and window ids), "
             f"made by the ASR/summary stage; run it first or use text_mode='script'")
-    return {r["id"]: r.get("text") or "" for r in read_jsonl(path)}
+    # a summarizer's "nothing about a product" marker embeds as no text, as in the live path
+    return {r["id"]: ("" if (r.get("text") or "").strip().lower() in ("empty", "none") else r["text"])
+            for r in read_jsonl(path)}
 
 
 def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tuple[dict[str, list[Item]], int]:

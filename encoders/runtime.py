@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .frames import pick_evenly, to_square
+from .ngrams import ngram_features
 from .text import load_tokenizer, tokenize
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class _Base:
             return []
         dom = np.array([self._domain_id(d) for d in domains], np.int64)
         frames = np.stack([self.prepare_frames(f) for f in frames_list])
-        enc = tokenize(load_tokenizer(self.tokenizer_path), [t or "" for t in texts], self.max_tokens)
-        fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom)
+        texts = [t or "" for t in texts]
+        enc = tokenize(load_tokenizer(self.tokenizer_path), texts, self.max_tokens)
+        ngrams = ngram_features(texts, self.ngram_dim) if self.ngram_dim else None
+        fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
         return [Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
                 for i in range(len(domains))]
 
@@ -70,7 +73,7 @@ class _Base:
         blank = np.full((self.image_size, self.image_size, 3), 127, np.uint8)
         return self.embed(domain, [blank], text).text
 
-    def _run(self, input_ids, attention_mask, frames, domain):  # pragma: no cover - abstract
+    def _run(self, input_ids, attention_mask, frames, domain, ngrams=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -97,6 +100,7 @@ class Embedder(_Base):
         self.k = int(manifest["frames"])
         self.image_size = int(manifest["image_size"])
         self.max_tokens = int(manifest["max_tokens"])
+        self.ngram_dim = int(manifest.get("config", {}).get("text_ngram_dim", 0) or 0)
         self.tokenizer_path = tokenizer_path
         self.providers = session.get_providers()
 
@@ -128,9 +132,11 @@ class Embedder(_Base):
         log.info("ampere embedder %s on %s", onnx_path.name, session.get_providers())
         return cls(session, manifest, _tokenizer_path(manifest))
 
-    def _run(self, input_ids, attention_mask, frames, domain):
-        fused, text, visual = self.session.run(list(("fused", "text", "visual")), {
-            "input_ids": input_ids, "attention_mask": attention_mask, "frames": frames, "domain": domain})
+    def _run(self, input_ids, attention_mask, frames, domain, ngrams=None):
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask, "frames": frames, "domain": domain}
+        if self.ngram_dim:
+            feed["text_ngrams"] = ngrams
+        fused, text, visual = self.session.run(list(("fused", "text", "visual")), feed)
         return fused, text, visual
 
 
@@ -156,6 +162,7 @@ class TorchEmbedder(_Base):
         self.model = model.eval()
         cfg = model.cfg
         self.domains, self.k, self.image_size, self.max_tokens = list(cfg.domains), cfg.frames, cfg.image_size, cfg.max_tokens
+        self.ngram_dim = cfg.text_ngram_dim
         self.tokenizer_path = str(resolve_text_encoder(cfg.text_encoder))
 
     @classmethod
@@ -164,10 +171,11 @@ class TorchEmbedder(_Base):
 
         return cls(load_checkpoint(checkpoint))
 
-    def _run(self, input_ids, attention_mask, frames, domain):
+    def _run(self, input_ids, attention_mask, frames, domain, ngrams=None):
         import torch
 
         with torch.no_grad():
             x = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
-            out = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), x, torch.from_numpy(domain))
+            out = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), x, torch.from_numpy(domain),
+                             torch.from_numpy(ngrams) if ngrams is not None else None)
         return tuple(o.numpy() for o in out)

@@ -21,6 +21,7 @@ from .data import DOMAINS, SplitData, load_split, random_resized_crop_flip
 from .evaluate import evaluate, format_table
 from .loss import AmpereLoss
 from .model import AmpereModel, save_checkpoint
+from .ngrams import ngram_features
 from .text import load_tokenizer, tokenize
 
 
@@ -46,6 +47,9 @@ def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | N
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, feats)
+    feats = feats[:, :model.cfg.text_dim]
+    if model.cfg.text_ngram_dim:
+        feats = np.concatenate([feats, ngram_features(uniq, model.cfg.text_ngram_dim)], axis=1)
     return dict(zip(uniq, feats))
 
 
@@ -228,7 +232,8 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                 texts = [train_split.domains[d].items[i].text for i in picks[d]]
                 if tune_text:
                     enc = tokenize(tok, texts, cfg.max_tokens)
-                    tf = model.text_features(torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"]))
+                    tf = model.text_features(torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"]),
+                                             torch.from_numpy(ngram_features(texts, cfg.text_ngram_dim)))
                 else:
                     tf = torch.from_numpy(np.stack([tfeat[t] for t in texts]))
                 dom = torch.full((b,), cfg.domain_index(d), dtype=torch.long)
@@ -263,5 +268,10 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     save_curve(out_dir / "curve.png", losses, eval_points, f"{cfg.name} {cfg.modality} text={text_mode}")
+    if val_split is not None:
+        from .report import retrieval_grid
+        embs = embed_split_torch(model, val_split, tfeat)["fused"]
+        retrieval_grid(val_split, embs, out_dir / "retrieval.png")
+        progress(f"wrote {out_dir / 'curve.png'} and {out_dir / 'retrieval.png'}")
     progress(f"saved {ckpt} ({ckpt.stat().st_size / 1e6:.1f} MB) in {metrics['train_seconds']}s")
     return ckpt

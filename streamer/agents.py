@@ -104,7 +104,7 @@ def _transcribe(rec):
 
 
 def _summarize(rec):
-    return pipeline.summarize(rec, MODELS)
+    return pipeline.summarize(REDIS, rec, MODELS)
 
 
 def _embed(rec):

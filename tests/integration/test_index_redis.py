@@ -137,3 +137,34 @@ def test_tag_state_history_now_and_appearances(r, settings):
     ix.end_stream(r, "live 1")
     assert ix.stream_now(r, "live 1")["ended"] is True
     assert ix.product_appearances(r, "P|1", settings=settings)["live_now"] == []
+
+
+def test_summarize_stage_hands_facts_from_window_to_window(r, settings):
+    """The live path's summarize stage reads the facts the stream's previous window left in Redis and
+    leaves its own; a replayed window finds the same context again (keys are per window start)."""
+    from ampere.pipeline import Models, summarize
+    from ampere.records import Transcribed
+    from ampere.summarize import Summary
+
+    seen = []
+
+    class Recorder:  # stands in for the LLM: echoes what it was given, so the hand-over is visible
+        def summarize(self, text, before=None):
+            seen.append(before)
+            return Summary(text, 1.0, "rec", facts=f"brand: {text}")
+
+    models = Models(settings)
+    models._summarizer = Recorder()
+    hop = settings.hop_s
+
+    def rec(start, text):
+        return Transcribed(stream_id="s-facts", start=start, end=start + settings.window_s, blob_key="",
+                           n_frames=0, closed_at=time.time(), text=text)
+
+    summarize(r, rec(0.0, "One"), models)
+    summarize(r, rec(hop, "Two"), models)
+    summarize(r, rec(2 * hop, "Three"), models)
+    summarize(r, rec(hop, "Two"), models)  # replayed
+    assert seen == [None, "brand: One", "brand: Two", "brand: One"]
+    assert ix.get_facts(r, "s-facts", 2 * hop) == "brand: Three"
+    assert r.ttl(ix.facts_key("s-facts", 0.0)) > 0

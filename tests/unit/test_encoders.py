@@ -263,3 +263,33 @@ def test_fast_tokenizer_matches_transformers():
         assert a["input_ids"].shape[1] <= max_tokens
         assert all(np.array_equal(a[k], b[k]) for k in ("input_ids", "attention_mask"))
     assert a["input_ids"][2, -1] == 102  # truncation keeps [SEP]
+
+
+# --- hashed n-gram features (the text branch's second input)
+
+def test_ngram_features_keep_names_and_numbers_apart_and_tolerate_asr_drift():
+    from encoders.ngrams import ngram_features
+    f = ngram_features(["Open Lane Jaguar 50 cotton handbag", "openlane jaguar 50 cotton handbag",
+                        "Open Lane Jaguar 500 cotton handbag", "Red Mountain Legend 80 suede handbag", "", None], 4096)
+    assert f.shape == (6, 4096) and f.dtype == np.float32
+    assert np.allclose(np.linalg.norm(f[:4], axis=1), 1.0) and not f[4].any() and not f[5].any()
+    sim = f @ f.T
+    assert sim[0, 1] > 0.7  # words merged by ASR still share most n-grams
+    assert sim[0, 2] < 0.99 and sim[0, 3] < 0.3  # another model number; another product
+    assert np.array_equal(f, ngram_features(["Open Lane Jaguar 50 cotton handbag", "openlane jaguar 50 cotton handbag",
+                                             "Open Lane Jaguar 500 cotton handbag",
+                                             "Red Mountain Legend 80 suede handbag", "", None], 4096))  # stable hash
+
+
+def test_model_with_ngrams_needs_them_and_uses_them(text_backbone):
+    from encoders.ngrams import ngram_features
+    cfg = ModelConfig(**{**SMALL, "text_ngram_dim": 256})
+    model = AmpereModel(cfg, text_backbone=text_backbone).eval()
+    ids, mask = torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.long)
+    frames, dom = torch.rand(2, cfg.frames, 3, 32, 32), torch.tensor([0, 0])
+    with pytest.raises(ValueError, match="n-gram"):
+        model(ids, mask, frames, dom)
+    ng = torch.from_numpy(ngram_features(["Legend 80", "Legend 200"], 256))
+    with torch.no_grad():
+        _, text, _ = model(ids, mask, frames, dom, ng)
+    assert not torch.allclose(text[0], text[1])  # same tokens, other n-grams -> other text embedding

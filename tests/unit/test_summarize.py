@@ -73,7 +73,7 @@ def llm():
 def test_llm_summary_is_short_grounded_and_fast(llm):
     runs = [llm.summarize(NOISY) for _ in range(3)]
     out = runs[0]
-    assert out.model == "llm" and out.text != S.EMPTY
+    assert out.model == "llm-stock" and out.text != S.EMPTY
     assert len(out.text.split()) <= 24
     assert _words(out.text) <= _words(NOISY)  # never a word the speaker did not say
     assert _words(out.text) & {"green", "shore", "lion", "lamp", "metal", "orange", "125"}
@@ -96,3 +96,41 @@ def test_llm_chatter_is_empty(llm):
     # the tiny model never chose "empty" by itself in trials; the product-signal gate does it
     assert llm.summarize(CHATTER).text == S.EMPTY
     assert llm.summarize("").text == S.EMPTY
+
+
+# --- the default: the task-adapted model (LoRA from `ampere summarizer train`, in git) ---------------
+
+@pytest.fixture(scope="module")
+def adapted():
+    pytest.importorskip("llama_cpp")
+    s = S.make_summarizer(Settings(summarizer="llm"))
+    assert isinstance(s, S.FactsSummarizer)
+    s.llm
+    return s
+
+
+def test_adapted_summary_keeps_the_product_and_drops_the_passing_mention(adapted):
+    from ampere.facts import parse
+    runs = [adapted.summarize(NOISY) for _ in range(3)]
+    facts = parse(runs[0].facts)
+    assert facts.brand == "Green Shore" and facts.model == "Lion 30"
+    assert "Iron Bay" not in runs[0].text and "Tiger" not in runs[0].text
+    assert runs[0].text == facts.text() and runs[0].model.startswith("llm+")
+    assert [r.facts for r in runs] == [runs[0].facts] * 3  # temperature 0: deterministic
+    # the budget is 1 s per window on 2 cores (bench/quality.py measures it); CI machines vary
+    assert statistics.median(r.ms for r in runs) < 2000
+
+
+def test_adapted_summary_carries_facts_over_chatter_and_resets_on_a_new_product(adapted):
+    from ampere.facts import parse
+    before = "brand: Green Shore | model: Lion 30 | type: lamp | price: 125"
+    assert parse(adapted.summarize(CHATTER, before=before).facts).brand == "Green Shore"
+    assert adapted.summarize("", before=before).facts == before  # silence: nothing new was said
+    nxt = parse(adapted.summarize("Alright, here is something new. Check out the Iron Bay Tiger 40 mug.",
+                                  before=before).facts)
+    assert nxt.brand == "Iron Bay" and nxt.model == "Tiger 40"
+
+
+def test_adapted_summarizer_says_how_to_get_a_missing_adapter(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ampere summarizer train"):
+        S.make_summarizer(Settings(summarizer="llm", llm_lora=str(tmp_path / "missing.gguf")))

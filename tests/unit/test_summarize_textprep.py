@@ -66,3 +66,14 @@ def test_prepare_texts_bad_input(tmp_path):
         prepare_texts(tmp_path, Settings(), modes=("captions",))
     with pytest.raises(FileNotFoundError, match="videos.jsonl"):
         prepare_texts(tmp_path, Settings(), progress=lambda m: None)
+
+
+def test_summary_chains_keep_each_stream_in_order_and_videos_apart():
+    from ampere.textprep import _chains
+    order = [("v0", None), ("v1", None), ("a:0", None), ("a:4", "a:0"), ("a:8", "a:4"), ("b:0", None), ("b:4", "b:0"),
+             ("c:8", "c:4")]  # c:0 and c:4 were cached by an interrupted run
+    chains = _chains(order, videos_per_chain=1)
+    assert [("a:0", None), ("a:4", "a:0"), ("a:8", "a:4")] in chains
+    assert [("b:0", None), ("b:4", "b:0")] in chains and [("c:8", "c:4")] in chains
+    assert [("v0", None)] in chains and [("v1", None)] in chains
+    assert sorted(x for c in chains for x in c) == sorted(order)

@@ -1,0 +1,184 @@
+"""Product facts: the summarizer's output format, the training targets the generator's truth gives,
+and the attribute recall/precision the summarizers are scored with.
+
+The adapted summarizer writes one line of keyed facts, e.g.
+``brand: Open Lane | model: Jaguar 50 | type: handbag | colour: grey | material: cotton | price: 155``,
+or ``none``. Keys make the output checkable attribute by attribute; the text the encoder embeds is the
+values in catalogue-title order (``Open Lane Jaguar 50 cotton handbag grey $155``), so a live window's
+summary and a product page's title speak the same language.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, fields, replace
+
+NONE = "none"
+ATTRIBUTES = ("brand", "model", "type", "colour", "material", "price")
+# a value counts as heard when some span of the transcript is this similar to it (ASR drift:
+# "open lane" ~ "openlane", "jaguar 50" ~ "jaguar fifty" is not, numbers must match as digits)
+HEARD_RATIO = 0.75
+_KEYED = re.compile(r"\s*([A-Za-z]+)\s*:\s*([^|]*)")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Facts:
+    brand: str = ""
+    model: str = ""
+    type: str = ""
+    colour: str = ""
+    material: str = ""
+    price: str = ""  # whole dollars as digits, no "$"
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, a) for a in ATTRIBUTES)
+
+    def line(self) -> str:
+        """The keyed line the LLM is trained to write (and reads back as context)."""
+        parts = [f"{a}: {getattr(self, a)}" for a in ATTRIBUTES if getattr(self, a)]
+        return " | ".join(parts) if parts else NONE
+
+    def text(self) -> str:
+        """Values in catalogue-title order: what the text branch embeds."""
+        if self.is_empty():
+            return NONE
+        words = [self.brand, self.model, self.material, self.type, self.colour,
+                 f"${self.price}" if self.price else ""]
+        return " ".join(w for w in words if w)
+
+    def items(self) -> dict[str, str]:
+        return {a: getattr(self, a) for a in ATTRIBUTES if getattr(self, a)}
+
+
+def parse(line: str) -> Facts:
+    """Read a keyed line back; unknown keys and junk are ignored (a small model's output is not trusted)."""
+    line = (line or "").strip().splitlines()[0] if (line or "").strip() else ""
+    if not line or line.lower().startswith(NONE):
+        return Facts()
+    found: dict[str, str] = {}
+    for chunk in line.split("|"):
+        m = _KEYED.match(chunk)
+        if not m:
+            continue
+        key, value = m.group(1).lower(), " ".join(m.group(2).split())
+        if key == "color":
+            key = "colour"
+        if key in ATTRIBUTES and value and key not in found:
+            if key == "price":
+                digits = re.sub(r"[^\d]", "", value)
+                if not digits:
+                    continue
+                value = digits
+            found[key] = value
+    return Facts(**found)
+
+
+def truth_facts(product) -> Facts:
+    """All facts of a generated product (a ``synth.products.Product`` or its JSON row)."""
+    get = (lambda k: product[k]) if isinstance(product, dict) else (lambda k: getattr(product, k))
+    from ampere.synth.products import CATEGORIES
+    noun = CATEGORIES[get("category")][0]
+    return Facts(brand=get("brand"), model=get("model"), type=noun, colour=get("colour"),
+                 material=get("material"), price=str(get("price")))
+
+
+def _norm_words(text: str) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+def heard(value: str, transcript: str, ratio: float = HEARD_RATIO) -> bool:
+    """Was this fact said (as far as the ASR got it)? Fuzzy over word spans for names, exact for numbers."""
+    v = _norm_words(value)
+    t = _norm_words(transcript)
+    if not v or not t:
+        return False
+    if len(v) == 1 and v[0].isdigit():
+        return v[0] in t
+    n = len(v)
+    target = " ".join(v)
+    for k in (n - 1, n, n + 1):  # ASR splits and merges words ("openlane", "open lane")
+        if k < 1:
+            continue
+        for i in range(len(t) - k + 1):
+            span = t[i:i + k]
+            # a model number must be said exactly: "Legend 50" is not "Legend 500"
+            if any(w.isdigit() for w in v) and [w for w in v if w.isdigit()] != [w for w in span if w.isdigit()]:
+                continue
+            if difflib.SequenceMatcher(None, target, " ".join(span)).ratio() >= ratio:
+                return True
+    return False
+
+
+_BRANDS_RE = None
+
+
+def without_brands(transcript: str) -> str:
+    """The transcript with catalogue brand names blanked: "Red Mountain" says nothing about the colour red."""
+    global _BRANDS_RE
+    if _BRANDS_RE is None:
+        from ampere.synth.products import BRAND_FIRST, BRAND_SECOND
+        _BRANDS_RE = re.compile(r"\b(?:" + "|".join(BRAND_FIRST) + r")\s+(?:" + "|".join(BRAND_SECOND) + r")\b",
+                                re.IGNORECASE)
+    return _BRANDS_RE.sub(" ", transcript or "")
+
+
+def heard_facts(truth: Facts, transcript: str) -> Facts:
+    """The part of the truth that the transcript carries: the target a de-noiser can be asked for."""
+    plain = without_brands(transcript)
+    return Facts(**{a: (v if heard(v, transcript if a in ("brand", "model") else plain) else "")
+                    for a, v in truth.items().items()})
+
+
+def merge(before: Facts, now: Facts) -> Facts:
+    """Facts known so far about the product on air: what was heard before, updated by what is heard now."""
+    return replace(before, **now.items())
+
+
+def score(pred: Facts, truth: Facts) -> tuple[int, int, int]:
+    """(correct, stated, true) attribute counts; a stated value is correct when it is the truth's value
+    (case-, space- and '$'-insensitive)."""
+    def norm(v: str) -> str:
+        return "".join(_norm_words(v))
+    p, t = pred.items(), truth.items()
+    correct = sum(1 for a, v in p.items() if a in t and norm(v) == norm(t[a]))
+    return correct, len(p), len(t)
+
+
+def score_text(summary: str, truth: Facts) -> tuple[int, int, int]:
+    """Attribute scoring for free-text summaries (raw ASR, keyword baseline, the stock prompted model),
+    which carry no keys: an attribute is recalled when its value occurs in the text; the text's stated
+    attributes are those of ANY catalogue kind found in it (every known brand, model word, type, colour,
+    material and dollar figure), so filler costs nothing and wrong product names cost precision."""
+    from ampere.synth.products import BRAND_FIRST, BRAND_SECOND, CATEGORIES, COLOURS, MODEL_NOUNS
+    words = _norm_words(summary)
+    joined = " " + " ".join(words) + " "
+    t = truth.items()
+    stated: dict[str, set[str]] = {a: set() for a in ATTRIBUTES}
+    for b1 in BRAND_FIRST:
+        for b2 in BRAND_SECOND:
+            if f" {b1.lower()} {b2.lower()} " in joined:
+                stated["brand"].add(f"{b1} {b2}".lower())
+    for brand in stated["brand"]:  # "Red Mountain" states a brand, not the colour red
+        joined = joined.replace(f" {brand} ", "  ")
+    for i, w in enumerate(words):
+        if w in {m.lower() for m in MODEL_NOUNS} and i + 1 < len(words) and words[i + 1].isdigit():
+            stated["model"].add(f"{w} {words[i + 1]}")
+    for noun, _, materials, _ in CATEGORIES.values():
+        if f" {noun} " in joined:
+            stated["type"].add(noun)
+        for m in materials:
+            if f" {m} " in joined:
+                stated["material"].add(m)
+    for c in COLOURS:
+        if f" {c} " in joined:
+            stated["colour"].add(c)
+    for m in re.finditer(r"\$\s?(\d+)|\b(\d+)\s*(?:dollars?|bucks)\b", summary or "", re.IGNORECASE):
+        stated["price"].add(m.group(1) or m.group(2))
+    correct = sum(1 for a in ATTRIBUTES if a in t and " ".join(_norm_words(t[a])) in stated[a])
+    n_stated = sum(len(v) for v in stated.values())
+    return correct, n_stated, len(t)
+
+
+FIELDS = tuple(f.name for f in fields(Facts))
+assert FIELDS == ATTRIBUTES

@@ -1,0 +1,284 @@
+"""AMPere quality on the benchmark dataset, written to bench/results/quality.json.
+
+    .venv/bin/python bench/quality.py summarizer   # summarizer variants vs generator truth (test-split windows)
+    .venv/bin/python bench/quality.py ablation     # 4 trainings, six-direction eval, ONNX fp32/int8 vs torch
+    .venv/bin/python bench/quality.py live         # live tag top-1 through the real streaming path
+    .venv/bin/python bench/quality.py all          # (or: make quality) the three in turn
+
+Each section updates its own keys of quality.json, so they can run separately. Needs the benchmark
+dataset and its texts (`make bench-data`: ampere generate --preset bench, ampere prepare-texts) and the
+summarizer adapter (in git; retrain with `ampere summarizer train`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ampere.facts import ATTRIBUTES, Facts, score_text, truth_facts  # noqa: E402
+from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
+from ampere.truth import load_jsonl  # noqa: E402
+
+OUT = REPO_ROOT / "bench" / "results" / "quality.json"
+DEFAULT_DATASET = REPO_ROOT / ".ampere" / "data" / "bench-s0"
+RUNS = REPO_ROOT / "runs" / "quality"
+
+
+def machine() -> dict:
+    from bench.pipeline import machine as m
+    return m()
+
+
+def update(section: dict, command: str) -> None:
+    data = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    for k, v in section.items():  # ablation rows run separately (--only) add up
+        if k in ("ablation", "ablation_detail") and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    data.setdefault("commands", {})[next(iter(section))] = command
+    data["machine"] = machine()
+    data["date"] = time.strftime("%Y-%m-%d")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"updated {OUT}")
+
+
+# --- summarizer ------------------------------------------------------------------------------------
+
+def _fact_vocab(products: list[dict]) -> set[str]:
+    from ampere.facts import _norm_words
+    vocab: set[str] = set()
+    for p in products:
+        for v in truth_facts(p).items().values():
+            vocab.update(_norm_words(v))
+    return vocab
+
+
+def summarizer_section(ds: Path, n_timed: int) -> dict:
+    from ampere.facts import _norm_words
+    from ampere.summarize import make_summarizer
+    settings = get_settings()
+    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
+    asr = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "raw_asr.jsonl")}
+    adapted = {r["id"]: r for r in load_jsonl(ds / "texts" / "summary.jsonl")}
+    windows = [w for w in load_jsonl(ds / "windows.jsonl") if products[w["product_id"]]["split"] == "test"
+               and w["id"] in asr]
+    vocab = _fact_vocab(list(products.values()))
+    # the adapted model's summaries come from prepare-texts, made in stream order with each window's
+    # context as the live path makes them; the other variants see the window alone (they keep no state)
+    prev_of: dict[str, str] = {}
+    by_stream: dict[str, list[dict]] = {}
+    for w in load_jsonl(ds / "windows.jsonl"):
+        by_stream.setdefault(w["stream_id"], []).append(w)
+    for ws in by_stream.values():
+        ws.sort(key=lambda w: w["start"])
+        for a, b in zip(ws, ws[1:]):
+            prev_of[b["id"]] = a["id"]
+
+    def table(kind: str, outputs: dict[str, str], ms: list[float]) -> dict:
+        corr = stated = true = 0
+        per_attr = {a: [0, 0] for a in ATTRIBUTES}
+        filler_in = filler_out = 0
+        for w in windows:
+            truth = truth_facts(products[w["product_id"]])
+            text = outputs[w["id"]]
+            c, s, t = score_text(text, truth)
+            corr, stated, true = corr + c, stated + s, true + t
+            for a in ATTRIBUTES:
+                hit = score_text(text, Facts(**{a: getattr(truth, a)}))[0]
+                per_attr[a][0] += hit
+                per_attr[a][1] += 1
+            filler_in += sum(1 for x in _norm_words(asr[w["id"]]) if x not in vocab)
+            filler_out += sum(1 for x in _norm_words(text) if x not in vocab and x != "empty")
+        return {"kind": kind, "windows": len(windows),
+                "attribute_recall": round(corr / true, 3) if true else None,
+                "attribute_precision": round(corr / stated, 3) if stated else None,
+                "recall_by_attribute": {a: round(h / n, 3) for a, (h, n) in per_attr.items()},
+                "filler_dropped": round(1 - filler_out / filler_in, 3) if filler_in else None,
+                "ms_per_window_p50": round(statistics.median(ms), 1) if ms else None,
+                "ms_per_window_max": round(max(ms), 1) if ms else None}
+
+    rows = []
+    for kind in ("raw", "keyword", "llm-stock"):
+        summ = make_summarizer(settings.model_copy(update={"summarizer": kind}))
+        outs, ms = {}, []
+        for w in windows:
+            s = summ.summarize(asr[w["id"]])
+            outs[w["id"]], _ = s.text, ms.append(s.ms)
+        rows.append(table(kind, outs, ms))
+        print(json.dumps(rows[-1]), flush=True)
+    summ = make_summarizer(settings.model_copy(update={"summarizer": "llm"}))
+    missing = [w["id"] for w in windows if adapted.get(w["id"], {}).get("model") != summ.name]
+    if missing:
+        raise SystemExit(f"{len(missing)} test windows have no summary by {summ.name}: run ampere prepare-texts {ds}")
+    # time the adapted model on a sample, with the context it had in the dataset run
+    ms = []
+    for w in windows[:n_timed]:
+        before = adapted.get(prev_of.get(w["id"], ""), {}).get("facts")
+        ms.append(summ.summarize(asr[w["id"]], before=before).ms)
+    rows.append(table("llm", {w["id"]: adapted[w["id"]]["text"] for w in windows}, ms))
+    rows[-1]["adapter"] = Path(settings.llm_lora).name
+    print(json.dumps(rows[-1]), flush=True)
+    return {"summarizer": {r["kind"]: r for r in rows}}
+
+
+# --- ablation + onnx -------------------------------------------------------------------------------
+
+ABLATIONS = {  # name: (modality, text_mode)
+    "visual": ("visual", "none"),
+    "visual+raw_asr": ("both", "raw_asr"),
+    "visual+summary": ("both", "summary"),
+    "text_summary": ("text", "summary"),
+}
+
+
+def _throughput(embedder, split, n: int = 256) -> float:
+    from encoders.evaluate import embedder_batch_fn
+    fn = embedder_batch_fn(embedder)
+    dd = split.domains["live"]
+    n = min(n, len(dd.items))
+    t = time.perf_counter()
+    for i in range(n):  # batch 1, as in the live path
+        fn("live", dd.frames[i:i + 1], dd.texts[i:i + 1])
+    return round(n / (time.perf_counter() - t), 1)
+
+
+def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
+    from encoders.config import load_config
+    from encoders.data import load_split
+    from encoders.evaluate import evaluate_split, embedder_batch_fn
+    from encoders.export import export_onnx
+    from encoders.runtime import Embedder, TorchEmbedder
+    from encoders.train import train
+
+    cfg = load_config("ampere-small")
+    result: dict = {"ablation": {}, "ablation_detail": {}}
+    default_ckpt = None
+    for name, (modality, text_mode) in ABLATIONS.items():
+        if only and name not in only:
+            continue
+        out = RUNS / name.replace("+", "_")
+        t0 = time.time()
+        ckpt = train(ds, cfg, out, text_mode=text_mode, modality=modality, seed=seed)
+        train_s = time.time() - t0
+        test = load_split(ds, "test", cfg.frames, cfg.image_size, text_mode)
+        res = evaluate_split(test, embedder_batch_fn(TorchEmbedder.load(ckpt)))
+        result["ablation"][name] = res["mean"]["R@1"]
+        result["ablation_detail"][name] = {"mean": res["mean"], "train_s": round(train_s, 1),
+                                           "checkpoint": str(Path(ckpt).relative_to(REPO_ROOT))}
+        print(name, json.dumps(res["mean"]), f"trained in {train_s:.0f} s", flush=True)
+        if name == "visual+summary":
+            default_ckpt, default_res, default_test = ckpt, res, test
+    if default_ckpt is not None:
+        result["directions"] = {k: v for k, v in default_res.items() if k != "mean"}
+        result["mean"] = default_res["mean"]
+        onnx_dir = RUNS / "onnx"
+        export_onnx(default_ckpt, onnx_dir)
+        onnx = {"torch": {"mean_R@1": default_res["mean"]["R@1"],
+                          "items_per_s": _throughput(TorchEmbedder.load(default_ckpt), default_test)}}
+        for variant in ("fp32", "int8"):
+            emb = Embedder.load(onnx_dir, variant=variant)
+            r = evaluate_split(default_test, embedder_batch_fn(emb))
+            onnx[f"onnx_{variant}"] = {"mean_R@1": r["mean"]["R@1"], "items_per_s": _throughput(emb, default_test)}
+        result["onnx"] = onnx
+        print(json.dumps(onnx), flush=True)
+    return result
+
+
+# --- live tagging through the streaming path -------------------------------------------------------
+
+def live_section(ds: Path, streams: list[str]) -> dict:
+    import redis
+
+    from ampere import index
+    from ampere.catalog import add_pages
+    from ampere.demo import TagCollector
+    from ampere.kafka_admin import ensure_topics
+    from ampere.pipeline import Models
+    from ampere.replay import replay
+    from ampere.services import resolve_services
+    from ampere.truth import expected_windows, score_tags
+    from ampere.worker import FaustWorker
+    from streamer.topics import topic_names
+
+    settings = get_settings()
+    live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
+    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
+    chosen = [live[s] for s in streams]
+    with resolve_services(settings) as urls:
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+        r = redis.Redis.from_url(urls.redis_url)
+        r.flushdb()
+        index.create_index(r, settings, overwrite=True)
+        models = Models(settings)
+        add_pages(r, ds / "catalog.jsonl", models)  # every product of the benchmark: the tagger's gallery
+        del models
+        t0 = time.time()
+        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "quality-live.log") as worker:
+            worker.wait_ready(timeout=240)
+            tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
+            tags.start()
+            for s in chosen:
+                replay(str(ds / s["path"]), s["stream_id"], urls.kafka_url, settings, realtime=False)
+            expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in chosen)
+            deadline = time.time() + 3600
+            while time.time() < deadline:
+                got = {(t["stream_id"], round(t["start"], 3)) for t in tags.tags}
+                if len(got) >= expected:
+                    break
+                print(f"  {len(got)}/{expected} windows tagged", flush=True)
+                time.sleep(15)
+            time.sleep(2)
+            tags.stop()
+        wall = time.time() - t0
+    segs = {s["stream_id"]: s["segments"] for s in chosen}
+    all_score = score_tags(tags.tags, segs)
+    test_segs = {sid: [g for g in sg if products.get(g.get("product_id"), {}).get("split") == "test"]
+                 for sid, sg in segs.items()}
+    # windows whose on-air product is a test-split product (the others were seen in training)
+    test_tags = []
+    from ampere.truth import on_air
+    for t in tags.tags:
+        pid = on_air(segs[t["stream_id"]], t["start"], t["end"]) if t["stream_id"] in segs else None
+        if pid and products[pid]["split"] == "test":
+            test_tags.append(t)
+    test_score = score_tags(test_tags, segs)
+    del test_segs
+    return {"live_tag_top1": round(test_score.top1, 4), "live_tag": {
+        "streams": streams, "gallery_products": len(products), "wall_s": round(wall, 1),
+        "test_products_top1": round(test_score.top1, 4), "test_windows": test_score.windows,
+        "all_products_top1": round(all_score.top1, 4), "all_windows": all_score.windows,
+        "summarizer": settings.summarizer, "onnx_variant": settings.onnx_variant}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("section", choices=["summarizer", "ablation", "live", "all"])
+    ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", nargs="*", help="ablation rows to run (default: all four)")
+    ap.add_argument("--timed", type=int, default=60, help="windows timed for the adapted summarizer")
+    ap.add_argument("--streams", nargs="*", default=["live000", "live001", "live002", "live003", "live004"])
+    args = ap.parse_args()
+    cmd = "python bench/quality.py " + " ".join(sys.argv[1:])
+    if not (args.dataset / "texts" / "raw_asr.jsonl").is_file():
+        raise SystemExit(f"{args.dataset} has no texts: make bench-data first (see bench/README.md)")
+    if args.section in ("summarizer", "all"):
+        update(summarizer_section(args.dataset, args.timed), cmd)
+    if args.section in ("ablation", "all"):
+        update(ablation_section(args.dataset, args.seed, args.only), cmd)
+    if args.section in ("live", "all"):
+        update(live_section(args.dataset, args.streams), cmd)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
