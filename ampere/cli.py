@@ -49,7 +49,7 @@ def cmd_summarizer_train(args) -> int:
     out = Path(args.out or settings.llm_lora)
     pairs = build_pairs(Path(args.dataset))
     cfg = LoraTrainConfig(rank=args.rank, top_layers=args.top_layers, steps=args.steps, batch_size=args.batch_size,
-                          lr=args.lr, seed=args.seed, max_pairs=args.max_pairs)
+                          lr=args.lr, seed=args.seed, max_pairs=args.max_pairs, init=args.init)
     train_lora(pairs, Path(settings.llm_model or default_gguf()), out, cfg)
     return 0
 
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--lr", type=float, default=1e-3)
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--max-pairs", type=int)
+    st.add_argument("--init", help="continue from this adapter file (same rank and layers)")
     st.set_defaults(fn=cmd_summarizer_train)
 
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")

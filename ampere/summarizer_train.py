@@ -51,6 +51,7 @@ class LoraTrainConfig:
     # most windows only carry what was known; pairs where the facts change (a product named, a new
     # product on air) are the ones that teach, so they are drawn this many times as often
     change_weight: int = 3
+    init: str | None = None   # an adapter file to continue from
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -148,6 +149,8 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
     lcfg = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, bias="none",
                       target_modules=list(TARGET_MODULES), layers_to_transform=layers, task_type="CAUSAL_LM")
     model = get_peft_model(model, lcfg)
+    if cfg.init:
+        progress(f"summarizer train: starting from {cfg.init} ({load_gguf_adapter(model, Path(cfg.init))} tensors)")
     model.train()
     progress(f"summarizer train: {len(pairs)} pairs, LoRA r={cfg.rank} on layers {layers[0]}-{layers[-1]}, "
              f"{cfg.steps} steps of {cfg.batch_size} (base loaded in {time.time() - t0:.0f} s)")
@@ -192,6 +195,34 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
     out_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     progress(f"summarizer train: wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) in {meta['train_s']:.0f} s")
     return meta
+
+
+def load_gguf_adapter(peft_model, path: Path) -> int:
+    """Start from an adapter written by ``write_gguf_adapter`` (continue training); returns tensors loaded."""
+    import re
+
+    import gguf
+    import torch
+    by_gguf = {v: k for k, v in TARGET_MODULES.items()}
+    params = dict(peft_model.named_parameters())
+    pat = re.compile(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])$")
+    n = 0
+    for t in gguf.GGUFReader(str(path)).tensors:
+        m = pat.match(t.name)
+        if not m:
+            continue
+        layer, module, ab = int(m.group(1)), by_gguf[m.group(2)], m.group(3).upper()
+        group = "self_attn" if module in ("v_proj", "o_proj") else "mlp"
+        name = f"base_model.model.model.layers.{layer}.{group}.{module}.lora_{ab}.default.weight"
+        if name not in params:
+            raise ValueError(f"{path}: {t.name} does not fit this LoRA config (no {name})")
+        data = torch.from_numpy(t.data.astype("float32").reshape(params[name].shape))
+        with torch.no_grad():
+            params[name].copy_(data)
+        n += 1
+    if not n:
+        raise ValueError(f"{path}: no LoRA tensors found")
+    return n
 
 
 def adapter_tensors(peft_model) -> dict[str, tuple]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/quality.py summarizer   # summarizer variants vs generator truth (test-split windows)
     .venv/bin/python bench/quality.py ablation     # 4 trainings, six-direction eval, ONNX fp32/int8 vs torch
+    .venv/bin/python bench/quality.py oracle       # the same model with truth-derived summaries (the ceiling)
     .venv/bin/python bench/quality.py live         # live tag top-1 through the real streaming path
     .venv/bin/python bench/quality.py all          # (or: make quality) the three in turn
 
@@ -178,7 +179,7 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
         if name == "visual+summary":
             default_ckpt, default_res, default_test = ckpt, res, test
     if default_ckpt is not None:
-        result["directions"] = {k: v for k, v in default_res.items() if k != "mean"}
+        result["directions"] = default_res["directions"]
         result["mean"] = default_res["mean"]
         onnx_dir = RUNS / "onnx"
         export_onnx(default_ckpt, onnx_dir)
@@ -193,6 +194,46 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
     return result
 
 
+# --- oracle bound: what a perfect de-noiser of this ASR would give ---------------------------------
+
+def oracle_section(ds: Path) -> dict:
+    """Evaluate the default (visual+summary) model with summaries replaced by the generator's truth, reduced
+    to the facts the ASR carried so far (``summarizer_train.build_pairs`` targets): the ceiling that a
+    perfect summarizer of these transcripts could reach with this model."""
+    import shutil
+    import tempfile
+
+    from ampere.facts import parse
+    from ampere.summarizer_train import build_pairs
+    from encoders.data import load_split
+    from encoders.evaluate import embedder_batch_fn, evaluate_split
+    from encoders.runtime import TorchEmbedder
+
+    ckpt = RUNS / "visual_summary" / "model.pt"
+    if not ckpt.is_file():
+        raise SystemExit(f"{ckpt} not found: run the ablation section first")
+    view = Path(tempfile.mkdtemp(prefix="ampere-oracle-"))
+    try:
+        for f in ds.iterdir():  # the dataset, seen through links, with its own texts
+            if f.name != "texts":
+                (view / f.name).symlink_to(f.resolve())
+        (view / "texts").mkdir()
+        (view / "texts" / "raw_asr.jsonl").symlink_to((ds / "texts" / "raw_asr.jsonl").resolve())
+        with (view / "texts" / "summary.jsonl").open("w") as out:
+            for p in build_pairs(ds, splits=("train", "val", "test")):
+                facts = parse(p.target)
+                out.write(json.dumps({"id": p.item_id, "text": "empty" if facts.is_empty() else facts.text()}) + "\n")
+        emb = embedder_batch_fn(TorchEmbedder.load(ckpt))
+        res = {}
+        for split in ("val", "test"):
+            r = evaluate_split(load_split(view, split, 4, 96, "summary"), emb)
+            res[split] = {"mean_R@1": r["mean"]["R@1"], "directions": {k: v["R@1"] for k, v in r["directions"].items()}}
+            print("oracle", split, json.dumps(res[split]), flush=True)
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
+    return {"oracle_summary": res}
+
+
 # --- live tagging through the streaming path -------------------------------------------------------
 
 def live_section(ds: Path, streams: list[str]) -> dict:
@@ -205,11 +246,19 @@ def live_section(ds: Path, streams: list[str]) -> dict:
     from ampere.pipeline import Models
     from ampere.replay import replay
     from ampere.services import resolve_services
-    from ampere.truth import expected_windows, score_tags
+    from ampere.truth import expected_windows, on_air, score_tags
     from ampere.worker import FaustWorker
     from streamer.topics import topic_names
 
+    from ampere.setup import ensure_onnx
     settings = get_settings()
+    ensure_onnx(settings)  # the worker runs the shipped model's ONNX export
+    from ampere.services import running_services
+    if settings.kafka_url or settings.redis_url or running_services(settings) is not None:
+        # the run empties its Redis and indexes the whole benchmark catalogue: never into a user's services
+        raise SystemExit("the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "
+                         "`ampere services up` first")
+    settings = settings.model_copy(update={"home": settings.home / "quality"})
     live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     chosen = [live[s] for s in streams]
@@ -241,17 +290,13 @@ def live_section(ds: Path, streams: list[str]) -> dict:
         wall = time.time() - t0
     segs = {s["stream_id"]: s["segments"] for s in chosen}
     all_score = score_tags(tags.tags, segs)
-    test_segs = {sid: [g for g in sg if products.get(g.get("product_id"), {}).get("split") == "test"]
-                 for sid, sg in segs.items()}
     # windows whose on-air product is a test-split product (the others were seen in training)
     test_tags = []
-    from ampere.truth import on_air
     for t in tags.tags:
         pid = on_air(segs[t["stream_id"]], t["start"], t["end"]) if t["stream_id"] in segs else None
         if pid and products[pid]["split"] == "test":
             test_tags.append(t)
     test_score = score_tags(test_tags, segs)
-    del test_segs
     return {"live_tag_top1": round(test_score.top1, 4), "live_tag": {
         "streams": streams, "gallery_products": len(products), "wall_s": round(wall, 1),
         "test_products_top1": round(test_score.top1, 4), "test_windows": test_score.windows,
@@ -259,22 +304,71 @@ def live_section(ds: Path, streams: list[str]) -> dict:
         "summarizer": settings.summarizer, "onnx_variant": settings.onnx_variant}}
 
 
+def tables() -> str:
+    """quality.json as the markdown tables of bench/README.md."""
+    q = json.loads(OUT.read_text())
+    f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
+    out = []
+    if "directions" in q:
+        d = q["directions"]
+        out += ["| default model (visual + summary), test split | " + " | ".join(d) + " | mean |",
+                "|---|" + "---|" * (len(d) + 1)]
+        for m in ("R@1", "R@5", "R@10"):
+            out.append(f"| {m} | " + " | ".join(f(v[m]) for v in d.values()) + f" | **{f(q['mean'][m])}** |")
+        out.append("")
+    if "ablation" in q:
+        det = q.get("ablation_detail", {})
+        out += ["| ablation (same model size and schedule) | mean R@1 | mean R@5 | train s |", "|---|---|---|---|"]
+        for k, v in q["ablation"].items():
+            dd = det.get(k, {})
+            out.append(f"| {k} | {f(v)} | {f(dd.get('mean', {}).get('R@5'))} | {dd.get('train_s', '–')} |")
+        out.append("")
+    if "oracle_summary" in q:
+        o = q["oracle_summary"]
+        out += ["| same model, truth-derived summaries of what the ASR carried | val mean R@1 | test mean R@1 |",
+                "|---|---|---|", f"| oracle | {f(o['val']['mean_R@1'])} | {f(o['test']['mean_R@1'])} |", ""]
+    if "summarizer" in q:
+        out += ["| summarizer (test-split live windows) | attribute recall | attribute precision | brand recall | "
+                "model recall | filler dropped | ms/window p50 (max) |", "|---|---|---|---|---|---|---|"]
+        for k, v in q["summarizer"].items():
+            rb = v["recall_by_attribute"]
+            out.append(f"| {k} | {f(v['attribute_recall'])} | {f(v['attribute_precision'])} | {f(rb['brand'])} | "
+                       f"{f(rb['model'])} | {f(v['filler_dropped'])} | {v['ms_per_window_p50']} ({v['ms_per_window_max']}) |")
+        out.append("")
+    if "onnx" in q:
+        out += ["| backend | mean R@1 | items/s (batch 1) |", "|---|---|---|"]
+        for k, v in q["onnx"].items():
+            out.append(f"| {k} | {f(v['mean_R@1'])} | {v['items_per_s']} |")
+        out.append("")
+    if "live_tag" in q:
+        lt = q["live_tag"]
+        out += ["| live tagging through the streaming path | top-1 | windows |", "|---|---|---|",
+                f"| windows of test-split products | **{f(lt['test_products_top1'])}** | {lt['test_windows']} |",
+                f"| all windows of the streams | {f(lt['all_products_top1'])} | {lt['all_windows']} |", ""]
+    return "\n".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("section", choices=["summarizer", "ablation", "live", "all"])
+    ap.add_argument("section", choices=["summarizer", "ablation", "oracle", "live", "all", "tables"])
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="ablation rows to run (default: all four)")
     ap.add_argument("--timed", type=int, default=60, help="windows timed for the adapted summarizer")
-    ap.add_argument("--streams", nargs="*", default=["live000", "live001", "live002", "live003", "live004"])
+    ap.add_argument("--streams", nargs="*", default=["live000", "live001", "live002", "live003", "live004", "live005"])
     args = ap.parse_args()
     cmd = "python bench/quality.py " + " ".join(sys.argv[1:])
+    if args.section == "tables":
+        print(tables())
+        return 0
     if not (args.dataset / "texts" / "raw_asr.jsonl").is_file():
         raise SystemExit(f"{args.dataset} has no texts: make bench-data first (see bench/README.md)")
     if args.section in ("summarizer", "all"):
         update(summarizer_section(args.dataset, args.timed), cmd)
     if args.section in ("ablation", "all"):
         update(ablation_section(args.dataset, args.seed, args.only), cmd)
+    if args.section in ("oracle", "all"):
+        update(oracle_section(args.dataset), cmd)
     if args.section in ("live", "all"):
         update(live_section(args.dataset, args.streams), cmd)
     return 0

@@ -142,14 +142,18 @@ class AmpereModel(nn.Module):
         return out
 
     # --- towers
+    def sentence_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """MiniLM alone: pooled, L2-normalised [B, text_dim]."""
+        if self.text_backbone is None:
+            raise RuntimeError("model was built without a text backbone; pass text features instead")
+        hidden = self.text_backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return F.normalize(mean_pool(hidden, attention_mask), dim=-1)
+
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                       ngrams: torch.Tensor | None = None) -> torch.Tensor:
         """Pooled, L2-normalised sentence features (as sentence-transformers' all-MiniLM-L6-v2), followed by
         the hashed n-gram features when the config has them ([B, text_dim + text_ngram_dim])."""
-        if self.text_backbone is None:
-            raise RuntimeError("model was built without a text backbone; pass text features instead")
-        hidden = self.text_backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        feat = F.normalize(mean_pool(hidden, attention_mask), dim=-1)
+        feat = self.sentence_features(input_ids, attention_mask)
         if self.cfg.text_ngram_dim:
             if ngrams is None:
                 raise ValueError("this model's text branch needs the n-gram features (encoders.ngrams)")

@@ -41,8 +41,8 @@ def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | N
         parts = []
         for i in range(0, len(uniq), batch_size):
             enc = tokenize(tok, uniq[i:i + batch_size], model.cfg.max_tokens)
-            parts.append(model.text_features(torch.from_numpy(enc["input_ids"]),
-                                             torch.from_numpy(enc["attention_mask"])).numpy())
+            parts.append(model.sentence_features(torch.from_numpy(enc["input_ids"]),
+                                                 torch.from_numpy(enc["attention_mask"])).numpy())
         feats = np.concatenate(parts) if parts else np.zeros((0, model.cfg.text_dim), np.float32)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -83,3 +83,27 @@ def test_gguf_adapter_has_llama_cpp_names_shapes_and_alpha(tmp_path):
     assert shapes["blk.1.attn_v.weight.lora_a"] == (32, 4)
     assert shapes["blk.1.attn_v.weight.lora_b"] == (4, 16)  # 2 kv heads x 8
     assert shapes["blk.2.ffn_down.weight.lora_a"] == (48, 4)
+
+
+def test_gguf_adapter_loads_back_for_continued_training(tmp_path):
+    torch = pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ampere.summarizer_train import TARGET_MODULES, load_gguf_adapter, write_gguf_adapter
+
+    def make(seed):
+        torch.manual_seed(seed)
+        cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2)
+        m = peft.get_peft_model(LlamaForCausalLM(cfg), peft.LoraConfig(
+            r=4, lora_alpha=8, target_modules=list(TARGET_MODULES), init_lora_weights=False))
+        return m, cfg
+
+    a, cfg = make(0)
+    b, _ = make(1)
+    write_gguf_adapter(a, tmp_path / "a.gguf", 8.0, cfg)
+    assert load_gguf_adapter(b, tmp_path / "a.gguf") == 2 * 2 * len(TARGET_MODULES)
+    pa = {n: p for n, p in a.named_parameters() if "lora_" in n}
+    pb = {n: p for n, p in b.named_parameters() if "lora_" in n}
+    assert all(torch.allclose(pa[n].half().float(), pb[n]) for n in pa)  # f16 in the file
