@@ -332,7 +332,8 @@ def tables() -> str:
                 "model recall | filler dropped | ms/window p50 (max) |", "|---|---|---|---|---|---|---|"]
         for k, v in q["summarizer"].items():
             rb = v["recall_by_attribute"]
-            out.append(f"| {k} | {f(v['attribute_recall'])} | {f(v['attribute_precision'])} | {f(rb['brand'])} | "
+            label = {"llm": "llm + LoRA adapter (default)", "llm-stock": "llm, stock, prompted"}.get(k, k)
+            out.append(f"| {label} | {f(v['attribute_recall'])} | {f(v['attribute_precision'])} | {f(rb['brand'])} | "
                        f"{f(rb['model'])} | {f(v['filler_dropped'])} | {v['ms_per_window_p50']} ({v['ms_per_window_max']}) |")
         out.append("")
     if "onnx" in q:
