@@ -31,12 +31,9 @@ from streamer.topics import topic_names
 pytestmark = pytest.mark.integration
 
 MAX_RECORD = 300_000
-# Measured 9/16 = 0.56 on the tiny stream (16 windows, three look-alike products of one brand back to back;
-# hybrid tagger, shipped model, adapted summarizer). The stock summarizer scores 13/16 here: when the host
-# moves to a same-brand product whose model number the ASR mangles ("fox for"), the adapted model keeps the
-# previous product's facts for that segment (a known weakness, see bench/README.md). The bar sits two
-# windows below the measured rate.
-MIN_TAG_TOP1 = 0.45
+# Measured 13/16 = 0.81 on the tiny stream (16 windows, three look-alike products of one brand back to back;
+# hybrid tagger, shipped model, adapted summarizer). The bar sits below the measured rate to leave room for noise.
+MIN_TAG_TOP1 = 0.7
 
 
 def bad_records() -> list[tuple[bytes, str]]:
