@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, fields, replace
 
 NONE = "none"
-ATTRIBUTES = ("brand", "model", "type", "colour", "material", "price")
 # a value counts as heard when some span of the transcript is this similar to it (ASR drift:
 # "open lane" ~ "openlane", "jaguar 50" ~ "jaguar fifty" is not, numbers must match as digits)
 HEARD_RATIO = 0.75
@@ -49,6 +48,9 @@ class Facts:
 
     def items(self) -> dict[str, str]:
         return {a: getattr(self, a) for a in ATTRIBUTES if getattr(self, a)}
+
+
+ATTRIBUTES = tuple(f.name for f in fields(Facts))  # in the order the keyed line states them
 
 
 def parse(line: str) -> Facts:
@@ -155,6 +157,7 @@ def score_text(summary: str, truth: Facts) -> tuple[int, int, int]:
     joined = " " + " ".join(words) + " "
     t = truth.items()
     stated: dict[str, set[str]] = {a: set() for a in ATTRIBUTES}
+    model_nouns = {m.lower() for m in MODEL_NOUNS}
     for b1 in BRAND_FIRST:
         for b2 in BRAND_SECOND:
             if f" {b1.lower()} {b2.lower()} " in joined:
@@ -162,7 +165,7 @@ def score_text(summary: str, truth: Facts) -> tuple[int, int, int]:
     for brand in stated["brand"]:  # "Red Mountain" states a brand, not the colour red
         joined = joined.replace(f" {brand} ", "  ")
     for i, w in enumerate(words):
-        if w in {m.lower() for m in MODEL_NOUNS} and i + 1 < len(words) and words[i + 1].isdigit():
+        if w in model_nouns and i + 1 < len(words) and words[i + 1].isdigit():
             stated["model"].add(f"{w} {words[i + 1]}")
     for noun, _, materials, _ in CATEGORIES.values():
         if f" {noun} " in joined:
@@ -179,6 +182,3 @@ def score_text(summary: str, truth: Facts) -> tuple[int, int, int]:
     n_stated = sum(len(v) for v in stated.values())
     return correct, n_stated, len(t)
 
-
-FIELDS = tuple(f.name for f in fields(Facts))
-assert FIELDS == ATTRIBUTES

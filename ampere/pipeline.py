@@ -197,8 +197,7 @@ def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
     # title words are matched against what was said in this window, not the summary: the summary carries
     # the previous product's name into the next one's first windows when the adapter misses the change
     # (measured on the tests' tiny stream: 9/16 matching the summary, 13/16 matching the transcript)
-    said = rec.text
-    current = rank_products(catalog_candidates(r, vec, said, settings))[: settings.tag_k * 2]
+    current = rank_products(catalog_candidates(r, vec, rec.text, settings))[: settings.tag_k * 2]
     # a window whose speech said nothing about a product is weak evidence: lean on the previous window
     empty = summary_for_embedding(rec.summary) == ""
     alpha = settings.tag_smoothing_empty if empty else settings.tag_smoothing

@@ -20,15 +20,18 @@ Baselines for the ablation: ``RawSummarizer`` (raw ASR cut to N words) and
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from ampere.facts import Facts, heard, parse
 from ampere.settings import Settings, get_settings
+from ampere.summarizer_train import prompt
 
 EMPTY = "empty"
 MAX_SUMMARY_WORDS = 16
@@ -295,7 +298,6 @@ class FactsSummarizer:
                 "or set AMPERE_SUMMARIZER=llm-stock to run the stock model")
         self.lora = str(lora)
         # the adapter's hash is in the name, so caches of summaries made by another adapter are redone
-        import hashlib
         self.name = f"llm+{hashlib.sha256(Path(lora).read_bytes()).hexdigest()[:10]}"
         self.guard_ratio = guard_ratio
         self.n_ctx = n_ctx
@@ -307,16 +309,13 @@ class FactsSummarizer:
         return _load_llama(self.model_path, self.lora, int(s.llm_threads), self.n_ctx)
 
     def generate(self, transcript: str, before: str) -> str:
-        from ampere.summarizer_train import prompt
         with self._lock:
             out = self.llm.create_completion(prompt(before, transcript), temperature=0.0,
                                              max_tokens=int(self.settings.llm_max_tokens),
                                              stop=["<|im_end|>", "\n"])
         return out["choices"][0]["text"].strip()
 
-    def guard(self, facts, before, transcript: str):
-        from dataclasses import replace as _replace
-        from ampere.facts import heard
+    def guard(self, facts: Facts, before: Facts, transcript: str) -> Facts:
         # another name than before means the host moved on: what was known belongs to the previous
         # product, so every fact must now be heard (the model sometimes keeps the old colour or price)
         moved_on = any(getattr(facts, a) and getattr(before, a) and getattr(facts, a) != getattr(before, a)
@@ -325,10 +324,9 @@ class FactsSummarizer:
         for a, v in facts.items().items():
             if (moved_on or v != getattr(before, a)) and not heard(v, transcript, self.guard_ratio):
                 drop[a] = ""
-        return _replace(facts, **drop) if drop else facts
+        return replace(facts, **drop) if drop else facts
 
     def summarize(self, text: str, before: str | None = None) -> Summary:
-        from ampere.facts import parse
         t = time.perf_counter()
         prev = parse(before or "")
         transcript = " ".join((text or "").split())

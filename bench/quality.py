@@ -113,7 +113,8 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
         outs, ms = {}, []
         for w in windows:
             s = summ.summarize(asr[w["id"]])
-            outs[w["id"]], _ = s.text, ms.append(s.ms)
+            outs[w["id"]] = s.text
+            ms.append(s.ms)
         rows.append(table(kind, outs, ms))
         print(json.dumps(rows[-1]), flush=True)
     summ = make_summarizer(settings.model_copy(update={"summarizer": "llm"}))

@@ -47,7 +47,6 @@ def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | N
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, feats)
-    feats = feats[:, :model.cfg.text_dim]
     if model.cfg.text_ngram_dim:
         feats = np.concatenate([feats, ngram_features(uniq, model.cfg.text_ngram_dim)], axis=1)
     return dict(zip(uniq, feats))
