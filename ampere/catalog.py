@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ampere import index, media
+from ampere.names import names_of
 from ampere.pipeline import Models, summary_for_embedding
 from ampere.settings import Settings
 from encoders.frames import segment_centres
@@ -81,14 +82,15 @@ def add_pages(r, path: Path, models: Models, batch: int = 32) -> AddReport:
              "ts": 0}
             for row, e in zip(chunk, embs)
         ])
+        index.add_names(r, (n for row in chunk for n in names_of(row)), models.settings)
         report.added += len(chunk)
     return report
 
 
-def video_text(path: Path, models: Models, settings: Settings) -> tuple[str, str]:
-    """(raw transcript, summary) of a short video's speech."""
+def video_text(r, path: Path, models: Models, settings: Settings) -> tuple[str, str]:
+    """(transcript with catalogue names corrected, summary) of a short video's speech."""
     pcm = media.read_audio(str(path), 0.0, None, settings.sample_rate)
-    text = models.transcriber.transcribe(pcm).text if len(pcm) else ""
+    text = models.correct_names(r, models.transcriber.transcribe(pcm).text) if len(pcm) else ""
     summary = models.summarizer.summarize(text).text if text.strip() else "empty"
     return text, summary
 
@@ -107,7 +109,7 @@ def add_videos(r, path: Path, models: Models, settings: Settings) -> AddReport:
         vp = Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"]
         try:
             frames = video_frames(vp, settings, settings.frames_per_window)
-            text, summary = video_text(vp, models, settings)
+            text, summary = video_text(r, vp, models, settings)
         except (OSError, media.MediaError) as exc:
             report.errors.append(f"{row['id']}: {exc}")
             continue

@@ -45,9 +45,10 @@ def cmd_generate(args) -> int:
 def cmd_summarizer_train(args) -> int:
     from ampere.summarize import default_gguf
     from ampere.summarizer_train import LoraTrainConfig, build_pairs, train_lora
+    from ampere.textprep import input_snapper
     settings = _settings()
     out = Path(args.out or settings.llm_lora)
-    pairs = build_pairs(Path(args.dataset))
+    pairs = build_pairs(Path(args.dataset), snapper=input_snapper(Path(args.dataset), settings))
     cfg = LoraTrainConfig(rank=args.rank, top_layers=args.top_layers, steps=args.steps, batch_size=args.batch_size,
                           lr=args.lr, seed=args.seed, max_pairs=args.max_pairs, init=args.init)
     train_lora(pairs, Path(settings.llm_model or default_gguf()), out, cfg)
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("dataset")
     tr.add_argument("--config", default="ampere-small")
     tr.add_argument("--out", default="runs/ampere-small")
-    tr.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "summary", "none"])
+    tr.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "asr_names", "summary", "none"])
     tr.add_argument("--modality", default="both", choices=["both", "visual", "text"])
     tr.add_argument("--epochs", type=int, default=None)
     tr.add_argument("--seed", type=int, default=0)
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", default=None)
     ev.add_argument("--model-dir", default=None)
     ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"])
-    ev.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "summary", "none"])
+    ev.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "asr_names", "summary", "none"])
     ev.add_argument("--branch", default="fused", choices=["fused", "text", "visual"])
     ev.add_argument("--json", default=None)
     ev.set_defaults(fn=cmd_eval)

@@ -357,6 +357,21 @@ def search_items(r: redis.Redis, *, tags: Mapping[str, str | Sequence[str]], sor
 
 # ---------------------------------------------------------------- live tag state
 
+def names_key(settings=None) -> str:
+    return f"{_settings(settings).index_name}:catalog:names"
+
+
+def add_names(r: redis.Redis, names: Iterable[str], settings=None) -> int:
+    """Product names of the catalogue (a set per index): what transcripts are corrected towards
+    (ampere/names.py). Returns how many were new."""
+    names = sorted(set(names))
+    return int(r.sadd(names_key(settings), *names)) if names else 0
+
+
+def get_names(r: redis.Redis, settings=None) -> list[str]:
+    return sorted(_s(v) for v in r.smembers(names_key(settings)))
+
+
 def facts_key(stream_id: str, start_s: float) -> str:
     return f"stream:{stream_id}:facts:{int(round(start_s * 1000))}"
 
@@ -386,15 +401,22 @@ _RECORD_TAG = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
 local cur = redis.call('HGET', KEYS[1], 'start')
+local moved, before = 0, redis.call('HGET', KEYS[1], 'product_id') or ''
 if (not cur) or tonumber(cur) <= tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'stream_id', ARGV[8], 'product_id', ARGV[3], 'score', ARGV[4],
              'start', ARGV[1], 'end', ARGV[2], 'candidates', ARGV[5], 'ts', ARGV[7], 'ended', '0')
+  moved = 1
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'tag_product', ARGV[3], 'score', ARGV[4])
 end
-return 1
+return {moved, before}
 """
+
+
+def on_air_key(product_id: str) -> str:
+    """Streams whose current tag is this product (a set): "live now" without scanning every stream."""
+    return f"product:{product_id}:on_air"
 
 
 def _norm_candidates(candidates) -> list[dict]:
@@ -423,15 +445,27 @@ def record_tag(r: redis.Redis, stream_id: str, start: float, end: float, product
     cands = _norm_candidates(candidates)
     member = json.dumps({"start": start, "end": end, "product_id": product_id, "score": score,
                          "candidates": cands, "ts": ts}, separators=(",", ":"))
-    r.eval(_RECORD_TAG, 3, now_key(stream_id), tags_key(stream_id), live_key(stream_id, start),
-           repr(start), repr(end), product_id or "", repr(score), json.dumps(cands, separators=(",", ":")),
-           member, repr(ts), stream_id)
+    moved, before = r.eval(_RECORD_TAG, 3, now_key(stream_id), tags_key(stream_id), live_key(stream_id, start),
+                           repr(start), repr(end), product_id or "", repr(score),
+                           json.dumps(cands, separators=(",", ":")), member, repr(ts), stream_id)
+    if moved:
+        # the reverse index follows "now"; product_appearances checks every member against "now", so a
+        # crash between the script and these two calls leaves at most a stale member, dropped on read
+        before = _s(before)
+        pipe = r.pipeline(transaction=False)
+        if before and before != product_id:
+            pipe.srem(on_air_key(before), stream_id)
+        if product_id:
+            pipe.sadd(on_air_key(product_id), stream_id)
+        pipe.execute()
 
 
 def end_stream(r: redis.Redis, stream_id: str) -> None:
     """Mark a stream as ended: its products are no longer "live now"."""
-    if r.exists(now_key(stream_id)):
+    product_id = r.hget(now_key(stream_id), "product_id")
+    if product_id is not None:
         r.hset(now_key(stream_id), mapping={"ended": "1", "ended_at": repr(time.time())})
+        r.srem(on_air_key(_s(product_id)), stream_id)
 
 
 def _now_from_hash(h: Mapping) -> dict:
@@ -465,15 +499,13 @@ def product_appearances(r: redis.Redis, product_id: str, settings=None, limit: i
     ``live_before`` (tagged live windows) and ``videos`` (videos of that product)."""
     settings = _settings(settings)
     live_now = []
-    for key in r.scan_iter(match="stream:*:now", count=500):
-        h = r.hgetall(key)
-        if not h:
+    for stream_id in sorted(_s(m) for m in r.smembers(on_air_key(product_id))):
+        now = stream_now(r, stream_id)
+        if now is None or now["product_id"] != product_id or now["ended"]:
+            r.srem(on_air_key(product_id), stream_id)  # stale: the stream moved on or ended meanwhile
             continue
-        now = _now_from_hash(h)
-        if now["product_id"] == product_id and not now["ended"]:
-            if not now["stream_id"]:
-                now["stream_id"] = _s(key)[len("stream:"):-len(":now")]
-            live_now.append({k: now[k] for k in ("stream_id", "start", "end", "score")})
+        now["stream_id"] = now["stream_id"] or stream_id
+        live_now.append({k: now[k] for k in ("stream_id", "start", "end", "score")})
     live_before = [
         {"key": k, "stream_id": f.get("stream_id", ""), "start": float(f.get("start", "nan")),
          "end": float(f.get("end", "nan")), "score": float(f.get("score", "nan"))}

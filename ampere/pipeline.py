@@ -64,6 +64,8 @@ class Models:
     _transcriber: object = None
     _summarizer: object = None
     _embedder: object = None
+    _snapper: object = None
+    _snapper_at: float = 0.0
 
     @property
     def transcriber(self):
@@ -92,6 +94,20 @@ class Models:
             return self._embedder
 
 
+    def snapper(self, r):
+        """The catalogue's names as a NameSnapper, re-read from Redis every names_refresh_s (products
+        added while the worker runs are picked up without a restart)."""
+        from ampere.names import NameSnapper
+        with self._lock:
+            if self._snapper is None or time.monotonic() - self._snapper_at > self.settings.names_refresh_s:
+                self._snapper = NameSnapper(index.get_names(r, self.settings), self.settings.name_min_score)
+                self._snapper_at = time.monotonic()
+            return self._snapper
+
+    def correct_names(self, r, text: str) -> str:
+        return self.snapper(r).correct(text) if self.settings.name_correction and text.strip() else text
+
+
 # --- stages -------------------------------------------------------------------------------
 
 def _fields(rec) -> dict:
@@ -102,7 +118,8 @@ def _fields(rec) -> dict:
 
 def transcribe(r, rec: WindowReady, models: Models) -> Transcribed:
     tr = models.transcriber.transcribe(load_audio(r, rec))
-    return Transcribed(**_fields(rec), text=tr.text, no_speech_prob=float(tr.no_speech_prob), asr_ms=float(tr.asr_ms))
+    return Transcribed(**_fields(rec), text=models.correct_names(r, tr.text), raw_text=tr.text,
+                       no_speech_prob=float(tr.no_speech_prob), asr_ms=float(tr.asr_ms))
 
 
 def summarize(r, rec: Transcribed, models: Models) -> Summarized:

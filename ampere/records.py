@@ -133,7 +133,8 @@ class WindowReady(Record):
 @dataclass
 class Transcribed(WindowReady):
     TYPE: ClassVar[str] = "transcript"
-    text: str = ""
+    text: str = ""  # what was said, catalogue names corrected (ampere/names.py): what later stages read
+    raw_text: str = ""  # the recognizer's words as they came
     no_speech_prob: float = 0.0
     asr_ms: float = 0.0
 

@@ -224,7 +224,16 @@ def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
     return Llama(**kw)
 
 
-class LlamaSummarizer:
+class _OnLlama:
+    """A summarizer backed by the shared, loaded-once llama.cpp model (``lora``: adapter file or None)."""
+    lora: str | None = None
+
+    @property
+    def llm(self):
+        return _load_llama(self.model_path, self.lora, int(self.settings.llm_threads), self.n_ctx)
+
+
+class LlamaSummarizer(_OnLlama):
     """The stock SmolLM2, prompted: constrained to the transcript's words, grounded and gated (see module doc).
 
     One instance serialises its calls (a llama.cpp context is not re-entrant);
@@ -243,10 +252,6 @@ class LlamaSummarizer:
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
 
-    @property
-    def llm(self):
-        s = self.settings
-        return _load_llama(self.model_path, None, int(s.llm_threads), self.n_ctx)
 
     def generate(self, transcript: str) -> str:
         """The model's raw (constrained) answer, before grounding and compaction."""
@@ -275,7 +280,7 @@ class LlamaSummarizer:
         return Summary(out, (time.perf_counter() - t) * 1000, self.name)
 
 
-class FactsSummarizer:
+class FactsSummarizer(_OnLlama):
     """The default: SmolLM2 with the task adapter from ``ampere summarizer train`` (LoRA, applied by llama.cpp
     to the quantized base). It reads the facts known before this window and the window's transcript, and
     writes the facts known now as a keyed line (``ampere.facts``), so facts persist while a product is on
@@ -303,10 +308,6 @@ class FactsSummarizer:
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
 
-    @property
-    def llm(self):
-        s = self.settings
-        return _load_llama(self.model_path, self.lora, int(s.llm_threads), self.n_ctx)
 
     def generate(self, transcript: str, before: str) -> str:
         with self._lock:

@@ -58,13 +58,16 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 
-def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",)) -> list[Pair]:
-    """Training pairs from the dataset's ASR (``texts/raw_asr.jsonl``) and truth, for products in ``splits``."""
+def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper=None) -> list[Pair]:
+    """Training pairs from the dataset's ASR (``texts/raw_asr.jsonl``) and truth, for products in ``splits``;
+    with a ``names.NameSnapper`` the transcripts are name-corrected first, as the live path hands them over."""
     ds = Path(dataset_dir)
     asr_path = ds / "texts" / "raw_asr.jsonl"
     if not asr_path.is_file():
         raise FileNotFoundError(f"{asr_path} not found: run `ampere prepare-texts {ds} --modes raw_asr` first")
     asr = {r["id"]: r["text"] for r in _jsonl(asr_path)}
+    if snapper is not None:
+        asr = {i: snapper.correct(t) for i, t in asr.items()}
     products = {p["product_id"]: p for p in _jsonl(ds / "products.jsonl")}
     pairs: list[Pair] = []
     for v in _jsonl(ds / "videos.jsonl"):
@@ -184,7 +187,7 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        curve.append(round(float(loss), 4))
+        curve.append(round(float(loss.detach()), 4))
         if (step + 1) % 10 == 0 or step == 0 or step + 1 == cfg.steps:
             el = time.time() - t1
             progress(f"summarizer train: step {step + 1}/{cfg.steps} loss {sum(curve[-10:]) / len(curve[-10:]):.3f} "

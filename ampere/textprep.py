@@ -1,6 +1,7 @@
 """Texts for training and evaluation: ASR of every short video and live window, then summaries.
 
-Writes ``DATASET/texts/raw_asr.jsonl`` and ``DATASET/texts/summary.jsonl``, one
+Writes ``DATASET/texts/raw_asr.jsonl``, ``asr_names.jsonl`` (the same with catalogue names corrected, as
+the summarizer reads them) and ``DATASET/texts/summary.jsonl``, one
 ``{"id", "text"}`` line per item (summary lines also carry ``"model"``). Both files
 are caches: ids already present are skipped, and lines are appended as they are
 made, so an interrupted run resumes where it stopped. A summary made by another
@@ -184,6 +185,14 @@ def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str],
     return rows
 
 
+def input_snapper(dataset_dir: Path, settings: Settings):
+    """The dataset catalogue's names (what a worker reads from Redis), or None when correction is off."""
+    if not settings.name_correction:
+        return None
+    from ampere.names import snapper_from_rows
+    return snapper_from_rows(_read_jsonl(Path(dataset_dir) / "catalog.jsonl"), settings.name_min_score)
+
+
 def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
                   progress: Callable = print, workers: int = 1) -> dict[str, str]:
     """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
@@ -192,6 +201,10 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
     from ampere.summarize import make_summarizer
     out = Path(dataset_dir) / "texts" / "summary.jsonl"
     name = make_summarizer(settings).name
+    snapper = input_snapper(dataset_dir, settings)
+    if snapper is not None:  # the summarizer reads the transcript as the live path hands it over
+        name += "+names"
+        texts = {i: snapper.correct(t) for i, t in texts.items()}
     rows = _read_jsonl(out)
     stale = [r for r in rows if r.get("model", name) != name]
     if stale:  # made by another summarizer (kind or adapter): start the file again
@@ -208,7 +221,7 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
 
     def collect(new_rows):
         nonlocal done
-        _append(out, [{k: v for k, v in r.items() if k != "ms"} for r in new_rows])
+        _append(out, [{**{k: v for k, v in r.items() if k != "ms"}, "model": name} for r in new_rows])
         for r in new_rows:
             have[r["id"]], facts[r["id"]] = r["text"], r["facts"]
             ms.append(r["ms"])
@@ -243,7 +256,13 @@ def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODE
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     texts = run_asr(ds, settings, workers=workers, progress=progress)
     paths = {"raw_asr": ds / "texts" / "raw_asr.jsonl"}
+    snapper = input_snapper(ds, settings)
+    if snapper is not None:  # the transcripts as the summarizer reads them (cheap: made again every run)
+        paths["asr_names"] = ds / "texts" / "asr_names.jsonl"
+        paths["asr_names"].write_text("".join(json.dumps({"id": i, "text": snapper.correct(t)}) + "\n"
+                                              for i, t in texts.items()))
+        progress(f"asr_names: {len(texts)} transcripts with catalogue names corrected")
     if "summary" in modes:
         run_summaries(ds, texts, settings, progress, workers=workers)
         paths["summary"] = ds / "texts" / "summary.jsonl"
-    return {m: p for m, p in paths.items() if m in modes}
+    return {m: p for m, p in paths.items() if m in modes or m == "asr_names"}

@@ -16,7 +16,7 @@ import numpy as np
 from .frames import load_image, sample_video_frames, segment_centres
 
 DOMAINS = ("page", "video", "live")
-TEXT_MODES = ("script", "raw_asr", "summary", "none")
+TEXT_MODES = ("script", "raw_asr", "asr_names", "summary", "none")  # asr_names: ASR, catalogue names corrected
 
 
 @dataclass
@@ -136,7 +136,7 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
     if split not in set(splits.values()) and split != "all":
         raise ValueError(f"split {split!r} has no products in {dataset_dir} (splits: {sorted(set(splits.values()))})")
     keep = (lambda pid: True) if split == "all" else (lambda pid: splits.get(pid) == split)
-    texts = _read_texts(dataset_dir, text_mode) if text_mode in ("raw_asr", "summary") else None
+    texts = _read_texts(dataset_dir, text_mode) if text_mode in ("raw_asr", "asr_names", "summary") else None
     missing = 0
 
     def speech(item_id: str, script: str) -> str:

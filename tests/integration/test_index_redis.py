@@ -134,9 +134,16 @@ def test_tag_state_history_now_and_appearances(r, settings):
     assert [v["id"] for v in app["videos"]] == ["v1"]
     assert ix.product_appearances(r, "P2", settings=settings)["live_now"] == []
 
+    # "live now" is read from a per-product set that follows each stream's current tag
+    assert r.smembers(ix.on_air_key("P|1")) == {b"live 1"} and r.smembers(ix.on_air_key("P2")) == set()
+    r.sadd(ix.on_air_key("P2"), "live 1")  # a stale member (say, a crash between the two writes)
+    assert ix.product_appearances(r, "P2", settings=settings)["live_now"] == []
+    assert r.smembers(ix.on_air_key("P2")) == set()  # dropped on read
+
     ix.end_stream(r, "live 1")
     assert ix.stream_now(r, "live 1")["ended"] is True
     assert ix.product_appearances(r, "P|1", settings=settings)["live_now"] == []
+    assert r.smembers(ix.on_air_key("P|1")) == set()
 
 
 def test_summarize_stage_hands_facts_from_window_to_window(r, settings):
@@ -168,3 +175,28 @@ def test_summarize_stage_hands_facts_from_window_to_window(r, settings):
     assert seen == [None, "brand: One", "brand: Two", "brand: One"]
     assert ix.get_facts(r, "s-facts", 2 * hop) == "brand: Three"
     assert r.ttl(ix.facts_key("s-facts", 0.0)) > 0
+
+
+def test_transcripts_are_corrected_towards_the_catalogues_names_in_redis(r, settings):
+    from ampere.pipeline import Models, transcribe
+    from ampere.records import WindowReady
+
+    class Heard:  # stands in for Whisper: what tiny.en made of "Open Shore Wolf 20"
+        def transcribe(self, pcm):
+            return type("T", (), {"text": "check out the open short world twenty chair", "no_speech_prob": 0.0,
+                                  "asr_ms": 1.0})()
+
+    r.delete(ix.names_key(settings))
+    models = Models(settings.model_copy(update={"names_refresh_s": 0.0}))
+    models._transcriber = Heard()
+    win = WindowReady(stream_id="s-names", start=0.0, end=8.0, blob_key="blob:s-names:0", n_frames=0,
+                      closed_at=time.time())
+    ix.put_blob(r, win.blob_key, {"audio": np.zeros(160, "<i2").tobytes()}, 60)
+    before = transcribe(r, win, models)
+    assert before.text == "check out the open short world 20 chair"  # no catalogue yet: numbers only
+    assert ix.add_names(r, ["Open Shore", "Wolf 20", "Open Shore Wolf 20"], settings) == 3
+    after = transcribe(r, win, models)  # refresh 0 s: the names added meanwhile are read
+    assert after.text == "check out the Open Shore Wolf 20 chair"
+    assert after.raw_text == "check out the open short world twenty chair"
+    models.settings.name_correction = False
+    assert transcribe(r, win, models).text == after.raw_text

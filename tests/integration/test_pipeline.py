@@ -76,6 +76,10 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     r = redis.Redis.from_url(services.redis_url)
     index.create_index(r, settings, overwrite=True)
     assert add_pages(r, prepared / "catalog.jsonl", Models(settings)).added == 9
+    # the catalogue's product names are what the worker corrects transcripts towards
+    full_names = {f"{row['attributes']['brand']} {row['attributes']['model']}"
+                  for row in load_jsonl(prepared / "catalog.jsonl")}
+    assert full_names <= set(index.get_names(r, settings))
 
     producer = make_producer(services.kafka_url, max_request_size=2_000_000)
     bad = bad_records()
