@@ -3,8 +3,9 @@
 Windows are ``[k*hop, k*hop + length)`` in media time, so their ids are
 deterministic: a replay of the same stream yields the same windows, and the
 index overwrites instead of duplicating. A window closes once audio has
-covered its end; state is per stream and small (at most one window of audio),
-so losing it on a restart costs at most the windows that were open.
+covered its end; state is per stream and small (at most one window of audio).
+The assembler is pure; ``ampere.ingest`` journals its input in Redis so that
+another worker can rebuild a stream's open windows after a restart or rebalance.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class WindowAssembler:
         covered_end = st.audio_start + len(st.audio) / self.sr
         if len(st.audio) == 0 and st.next_index == 0:
             st.audio_start = t0
-        elif t0 + 1e-3 < st.next_index * self.hop_s - self.window_s:
+        elif self.would_restart(stream_id, t0):
             # time went back by more than a window: the stream was restarted or replayed
             self._streams[stream_id] = st = _StreamState(audio_start=t0)
         elif t0 > covered_end + 1e-3:
@@ -79,8 +80,20 @@ class WindowAssembler:
         st.last_t = max(st.last_t, st.audio_start + len(st.audio) / self.sr)
         return self._close_ready(stream_id, st, final=False)
 
+    def would_restart(self, stream_id: str, t0: float) -> bool:
+        """Audio at t0 goes back by more than a window: the stream was restarted or replayed."""
+        st = self._streams.get(stream_id)
+        return st is not None and t0 + 1e-3 < st.next_index * self.hop_s - self.window_s
+
+    def open_from(self, stream_id: str) -> float | None:
+        """Start of the stream's next window to close (media before it is no longer needed), or None."""
+        st = self._streams.get(stream_id)
+        return None if st is None else st.next_index * self.hop_s
+
     def add_frame(self, stream_id: str, t: float, jpeg: bytes) -> list[WindowMedia]:
         st = self._state(stream_id)
+        if any(abs(f[0] - t) < 1e-6 for f in st.frames):
+            return []  # redelivered
         st.frames.append((t, jpeg))
         st.frames.sort(key=lambda f: f[0])
         return []

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 
 from ampere import media, pipeline
+from ampere.ingest import Ingestor
 from ampere.records import (AudioChunk, BadRecord, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized,
                             Transcribed, WindowReady, decode)
-from ampere.windows import WindowAssembler
 from streamer.app import TOPICS, app, settings, urls
 
 log = logging.getLogger("ampere.agents")
@@ -26,7 +26,8 @@ REDIS = redis.Redis.from_url(urls.redis_url)
 MODELS = pipeline.Models(settings)
 POOLS = {name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}")
          for name in ("io", "asr", "llm", "embed")}
-ASSEMBLER = WindowAssembler(settings.window_s, settings.hop_s, settings.sample_rate, settings.frames_per_window)
+# open windows are journaled in Redis: a worker that takes a stream over rebuilds them (ampere/ingest.py)
+INGESTOR = Ingestor(REDIS, settings)
 
 
 async def run_in(pool: str, fn, *args):
@@ -49,16 +50,9 @@ async def send(stage: str, rec) -> None:
 
 def _ingest(rec) -> list:
     """Media record -> closed windows (runs in the io pool: FLAC/JPEG checks cost a few ms)."""
-    if isinstance(rec, AudioChunk):
-        pcm = media.decode_audio(rec.data, rec.sample_rate)
-        if rec.sample_rate != settings.sample_rate:
-            raise BadRecord(f"audio: sample rate {rec.sample_rate} Hz, pipeline expects {settings.sample_rate} Hz")
-        return ASSEMBLER.add_audio(rec.stream_id, rec.t0, pcm)
-    if isinstance(rec, Keyframe):
-        media.decode_jpeg(rec.data)  # reject undecodable images here, not three stages later
-        return ASSEMBLER.add_frame(rec.stream_id, rec.t, rec.data)
-    windows = ASSEMBLER.end(rec.stream_id)
-    if not windows:  # no tail window to carry the news: the stream's products are no longer live now
+    windows = INGESTOR.handle(rec)
+    if isinstance(rec, StreamEnd) and not windows:
+        # no tail window to carry the news: the stream's products are no longer live now
         pipeline.index.end_stream(REDIS, rec.stream_id)
     return windows
 

@@ -44,6 +44,21 @@ def test_gap_is_padded_and_redelivery_is_trimmed():
     assert (a[:SR] == 1).all() and (a[SR:2 * SR] == 0).all() and (a[2 * SR:3 * SR] == 2).all() and (a[3 * SR:] == 3).all()
 
 
+def test_redelivered_frames_are_kept_once_and_open_from_follows_the_closed_windows():
+    asm = WindowAssembler(window_s=8, hop_s=4, sample_rate=SR, frames_per_window=8)
+    assert asm.open_from("s") is None
+    feed(asm, "s", 5)
+    assert asm.open_from("s") == 0  # [0, 8) still open
+    feed(asm, "s", 5, t_start=0.0)  # redelivered from the start (a worker restarted before committing)
+    wins = feed(asm, "s", 5, t_start=5.0)
+    assert [(w.start, w.end) for w in wins] == [(0, 8)]
+    assert [t for t, _ in wins[0].frames] == [0.25 + i for i in range(8)]
+    assert asm.open_from("s") == 4
+    assert asm.would_restart("s", 0.0) is False  # within a window of the grid: redelivery, not a restart
+    feed(asm, "s", 10, t_start=10.0)
+    assert asm.would_restart("s", 0.0) is True
+
+
 def test_stream_joined_mid_way_starts_on_the_grid():
     asm = WindowAssembler(window_s=8, hop_s=4, sample_rate=SR, frames_per_window=4)
     wins = feed(asm, "s", 14, t_start=101.0)
