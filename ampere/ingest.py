@@ -21,13 +21,6 @@ def journal_key(stream_id: str) -> str:
     return f"stream:{stream_id}:journal"
 
 
-def _span(rec: Record, pcm_len: int = 0, sample_rate: int = 1) -> float:
-    """Media time up to which this record carries data (a journal entry is dropped once windows close past it)."""
-    if isinstance(rec, AudioChunk):
-        return rec.t0 + pcm_len / sample_rate
-    return rec.t
-
-
 class Ingestor:
     def __init__(self, r, settings, assembler: WindowAssembler | None = None):
         self.r = r
@@ -42,7 +35,6 @@ class Ingestor:
             restored = self._restore(rec.stream_id)
             windows = restored + self.assembler.end(rec.stream_id)
             self._forget(rec.stream_id)
-            self._ends.pop(rec.stream_id, None)
             return windows
         span, apply = self._check(rec)
         restored = self._restore(rec.stream_id)
@@ -54,20 +46,21 @@ class Ingestor:
         return windows
 
     def _check(self, rec: Record):
-        """Validate and decode before anything is journaled: a bad record must never be replayed."""
+        """Validate and decode before anything is journaled (a bad record must never be replayed). Returns
+        (media time up to which the record carries data, how to add it to the assembler)."""
         if isinstance(rec, AudioChunk):
             pcm = media.decode_audio(rec.data, rec.sample_rate)
             if rec.sample_rate != self.settings.sample_rate:
                 raise BadRecord(f"audio: sample rate {rec.sample_rate} Hz, pipeline expects "
                                 f"{self.settings.sample_rate} Hz")
-            return _span(rec, len(pcm), rec.sample_rate), lambda: self.assembler.add_audio(rec.stream_id, rec.t0, pcm)
+            return rec.t0 + len(pcm) / rec.sample_rate, lambda: self.assembler.add_audio(rec.stream_id, rec.t0, pcm)
         if isinstance(rec, Keyframe):
             media.decode_jpeg(rec.data)  # reject undecodable images here, not three stages later
-            return _span(rec), lambda: self.assembler.add_frame(rec.stream_id, rec.t, rec.data)
+            return rec.t, lambda: self.assembler.add_frame(rec.stream_id, rec.t, rec.data)
         raise BadRecord(f"unexpected record type {rec.TYPE!r} on the media topic")
 
     def _forget(self, stream_id: str) -> None:
-        self._ends[stream_id] = deque()
+        self._ends.pop(stream_id, None)
         if self.r is not None:
             self.r.delete(journal_key(stream_id))
 

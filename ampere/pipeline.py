@@ -93,7 +93,6 @@ class Models:
                                                providers=s.onnx_providers, threads=s.inference_threads)
             return self._embedder
 
-
     def snapper(self, r):
         """The catalogue's names as a NameSnapper, re-read from Redis every names_refresh_s (products
         added while the worker runs are picked up without a restart)."""

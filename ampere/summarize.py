@@ -252,7 +252,6 @@ class LlamaSummarizer(_OnLlama):
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
 
-
     def generate(self, transcript: str) -> str:
         """The model's raw (constrained) answer, before grounding and compaction."""
         from llama_cpp import LlamaGrammar
@@ -307,7 +306,6 @@ class FactsSummarizer(_OnLlama):
         self.guard_ratio = guard_ratio
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
-
 
     def generate(self, transcript: str, before: str) -> str:
         with self._lock:

@@ -196,15 +196,12 @@ def input_snapper(dataset_dir: Path, settings: Settings):
 def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
                   progress: Callable = print, workers: int = 1) -> dict[str, str]:
     """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
-    previous window left). With workers > 1, independent chains (streams, groups of videos) run in
-    parallel processes of one LLM thread each."""
+    previous window left). ``texts`` are what the summarizer reads: name-corrected when
+    ``settings.name_correction`` is on (``prepare_texts`` does that). With workers > 1, independent chains
+    (streams, groups of videos) run in parallel processes of one LLM thread each."""
     from ampere.summarize import make_summarizer
     out = Path(dataset_dir) / "texts" / "summary.jsonl"
-    name = make_summarizer(settings).name
-    snapper = input_snapper(dataset_dir, settings)
-    if snapper is not None:  # the summarizer reads the transcript as the live path hands it over
-        name += "+names"
-        texts = {i: snapper.correct(t) for i, t in texts.items()}
+    name = make_summarizer(settings).name + ("+names" if settings.name_correction else "")
     rows = _read_jsonl(out)
     stale = [r for r in rows if r.get("model", name) != name]
     if stale:  # made by another summarizer (kind or adapter): start the file again
@@ -258,9 +255,9 @@ def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODE
     paths = {"raw_asr": ds / "texts" / "raw_asr.jsonl"}
     snapper = input_snapper(ds, settings)
     if snapper is not None:  # the transcripts as the summarizer reads them (cheap: made again every run)
+        texts = {i: snapper.correct(t) for i, t in texts.items()}
         paths["asr_names"] = ds / "texts" / "asr_names.jsonl"
-        paths["asr_names"].write_text("".join(json.dumps({"id": i, "text": snapper.correct(t)}) + "\n"
-                                              for i, t in texts.items()))
+        paths["asr_names"].write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in texts.items()))
         progress(f"asr_names: {len(texts)} transcripts with catalogue names corrected")
     if "summary" in modes:
         run_summaries(ds, texts, settings, progress, workers=workers)
