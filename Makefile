@@ -10,7 +10,7 @@ SYSDEPS := espeak-ng sox
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo demo-fast test test-unit setup sysdeps venv bench bench-data summarizer quality model clean
+.PHONY: demo demo-fast test test-unit setup sysdeps venv bench bench-data summarizer tagger quality model clean
 
 demo: setup
 	$(VENV)/bin/ampere demo $(DEMO_ARGS)
@@ -67,6 +67,10 @@ summarizer: venv sysdeps
 	$(VENV)/bin/ampere prepare-texts $(BENCH) --modes raw_asr
 	AMPERE_NAME_CORRECTION=false $(VENV)/bin/ampere summarizer train $(BENCH) --out $(BENCH)/lora-stage1.gguf
 	AMPERE_NAME_CORRECTION=false $(VENV)/bin/ampere summarizer train $(BENCH) --init $(BENCH)/lora-stage1.gguf --lr 5e-4 --seed 1
+
+# Retrain the tagger's on-air mention model (encoders/checkpoints/tagger/onair.json, seconds) on the benchmark
+tagger: bench-data
+	$(VENV)/bin/ampere tagger train $(BENCH)
 
 # Summarizer table, the four-way ablation (trains 4 models), ONNX, live tagging -> bench/results/quality.json
 quality: bench-data

@@ -55,6 +55,13 @@ def cmd_summarizer_train(args) -> int:
     return 0
 
 
+def cmd_tagger_train(args) -> int:
+    from ampere.onair import train_from_dataset
+    out = Path(args.out or _settings().tag_onair_model)
+    print(train_from_dataset(Path(args.dataset)).save(out))
+    return 0
+
+
 def cmd_prepare_texts(args) -> int:
     from ampere.textprep import prepare_texts
     prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
@@ -216,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--max-pairs", type=int)
     st.add_argument("--init", help="continue from this adapter file (same rank and layers)")
     st.set_defaults(fn=cmd_summarizer_train)
+
+    tg = sub.add_parser("tagger", help="the live tagger: its on-air mention model")
+    tgsub = tg.add_subparsers(dest="tagger_cmd", required=True)
+    tt = tgsub.add_parser("train", help="learn which said product names are on air, from a dataset's train split "
+                                       "(needs texts/asr_names.jsonl from prepare-texts)")
+    tt.add_argument("dataset")
+    tt.add_argument("--out", help="model file (default: settings.tag_onair_model)")
+    tt.set_defaults(fn=cmd_tagger_train)
 
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")
     tr.add_argument("dataset")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from ampere import index, lexical, media
+from ampere import index, lexical, media, onair
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.settings import Settings
 from ampere.windows import WindowMedia
@@ -66,6 +68,7 @@ class Models:
     _embedder: object = None
     _snapper: object = None
     _snapper_at: float = 0.0
+    _onair: object = None
 
     @property
     def transcriber(self):
@@ -105,6 +108,20 @@ class Models:
 
     def correct_names(self, r, text: str) -> str:
         return self.snapper(r).correct(text) if self.settings.name_correction and text.strip() else text
+
+    @property
+    def onair(self):
+        from ampere.onair import OnAirModel
+        with self._lock:
+            if self._onair is None:
+                self._onair = OnAirModel.load(Path(self.settings.tag_onair_model))
+            return self._onair
+
+    def onair_mentions(self, r, text: str) -> list:
+        """Catalogue names said in ``text``, each with its probability of naming the product on air."""
+        if self.settings.tag_onair_weight <= 0 or not text.strip():
+            return []
+        return self.onair.mentions(text, self.snapper(r).names)
 
 
 # --- stages -------------------------------------------------------------------------------
@@ -168,9 +185,11 @@ class Candidate:
     score: float = 0.0
 
 
-def catalog_candidates(r, vec: np.ndarray, transcript: str, settings: Settings) -> list[Candidate]:
+def catalog_candidates(r, vec: np.ndarray, transcript: str, settings: Settings,
+                       mentions: Sequence = ()) -> list[Candidate]:
     """Product pages near the window's embedding, plus pages whose title shares words with what was said;
-    scored by cosine + lexical_weight x (share of the title's words that were spoken)."""
+    scored by cosine + lexical_weight x (share of the title's words that were spoken)
+    + onair_weight x (how surely the product's name was said on air, ``ampere.onair``)."""
     k = settings.tag_k * 4
     cands = {h.key: Candidate(h.key, h.product_id, h.fields.get("title", ""), h.score)
              for h in index.knn(r, vec, k=k, domains=["page"], settings=settings)}
@@ -181,7 +200,8 @@ def catalog_candidates(r, vec: np.ndarray, transcript: str, settings: Settings) 
             if v is not None:
                 cands[key] = Candidate(key, f.get("product_id", ""), f.get("title", ""), float(v @ vec))
     for c in cands.values():
-        c.score = c.cosine + settings.tag_lexical_weight * lexical.overlap(lexical.tokens(c.title), spoken)
+        c.score = (c.cosine + settings.tag_lexical_weight * lexical.overlap(lexical.tokens(c.title), spoken)
+                   + settings.tag_onair_weight * onair.onair_score(c.title, mentions))
     return list(cands.values())
 
 
@@ -208,12 +228,14 @@ def previous_candidates(r, rec: Embedded, settings: Settings) -> list[tuple[str,
     return [(c["product_id"], float(c["score"])) for c in entries[-1].get("candidates", [])]
 
 
-def tag(r, rec: Embedded, settings: Settings) -> Tag | None:
+def tag(r, rec: Embedded, models: Models) -> Tag | None:
+    settings = models.settings
     vec = np.frombuffer(rec.vector, dtype=np.float32)
     # title words are matched against what was said in this window, not the summary: the summary carries
     # the previous product's name into the next one's first windows when the adapter misses the change
     # (measured on the tests' tiny stream: 9/16 matching the summary, 13/16 matching the transcript)
-    current = rank_products(catalog_candidates(r, vec, rec.text, settings))[: settings.tag_k * 2]
+    mentions = models.onair_mentions(r, rec.text)
+    current = rank_products(catalog_candidates(r, vec, rec.text, settings, mentions))[: settings.tag_k * 2]
     # a window whose speech said nothing about a product is weak evidence: lean on the previous window
     empty = summary_for_embedding(rec.summary) == ""
     alpha = settings.tag_smoothing_empty if empty else settings.tag_smoothing

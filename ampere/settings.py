@@ -114,8 +114,11 @@ class Settings(BaseSettings):
     # hybrid tagging: weight of the title-word overlap with the window's transcript, added to the cosine
     # (brand and model names are what the frozen text encoder blurs; measured in bench/README.md)
     tag_lexical_weight: float = 3.0
-    tag_smoothing: float = 0.5  # weight of the previous window's product scores (0: every window on its own)
-    tag_smoothing_empty: float = 0.8  # the same when this window's speech said nothing about a product
+    # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
+    tag_onair_weight: float = 3.0
+    tag_onair_model: str = str(REPO_ROOT / "encoders" / "checkpoints" / "tagger" / "onair.json")
+    tag_smoothing: float = 0.7  # weight of the previous window's product scores (0: every window on its own)
+    tag_smoothing_empty: float = 0.9  # the same when this window's speech said nothing about a product
 
     # --- faust worker
     worker_web_port: int = 0  # 0: no Faust web server (several workers per host need no port juggling)

@@ -271,6 +271,12 @@ def oracle_section(ds: Path) -> dict:
 
 # --- live tagging through the streaming path -------------------------------------------------------
 
+def test_streams(ds: Path) -> list[str]:
+    """Streams that show at least one test-split product (the others show training products only)."""
+    split = {p["product_id"]: p["split"] for p in load_jsonl(ds / "products.jsonl")}
+    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl") if split[w["product_id"]] == "test"})
+
+
 def live_section(ds: Path, streams: list[str]) -> dict:
     import redis
 
@@ -396,7 +402,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="ablation rows to run (default: all)")
     ap.add_argument("--timed", type=int, default=60, help="windows timed for the adapted summarizer")
-    ap.add_argument("--streams", nargs="*", default=["live000", "live001", "live002", "live003", "live004", "live005"])
+    ap.add_argument("--streams", nargs="*",
+                    help="live section: stream ids (default: every stream that shows a test-split product)")
     args = ap.parse_args()
     cmd = "python bench/quality.py " + " ".join(sys.argv[1:])
     if args.section == "tables":
@@ -411,7 +418,7 @@ def main() -> int:
     if args.section in ("oracle", "all"):
         update(oracle_section(args.dataset), cmd)
     if args.section in ("live", "all"):
-        update(live_section(args.dataset, args.streams), cmd)
+        update(live_section(args.dataset, args.streams or test_streams(args.dataset)), cmd)
     return 0
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/tagging.py [--dataset .ampere/data/bench-s0] [--split val]
 
 Inputs are what the live path hands the tagger, prepared once by `ampere prepare-texts DATASET`: the
-transcript with catalogue names corrected (texts/asr_names.jsonl), the adapted summary made in stream order
+transcript with catalogue names corrected (texts/asr_names.jsonl) and the names in it said on air (ampere/onair.py), the adapted summary made in stream order
 (texts/summary.jsonl), and the window's frames embedded with the shipped ONNX model. Every window of every
 stream is tagged in stream order (smoothing needs the previous window); the top-1 rate is reported on the
 windows of products in ``--split``, against every product page of the catalogue. Choose on val, confirm on
@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from ampere import lexical  # noqa: E402
+from ampere.names import names_of  # noqa: E402
+from ampere.onair import OnAirModel, onair_score  # noqa: E402
 from ampere.pipeline import smooth, summary_for_embedding  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
 from ampere.truth import load_jsonl  # noqa: E402
@@ -89,20 +91,28 @@ def main() -> int:
     lex_heard = {i: overlaps(heard.get(live.items[i].id, "")) for i in order}
     lex_summary = {i: overlaps(summary_for_embedding(live.items[i].text)) for i in order}
 
+    # names said on air rather than in passing (ampere/onair.py, the shipped model, trained on the train split)
+    names = sorted(set().union(*(names_of(r) for r in load_jsonl(ds / "catalog.jsonl"))))
+    onair_model = OnAirModel.load(Path(settings.tag_onair_model))
+    air = {}
+    for i in order:
+        said = onair_model.mentions(heard.get(live.items[i].id, ""), names)
+        air[i] = np.array([onair_score(t, said) for t in pdd.texts]) if said else np.zeros(len(pids))
+
     def ranked(scores: np.ndarray) -> list[tuple[str, float]]:
         best: dict[str, float] = {}
         for pid, x in zip(pids, scores):
             best[pid] = max(best.get(pid, float("-inf")), float(x))
         return sorted(best.items(), key=lambda kv: -kv[1])
 
-    def run(w_heard: float, w_summary: float, alpha: float, alpha_empty: float, lex=None) -> float:
+    def run(w_heard: float, w_summary: float, alpha: float, alpha_empty: float, lex=None, w_air: float = 0.0) -> float:
         lex = lex or lex_heard
         prev: dict[str, list] = {}
         top1: dict[int, str] = {}
         for i in order:
             it = live.items[i]
             sid = it.id.split(":")[0]
-            scores = page_fused @ live_fused[i] + w_heard * lex[i] + w_summary * lex_summary[i]
+            scores = page_fused @ live_fused[i] + w_heard * lex[i] + w_summary * lex_summary[i] + w_air * air[i]
             a = alpha_empty if summary_for_embedding(it.text) == "" else alpha
             r = smooth(ranked(scores)[:10], prev.get(sid, []), a)[:10]
             prev[sid] = r
@@ -119,6 +129,11 @@ def main() -> int:
         for a, ae in ((0.0, 0.0), (settings.tag_smoothing, settings.tag_smoothing_empty), (0.7, 0.9)):
             name = f"fused + {w_heard:g} x idf-weighted heard, smoothing {a:g}/{ae:g}"
             table[name] = run(w_heard, 0, a, ae, lex_idf)
+            print(f"{name:60} top-1 {table[name]:.3f}", flush=True)
+    for w_heard, w_air in ((0, 3), (1, 3), (3, 1), (3, 3), (3, 6)):
+        for a, ae in ((0.0, 0.0), (0.5, 0.8), (0.7, 0.9)):
+            name = f"fused + {w_heard:g} x heard + {w_air:g} x on-air, smoothing {a:g}/{ae:g}"
+            table[name] = run(w_heard, 0, a, ae, w_air=w_air)
             print(f"{name:60} top-1 {table[name]:.3f}", flush=True)
     out = {"command": f"python bench/tagging.py --dataset {ds} --split {args.split}", "date": time.strftime("%Y-%m-%d"),
            "split": args.split, "windows_scored": len(scored), "products": int(len(set(pids))),

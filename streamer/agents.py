@@ -106,7 +106,7 @@ def _embed(rec):
 
 
 def _tag(rec):
-    return pipeline.tag(REDIS, rec, settings)
+    return pipeline.tag(REDIS, rec, MODELS)
 
 
 @app.agent(TOPICS["windows"])

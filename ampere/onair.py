@@ -1,0 +1,200 @@
+"""Is a product named in a window the one on air, or only mentioned in passing?
+
+Hosts name other products all the time: "some of you asked about the Open Shore Wolf 20", "this is not
+the Lake Island Wolf 10, that one is different", "the Storm Cloud Mustang 700 is back tomorrow". Matching
+the title words that were said (``ampere.lexical``) counts those as much as "check out the Sun Lane
+Pilot 40". This module finds the catalogue names said in a (name-corrected) transcript and scores each
+mention with a logistic regression over the words around it, learned from a generated dataset's train
+split (label: the name belongs to the product on air). The tagger adds, per candidate product, the best
+mention score times the share of the product's name the mention covers.
+
+The model is a dict of feature weights, so scoring needs no ML library at run time; training uses
+scikit-learn. Written by ``ampere tagger train DATASET``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+_WORD = re.compile(r"[a-z]+|\d+")
+CONTEXT = 4  # words each side of a mention that the classifier sees
+MAX_NAME_WORDS = 6
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+@dataclass(frozen=True)
+class Mention:
+    name: tuple[str, ...]  # the catalogue name's words, lower case
+    start: int             # word span in the transcript
+    end: int
+
+
+def find_mentions(text_words: Sequence[str], names: Iterable[str]) -> list[Mention]:
+    """Catalogue names said verbatim (after name correction), longest first, left to right, no overlaps.
+    A name that is also the start of a longer name said ("North River" in "North River Blaze 300")
+    counts once, as the longer one."""
+    by_len: dict[int, set[tuple[str, ...]]] = {}
+    for n in names:
+        w = tuple(words(n))
+        if 1 < len(w) <= MAX_NAME_WORDS:
+            by_len.setdefault(len(w), set()).add(w)
+    lengths = sorted(by_len, reverse=True)
+    out, i = [], 0
+    while i < len(text_words):
+        for n in lengths:
+            span = tuple(text_words[i:i + n])
+            if span in by_len[n]:
+                out.append(Mention(span, i, i + n))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def features(text_words: Sequence[str], m: Mention) -> list[str]:
+    """Bag of context features: the words before and after, the nearest ones and pair, where in the window
+    the mention falls, and the name's shape (length, has a number)."""
+    left, right = text_words[max(0, m.start - CONTEXT):m.start], text_words[m.end:m.end + CONTEXT]
+    f = [f"L:{w}" for w in left] + [f"R:{w}" for w in right]
+    if left:
+        f.append(f"L1:{left[-1]}")
+    if len(left) > 1:
+        f.append(f"L2:{left[-2]}_{left[-1]}")
+    if right:
+        f.append(f"R1:{right[0]}")
+    f.append(f"pos:{min(3, 4 * m.start // max(1, len(text_words)))}")
+    f.append(f"len:{len(m.name)}")
+    f.append(f"num:{any(w.isdigit() for w in m.name)}")
+    return f
+
+
+@dataclass
+class OnAirModel:
+    weights: dict[str, float] = field(default_factory=dict)
+    bias: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    def prob(self, feats: Iterable[str]) -> float:
+        z = self.bias + sum(self.weights.get(f, 0.0) for f in set(feats))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def mentions(self, text: str, names: Iterable[str]) -> list[tuple[Mention, float]]:
+        """Each catalogue name said in ``text`` with its probability of naming the product on air."""
+        tw = words(text)
+        return [(m, self.prob(features(tw, m))) for m in find_mentions(tw, names)]
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"bias": self.bias, "meta": self.meta,
+                                    "weights": dict(sorted(self.weights.items()))}, indent=0) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "OnAirModel":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"on-air model not found: {path}. Train it with `ampere tagger train DATASET`, "
+                                    "or set AMPERE_TAG_ONAIR_WEIGHT=0 to tag without it")
+        d = json.loads(path.read_text())
+        return cls({k: float(v) for k, v in d["weights"].items()}, float(d["bias"]), d.get("meta", {}))
+
+
+def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    n = len(needle)
+    return any(tuple(haystack[i:i + n]) == tuple(needle) for i in range(len(haystack) - n + 1))
+
+
+def title_name(title: str) -> list[str]:
+    """The product's name in its title: the longest run of capitalised words and numbers
+    ("Open Lane Jaguar 50" in "Open Lane Jaguar 50 cotton handbag, grey")."""
+    best: list[str] = []
+    run: list[str] = []
+    for w in re.findall(r"[A-Za-z]+|\d+", title or "") + [""]:
+        if w[:1].isupper() or w.isdigit():
+            run.append(w.lower())
+            continue
+        if len(run) > len(best):
+            best = run
+        run = []
+    return best
+
+
+def onair_score(title: str, scored: Sequence[tuple[Mention, float]]) -> float:
+    """Best mention probability x share of the product's name the mention covers (the brand alone names
+    half of "North River Blaze 300"), over the mentions that are part of this product's name."""
+    name = title_name(title)
+    if not name:
+        return 0.0
+    best = 0.0
+    for m, p in scored:
+        if _contains(name, m.name):
+            best = max(best, p * len(m.name) / len(name))
+    return best
+
+
+# --- training ------------------------------------------------------------------------------------------
+
+def labelled_mentions(windows: Iterable[Mapping], texts: Mapping[str, str], names_by_product: Mapping[str, set],
+                      all_names: Iterable[str]) -> tuple[list[list[str]], list[int]]:
+    """(features, label) for every catalogue name said in the windows' transcripts; label 1 when the name
+    is one of the on-air product's names."""
+    all_names = sorted(set(all_names))
+    X, y = [], []
+    for w in windows:
+        tw = words(texts.get(w["id"], ""))
+        own = {tuple(words(n)) for n in names_by_product.get(w["product_id"], ())}
+        for m in find_mentions(tw, all_names):
+            X.append(features(tw, m))
+            y.append(int(m.name in own))
+    return X, y
+
+
+def fit(X: list[list[str]], y: list[int], c: float = 1.0) -> OnAirModel:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    if len(set(y)) < 2:
+        raise ValueError("on-air training needs mentions of both kinds (on air and in passing)")
+    vec = DictVectorizer()
+    Xv = vec.fit_transform([{f: 1.0 for f in fs} for fs in X])
+    clf = LogisticRegression(C=c, max_iter=5000).fit(Xv, y)
+    weights = {f: float(w) for f, w in zip(vec.get_feature_names_out(), clf.coef_[0]) if abs(w) > 1e-6}
+    return OnAirModel(weights, float(clf.intercept_[0]))
+
+
+def accuracy(model: OnAirModel, X: list[list[str]], y: list[int]) -> float:
+    return sum((model.prob(f) > 0.5) == bool(t) for f, t in zip(X, y)) / max(1, len(y))
+
+
+def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
+    """Fit on the train split's live windows (name-corrected transcripts, ``texts/asr_names.jsonl`` from
+    ``ampere prepare-texts``); report accuracy on val."""
+    from ampere.names import names_of
+    from ampere.truth import load_jsonl
+    ds = Path(dataset_dir)
+    path = ds / "texts" / "asr_names.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `ampere prepare-texts {ds}` first")
+    texts = {r["id"]: r["text"] for r in load_jsonl(path)}
+    split = {p["product_id"]: p["split"] for p in load_jsonl(ds / "products.jsonl")}
+    names_by_product: dict[str, set] = {}
+    for row in load_jsonl(ds / "catalog.jsonl"):
+        names_by_product.setdefault(row["product_id"], set()).update(names_of(row))
+    all_names = set().union(*names_by_product.values())
+    windows = load_jsonl(ds / "windows.jsonl")
+    data = {s: labelled_mentions([w for w in windows if split[w["product_id"]] == s], texts, names_by_product,
+                                 all_names) for s in ("train", "val")}
+    model = fit(*data["train"])
+    model.meta = {"dataset": ds.name, "mentions": {s: len(d[1]) for s, d in data.items()},
+                  "on_air_share": {s: round(sum(d[1]) / max(1, len(d[1])), 3) for s, d in data.items()},
+                  "accuracy": {s: round(accuracy(model, *d), 3) for s, d in data.items() if d[1]}}
+    progress(f"on-air mentions: {json.dumps(model.meta)}")
+    return model

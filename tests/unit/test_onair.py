@@ -1,0 +1,100 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ampere import onair, pipeline
+from ampere.onair import Mention, OnAirModel, features, find_mentions, fit, onair_score, title_name, words
+from ampere.settings import Settings
+
+NAMES = ["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600", "Blue Lane Rocket 600"]
+
+
+def test_mentions_are_longest_names_said_without_overlap():
+    tw = words("this is the North River Blaze 300 hat, from North River. not the blue lane rocket 600")
+    said = [" ".join(m.name) for m in find_mentions(tw, NAMES)]
+    assert said == ["north river blaze 300", "north river", "blue lane rocket 600"]
+    assert find_mentions(words("nothing named here"), NAMES) == []
+    # one-word names are too easy to hit by chance and are not looked for
+    assert find_mentions(words("a rocket"), ["Rocket"]) == []
+
+
+def test_features_see_the_words_around_a_mention():
+    tw = words("this is not the Blue Lane Rocket 600 that one is different")
+    f = features(tw, find_mentions(tw, NAMES)[0])
+    assert {"L:not", "L1:the", "L2:not_the", "R1:that", "R:different", "num:True", "len:4"} <= set(f)
+
+
+def _synthetic(n: int = 40):
+    # on air after "check out the"/"here we have the", in passing after "not the"/"asked about the"
+    X, y = [], []
+    for i in range(n):
+        name = f"Brand{i} Model {10 * (i % 9 + 1)}"
+        for left, label in (("check out the", 1), ("here we have the", 1), ("this is not the", 0),
+                            ("some of you asked about the", 0)):
+            tw = words(f"{left} {name} okay")
+            m = find_mentions(tw, [name])[0]
+            X.append(features(tw, m))
+            y.append(label)
+    return X, y
+
+
+def test_a_fitted_model_tells_on_air_from_passing_mentions_of_unseen_names():
+    model = fit(*_synthetic())
+    names = ["Zed Mark 70"]
+    (m_on, p_on), = model.mentions("check out the Zed Mark 70 okay", names)
+    (m_off, p_off), = model.mentions("this is not the Zed Mark 70 okay", names)
+    assert p_on > 0.8 and p_off < 0.2
+    with pytest.raises(ValueError):
+        fit([["L:a"], ["L:b"]], [1, 1])
+
+
+def test_model_file_round_trip_and_missing_file(tmp_path):
+    model = fit(*_synthetic(10))
+    back = OnAirModel.load(model.save(tmp_path / "m.json"))
+    f = ["L:check", "L1:the", "num:True"]
+    assert back.prob(f) == pytest.approx(model.prob(f))
+    with pytest.raises(FileNotFoundError, match="ampere tagger train"):
+        OnAirModel.load(tmp_path / "absent.json")
+
+
+def test_score_is_mention_probability_times_share_of_the_name():
+    title = "North River Blaze 300 wool hat, white, $49"
+    assert title_name(title) == ["north", "river", "blaze", "300"]
+    full = (Mention(("north", "river", "blaze", "300"), 0, 4), 0.9)
+    brand = (Mention(("north", "river"), 0, 2), 0.8)
+    other = (Mention(("blue", "lane"), 0, 2), 0.99)
+    assert onair_score(title, [full]) == pytest.approx(0.9)
+    assert onair_score(title, [brand]) == pytest.approx(0.4)
+    assert onair_score(title, [brand, full, other]) == pytest.approx(0.9)
+    assert onair_score(title, [other]) == 0.0
+    assert onair_score("a hat", [full]) == 0.0
+
+
+def test_shipped_model_discounts_names_said_in_passing():
+    model = OnAirModel.load(Settings().tag_onair_model)
+    names = ["Sun Lane Pilot 40"]
+    (_, p_on), = model.mentions("Check out the Sun Lane Pilot 40 hat, this one is sky blue.", names)
+    (_, p_off), = model.mentions("This is not the Sun Lane Pilot 40, that one is different.", names)
+    (_, p_later), = model.mentions("If you missed it, the Sun Lane Pilot 40 is back tomorrow.", names)
+    assert p_on > 0.5 > max(p_off, p_later)
+
+
+def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing(monkeypatch):
+    pages = [SimpleNamespace(key="page:A", product_id="A", score=0.5, fields={"title": "Sun Lane Pilot 40 hat"}),
+             SimpleNamespace(key="page:B", product_id="B", score=0.5, fields={"title": "Lake Island Wolf 10 hat"})]
+    monkeypatch.setattr(pipeline.index, "knn", lambda *a, **k: pages)
+    monkeypatch.setattr(pipeline.index, "text_candidates", lambda *a, **k: [])
+    monkeypatch.setattr(pipeline.index, "vectors", lambda r, keys: [None] * len(keys))
+    text = "This is not the Lake Island Wolf 10. Check out the Sun Lane Pilot 40."
+    model = fit(*_synthetic())
+    said = model.mentions(text, ["Sun Lane Pilot 40", "Lake Island Wolf 10"])
+    vec = np.zeros(4, np.float32)
+    with_onair = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=3.0), said)
+    without = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=0.0), said)
+    rank = lambda cands: [p for p, _ in pipeline.rank_products(SimpleNamespace(product_id=c.product_id, score=c.score)
+                                                                for c in cands)]
+    assert rank(with_onair)[0] == "A"
+    # both titles are fully spoken: word overlap alone cannot tell them apart
+    assert {c.product_id: c.score for c in without}["A"] == {c.product_id: c.score for c in without}["B"]
+    assert onair.onair_score("Sun Lane Pilot 40 hat", said) > onair.onair_score("Lake Island Wolf 10 hat", said)
