@@ -148,5 +148,7 @@ async def warm_up():
     """Load the models before the first window arrives, so its latency is not a cold start."""
     def load():
         MODELS.transcriber, MODELS.summarizer, MODELS.embedder  # noqa: B018 - properties load lazily
+        if settings.tag_onair_weight > 0:
+            MODELS.onair  # noqa: B018 - a missing model file shows here, at start, not on every window
     await asyncio.get_running_loop().run_in_executor(None, load)
     log.info("models loaded")
