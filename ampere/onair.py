@@ -36,27 +36,35 @@ class Mention:
     end: int
 
 
-def find_mentions(text_words: Sequence[str], names: Iterable[str]) -> list[Mention]:
-    """Catalogue names said verbatim (after name correction), longest first, left to right, no overlaps.
-    A name that is also the start of a longer name said ("North River" in "North River Blaze 300")
-    counts once, as the longer one."""
-    by_len: dict[int, set[tuple[str, ...]]] = {}
-    for n in names:
-        w = tuple(words(n))
-        if 1 < len(w) <= MAX_NAME_WORDS:
-            by_len.setdefault(len(w), set()).add(w)
-    lengths = sorted(by_len, reverse=True)
-    out, i = [], 0
-    while i < len(text_words):
-        for n in lengths:
-            span = tuple(text_words[i:i + n])
-            if span in by_len[n]:
-                out.append(Mention(span, i, i + n))
-                i += n
-                break
-        else:
-            i += 1
-    return out
+@dataclass(frozen=True)
+class NameIndex:
+    """Catalogue names by word count, to find them said verbatim; built once per set of names."""
+    by_len: dict[int, frozenset[tuple[str, ...]]]
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> "NameIndex":
+        by_len: dict[int, set[tuple[str, ...]]] = {}
+        for n in names:
+            w = tuple(words(n))
+            if 1 < len(w) <= MAX_NAME_WORDS:
+                by_len.setdefault(len(w), set()).add(w)
+        return cls({n: frozenset(v) for n, v in sorted(by_len.items(), reverse=True)})
+
+    def find(self, text_words: Sequence[str]) -> list[Mention]:
+        """Names said (after name correction), longest first, left to right, no overlaps. A name that is
+        also the start of a longer name said ("North River" in "North River Blaze 300") counts once, as
+        the longer one."""
+        out, i = [], 0
+        while i < len(text_words):
+            for n, names in self.by_len.items():
+                span = tuple(text_words[i:i + n])
+                if span in names:
+                    out.append(Mention(span, i, i + n))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
 
 
 def features(text_words: Sequence[str], m: Mention) -> list[str]:
@@ -86,10 +94,10 @@ class OnAirModel:
         z = self.bias + sum(self.weights.get(f, 0.0) for f in set(feats))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def mentions(self, text: str, names: Iterable[str]) -> list[tuple[Mention, float]]:
+    def mentions(self, text: str, names: NameIndex) -> list[tuple[Mention, float]]:
         """Each catalogue name said in ``text`` with its probability of naming the product on air."""
         tw = words(text)
-        return [(m, self.prob(features(tw, m))) for m in find_mentions(tw, names)]
+        return [(m, self.prob(features(tw, m))) for m in names.find(tw)]
 
     def save(self, path: Path) -> Path:
         path = Path(path)
@@ -147,12 +155,12 @@ def labelled_mentions(windows: Iterable[Mapping], texts: Mapping[str, str], name
                       all_names: Iterable[str]) -> tuple[list[list[str]], list[int]]:
     """(features, label) for every catalogue name said in the windows' transcripts; label 1 when the name
     is one of the on-air product's names."""
-    all_names = sorted(set(all_names))
+    names = NameIndex.of(all_names)
     X, y = [], []
     for w in windows:
         tw = words(texts.get(w["id"], ""))
         own = {tuple(words(n)) for n in names_by_product.get(w["product_id"], ())}
-        for m in find_mentions(tw, all_names):
+        for m in names.find(tw):
             X.append(features(tw, m))
             y.append(int(m.name in own))
     return X, y

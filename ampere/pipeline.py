@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -68,6 +67,7 @@ class Models:
     _embedder: object = None
     _snapper: object = None
     _snapper_at: float = 0.0
+    _name_index: object = None
     _onair: object = None
 
     @property
@@ -102,7 +102,9 @@ class Models:
         from ampere.names import NameSnapper
         with self._lock:
             if self._snapper is None or time.monotonic() - self._snapper_at > self.settings.names_refresh_s:
-                self._snapper = NameSnapper(index.get_names(r, self.settings), self.settings.name_min_score)
+                names = index.get_names(r, self.settings)
+                self._snapper = NameSnapper(names, self.settings.name_min_score)
+                self._name_index = onair.NameIndex.of(names)  # the same names, for the tagger's mentions
                 self._snapper_at = time.monotonic()
             return self._snapper
 
@@ -111,17 +113,17 @@ class Models:
 
     @property
     def onair(self):
-        from ampere.onair import OnAirModel
         with self._lock:
             if self._onair is None:
-                self._onair = OnAirModel.load(Path(self.settings.tag_onair_model))
+                self._onair = onair.OnAirModel.load(self.settings.tag_onair_model)
             return self._onair
 
     def onair_mentions(self, r, text: str) -> list:
         """Catalogue names said in ``text``, each with its probability of naming the product on air."""
         if self.settings.tag_onair_weight <= 0 or not text.strip():
             return []
-        return self.onair.mentions(text, self.snapper(r).names)
+        self.snapper(r)  # refreshes the names
+        return self.onair.mentions(text, self._name_index)
 
 
 # --- stages -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from ampere import lexical  # noqa: E402
 from ampere.names import names_of  # noqa: E402
-from ampere.onair import OnAirModel, onair_score  # noqa: E402
+from ampere.onair import NameIndex, OnAirModel, onair_score  # noqa: E402
 from ampere.pipeline import smooth, summary_for_embedding  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
 from ampere.truth import load_jsonl  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> int:
     lex_summary = {i: overlaps(summary_for_embedding(live.items[i].text)) for i in order}
 
     # names said on air rather than in passing (ampere/onair.py, the shipped model, trained on the train split)
-    names = sorted(set().union(*(names_of(r) for r in load_jsonl(ds / "catalog.jsonl"))))
+    names = NameIndex.of(set().union(*(names_of(r) for r in load_jsonl(ds / "catalog.jsonl"))))
     onair_model = OnAirModel.load(Path(settings.tag_onair_model))
     air = {}
     for i in order:
@@ -121,12 +121,12 @@ def main() -> int:
 
     table = {}
     for w_heard, w_summary in ((0, 0), (1, 0), (3, 0), (0, 1), (0, 3), (3, 1), (3, 3), (1, 3)):
-        for a, ae in ((0.0, 0.0), (settings.tag_smoothing, settings.tag_smoothing_empty), (0.7, 0.9)):
+        for a, ae in ((0.0, 0.0), (0.5, 0.8), (0.7, 0.9)):
             name = f"fused + {w_heard:g} x heard + {w_summary:g} x summary, smoothing {a:g}/{ae:g}"
             table[name] = run(w_heard, w_summary, a, ae)
             print(f"{name:60} top-1 {table[name]:.3f}", flush=True)
     for w_heard in (1, 3, 5):
-        for a, ae in ((0.0, 0.0), (settings.tag_smoothing, settings.tag_smoothing_empty), (0.7, 0.9)):
+        for a, ae in ((0.0, 0.0), (0.5, 0.8), (0.7, 0.9)):
             name = f"fused + {w_heard:g} x idf-weighted heard, smoothing {a:g}/{ae:g}"
             table[name] = run(w_heard, 0, a, ae, lex_idf)
             print(f"{name:60} top-1 {table[name]:.3f}", flush=True)

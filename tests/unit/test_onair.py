@@ -4,24 +4,25 @@ import numpy as np
 import pytest
 
 from ampere import onair, pipeline
-from ampere.onair import Mention, OnAirModel, features, find_mentions, fit, onair_score, title_name, words
+from ampere.onair import Mention, NameIndex, OnAirModel, features, fit, onair_score, title_name, words
 from ampere.settings import Settings
 
-NAMES = ["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600", "Blue Lane Rocket 600"]
+NAMES = NameIndex.of(["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600",
+                      "Blue Lane Rocket 600"])
 
 
 def test_mentions_are_longest_names_said_without_overlap():
     tw = words("this is the North River Blaze 300 hat, from North River. not the blue lane rocket 600")
-    said = [" ".join(m.name) for m in find_mentions(tw, NAMES)]
+    said = [" ".join(m.name) for m in NAMES.find(tw)]
     assert said == ["north river blaze 300", "north river", "blue lane rocket 600"]
-    assert find_mentions(words("nothing named here"), NAMES) == []
+    assert NAMES.find(words("nothing named here")) == []
     # one-word names are too easy to hit by chance and are not looked for
-    assert find_mentions(words("a rocket"), ["Rocket"]) == []
+    assert NameIndex.of(["Rocket"]).find(words("a rocket")) == []
 
 
 def test_features_see_the_words_around_a_mention():
     tw = words("this is not the Blue Lane Rocket 600 that one is different")
-    f = features(tw, find_mentions(tw, NAMES)[0])
+    f = features(tw, NAMES.find(tw)[0])
     assert {"L:not", "L1:the", "L2:not_the", "R1:that", "R:different", "num:True", "len:4"} <= set(f)
 
 
@@ -33,7 +34,7 @@ def _synthetic(n: int = 40):
         for left, label in (("check out the", 1), ("here we have the", 1), ("this is not the", 0),
                             ("some of you asked about the", 0)):
             tw = words(f"{left} {name} okay")
-            m = find_mentions(tw, [name])[0]
+            m = NameIndex.of([name]).find(tw)[0]
             X.append(features(tw, m))
             y.append(label)
     return X, y
@@ -41,7 +42,7 @@ def _synthetic(n: int = 40):
 
 def test_a_fitted_model_tells_on_air_from_passing_mentions_of_unseen_names():
     model = fit(*_synthetic())
-    names = ["Zed Mark 70"]
+    names = NameIndex.of(["Zed Mark 70"])
     (m_on, p_on), = model.mentions("check out the Zed Mark 70 okay", names)
     (m_off, p_off), = model.mentions("this is not the Zed Mark 70 okay", names)
     assert p_on > 0.8 and p_off < 0.2
@@ -73,7 +74,7 @@ def test_score_is_mention_probability_times_share_of_the_name():
 
 def test_shipped_model_discounts_names_said_in_passing():
     model = OnAirModel.load(Settings().tag_onair_model)
-    names = ["Sun Lane Pilot 40"]
+    names = NameIndex.of(["Sun Lane Pilot 40"])
     (_, p_on), = model.mentions("Check out the Sun Lane Pilot 40 hat, this one is sky blue.", names)
     (_, p_off), = model.mentions("This is not the Sun Lane Pilot 40, that one is different.", names)
     (_, p_later), = model.mentions("If you missed it, the Sun Lane Pilot 40 is back tomorrow.", names)
@@ -88,7 +89,7 @@ def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing(monkey
     monkeypatch.setattr(pipeline.index, "vectors", lambda r, keys: [None] * len(keys))
     text = "This is not the Lake Island Wolf 10. Check out the Sun Lane Pilot 40."
     model = fit(*_synthetic())
-    said = model.mentions(text, ["Sun Lane Pilot 40", "Lake Island Wolf 10"])
+    said = model.mentions(text, NameIndex.of(["Sun Lane Pilot 40", "Lake Island Wolf 10"]))
     vec = np.zeros(4, np.float32)
     with_onair = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=3.0), said)
     without = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=0.0), said)
