@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from ampere import media
-from ampere.kafka_admin import make_producer
+from ampere.broker import make_producer
 from ampere.records import AudioChunk, Keyframe, StreamEnd
 from ampere.settings import Settings
 

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from ampere.facts import Facts, heard, parse
 from ampere.settings import Settings, get_settings
-from ampere.summarizer_train import prompt
 
 EMPTY = "empty"
 MAX_SUMMARY_WORDS = 16
@@ -72,6 +71,21 @@ class Summary:
     ms: float
     model: str
     facts: str = ""  # keyed facts line (adapted LLM only): the context handed to the stream's next window
+
+
+# --- the adapted model's prompt (ampere_train.summarizer trains on exactly this) ---------------------------
+
+ADAPTER_SYSTEM = "Extract the product on sale: brand, model, type, colour, material, price. Write none if no product."
+
+
+def user_message(before: str, transcript: str, max_words: int = 120) -> str:
+    transcript = " ".join((transcript or "").split()[:max_words])
+    return f"before: {before}\nnow: {transcript}"
+
+
+def adapter_prompt(before: str, transcript: str) -> str:
+    return (f"<|im_start|>system\n{ADAPTER_SYSTEM}<|im_end|>\n<|im_start|>user\n{user_message(before, transcript)}"
+            f"<|im_end|>\n<|im_start|>assistant\n")
 
 
 # --- grounding: the LLM may select transcript words, never add its own ------------------------------
@@ -309,7 +323,7 @@ class FactsSummarizer(_OnLlama):
 
     def generate(self, transcript: str, before: str) -> str:
         with self._lock:
-            out = self.llm.create_completion(prompt(before, transcript), temperature=0.0,
+            out = self.llm.create_completion(adapter_prompt(before, transcript), temperature=0.0,
                                              max_tokens=int(self.settings.llm_max_tokens),
                                              stop=["<|im_end|>", "\n"])
         return out["choices"][0]["text"].strip()

@@ -31,16 +31,16 @@ import redis  # noqa: E402
 
 from ampere import index, media  # noqa: E402
 from ampere.catalog import add_pages, add_videos  # noqa: E402
-from ampere.demo import TagCollector  # noqa: E402
-from ampere.kafka_admin import consume, ensure_topics  # noqa: E402
+from ampere_dev.demo import TagCollector  # noqa: E402
+from ampere.broker import consume, ensure_topics  # noqa: E402
 from ampere.pipeline import Models, summary_for_embedding  # noqa: E402
 from ampere.records import decode  # noqa: E402
 from ampere.replay import replay  # noqa: E402
-from ampere.services import resolve_services  # noqa: E402
+from ampere_dev.services import resolve_services  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere.setup import ensure_ready  # noqa: E402
-from ampere.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
-from ampere.worker import FaustWorker  # noqa: E402
+from ampere_dev.derive import ensure_ready  # noqa: E402
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
+from ampere_dev.worker import FaustWorker  # noqa: E402
 from encoders.frames import segment_centres  # noqa: E402
 from streamer.topics import topic_names  # noqa: E402
 

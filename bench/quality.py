@@ -23,9 +23,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ampere.facts import ATTRIBUTES, Facts, score_text, truth_facts  # noqa: E402
+from ampere.facts import ATTRIBUTES, Facts  # noqa: E402
+from ampere_train.factscore import score_text, truth_facts  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere.truth import load_jsonl  # noqa: E402
+from ampere_synth.truth import load_jsonl  # noqa: E402
 
 OUT = REPO_ROOT / "bench" / "results" / "quality.json"
 DEFAULT_DATASET = REPO_ROOT / ".ampere" / "data" / "bench-s0"
@@ -71,7 +72,7 @@ def _warm(summarizer) -> None:
 def summarizer_section(ds: Path, n_timed: int) -> dict:
     from ampere.facts import _norm_words
     from ampere.summarize import make_summarizer
-    from ampere.textprep import input_snapper
+    from ampere_train.textprep import input_snapper
     settings = get_settings()
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     asr = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "raw_asr.jsonl")}
@@ -163,7 +164,7 @@ ABLATIONS = {  # name: (modality, text_mode)
 
 
 def _throughput(embedder, split, n: int = 256) -> float:
-    from encoders.evaluate import embedder_batch_fn
+    from ampere_train.evaluate import embedder_batch_fn
     fn = embedder_batch_fn(embedder)
     dd = split.domains["live"]
     n = min(n, len(dd.items))
@@ -175,11 +176,11 @@ def _throughput(embedder, split, n: int = 256) -> float:
 
 def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
     from encoders.config import load_config
-    from encoders.data import load_split
-    from encoders.evaluate import evaluate_split, embedder_batch_fn
-    from encoders.export import export_onnx
+    from ampere_train.data import load_split
+    from ampere_train.evaluate import evaluate_split, embedder_batch_fn
+    from ampere_train.export import export_onnx
     from encoders.runtime import Embedder, TorchEmbedder
-    from encoders.train import train
+    from ampere_train.train import train
 
     cfg = load_config("ampere-small")
     result: dict = {"ablation": {}, "ablation_detail": {}}
@@ -225,10 +226,10 @@ def oracle_section(ds: Path) -> dict:
     import tempfile
 
     from ampere.facts import parse
-    from ampere.summarizer_train import build_pairs
-    from ampere.textprep import input_snapper
-    from encoders.data import load_split
-    from encoders.evaluate import embedder_batch_fn, evaluate_split
+    from ampere_train.summarizer import build_pairs
+    from ampere_train.textprep import input_snapper
+    from ampere_train.data import load_split
+    from ampere_train.evaluate import embedder_batch_fn, evaluate_split
     from encoders.runtime import TorchEmbedder
 
     ckpt = RUNS / "visual_summary" / "model.pt"
@@ -282,19 +283,19 @@ def live_section(ds: Path, streams: list[str]) -> dict:
 
     from ampere import index
     from ampere.catalog import add_pages
-    from ampere.demo import TagCollector
-    from ampere.kafka_admin import ensure_topics
+    from ampere_dev.demo import TagCollector
+    from ampere.broker import ensure_topics
     from ampere.pipeline import Models
     from ampere.replay import replay
-    from ampere.services import resolve_services
-    from ampere.truth import expected_windows, on_air, score_tags
-    from ampere.worker import FaustWorker
+    from ampere_dev.services import resolve_services
+    from ampere_synth.truth import expected_windows, on_air, score_tags
+    from ampere_dev.worker import FaustWorker
     from streamer.topics import topic_names
 
-    from ampere.setup import ensure_onnx
+    from ampere_dev.derive import ensure_onnx
     settings = get_settings()
     ensure_onnx(settings)  # the worker runs the shipped model's ONNX export
-    from ampere.services import running_services
+    from ampere.urls import running_services
     if settings.kafka_url or settings.redis_url or running_services(settings) is not None:
         # the run empties its Redis and indexes the whole benchmark catalogue: never into a user's services
         raise SystemExit("the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "

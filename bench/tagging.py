@@ -29,7 +29,7 @@ from ampere.names import names_of  # noqa: E402
 from ampere.onair import NameIndex, OnAirModel, onair_score  # noqa: E402
 from ampere.pipeline import smooth, summary_for_embedding  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere.truth import load_jsonl  # noqa: E402
+from ampere_synth.truth import load_jsonl  # noqa: E402
 
 
 def _texts(path: Path) -> dict[str, str]:
@@ -39,7 +39,7 @@ def _texts(path: Path) -> dict[str, str]:
 
 
 def main() -> int:
-    from encoders.data import load_split
+    from ampere_train.data import load_split
     from encoders.runtime import Embedder
 
     ap = argparse.ArgumentParser()

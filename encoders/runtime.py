@@ -105,18 +105,14 @@ class Embedder(_Base):
         self.providers = session.get_providers()
 
     @classmethod
-    def load(cls, model_dir: str | Path | None = None, variant: str = "fp32", providers: str | Sequence[str] = "auto",
+    def load(cls, model_dir: str | Path, variant: str = "fp32", providers: str | Sequence[str] = "auto",
              threads: int = 1) -> "Embedder":
         import onnxruntime as ort
 
-        if model_dir is None:
-            from ampere.settings import get_settings
-
-            model_dir = get_settings().model_dir
         model_dir = Path(model_dir)
         mpath = model_dir / "manifest.json"
         if not mpath.is_file():
-            raise FileNotFoundError(f"{mpath} not found: export a model first (encoders.export.export_onnx)")
+            raise FileNotFoundError(f"{mpath} not found: export a model first (ampere_train.export.export_onnx)")
         manifest = json.loads(mpath.read_text())
         files = manifest.get("files", {})
         if variant not in files:

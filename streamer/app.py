@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import faust
 
-from ampere.services import bootstrap_servers, discover_urls
+from ampere.urls import ServicesNotFound, bootstrap_servers, discover_urls
 from ampere.settings import get_settings
 from streamer.topics import topic_names
 
 settings = get_settings()
-urls = discover_urls(settings)
+try:
+    urls = discover_urls(settings)
+except ServicesNotFound as exc:  # a clear line for the faust CLI, not a traceback
+    raise SystemExit(str(exc)) from None
 
 app = faust.App(
     "ampere-live",

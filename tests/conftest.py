@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
-    from ampere.services import EmbeddedServices, ServiceURLs
+    from ampere_dev.services import EmbeddedServices, ServiceURLs
 
     kafka_url, redis_url = os.environ.get("KAFKA_URL"), os.environ.get("REDIS_URL")
     if kafka_url and redis_url:

@@ -30,8 +30,8 @@ def fixed_inputs():
 
 def tiny_metrics(embedder) -> dict:
     from ampere.settings import Settings
-    from ampere.setup import ensure_dataset
-    from encoders.evaluate import evaluate_dataset
+    from ampere_dev.derive import ensure_dataset
+    from ampere_train.evaluate import evaluate_dataset
     data = ensure_dataset(Settings(), "tiny", 0, progress=lambda *_: None)
     res = evaluate_dataset(data, embedder, split="test", text_mode="script")
     return {d: round(v["R@1"], 4) for d, v in res["directions"].items()} | {"mean": round(res["mean"]["R@1"], 4)}

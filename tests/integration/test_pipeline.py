@@ -18,14 +18,14 @@ import redis
 
 from ampere import index, media
 from ampere.catalog import add_pages
-from ampere.kafka_admin import consume, ensure_topics, make_producer
+from ampere.broker import consume, ensure_topics, make_producer
 from ampere.pipeline import Models
 from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode
 from ampere.replay import replay
 from ampere.settings import Settings
-from ampere.setup import ensure_dataset, ensure_onnx
-from ampere.truth import expected_windows, load_jsonl, score_tags
-from ampere.worker import FaustWorker
+from ampere_dev.derive import ensure_dataset, ensure_onnx
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags
+from ampere_dev.worker import FaustWorker
 from streamer.topics import topic_names
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import pytest
 
 from ampere import media
 from ampere.settings import Settings
-from ampere.setup import ensure_dataset
-from ampere.truth import load_jsonl
+from ampere_dev.derive import ensure_dataset
+from ampere_synth.truth import load_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ampere import kafka_admin as ka
-from ampere import services as sv
+from ampere import broker as ka
+from ampere_dev import services as sv
 from ampere.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -159,7 +159,7 @@ def test_killed_parent_leaves_no_orphans(tmp_path):
     code = textwrap.dedent(f"""
         import json, sys, time
         from pathlib import Path
-        from ampere.services import EmbeddedServices
+        from ampere_dev.services import EmbeddedServices
         from ampere.settings import Settings
         svc = EmbeddedServices(Settings(home=Path({str(tmp_path)!r}))).__enter__()
         print(json.dumps(svc.pids), flush=True)

@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from encoders.config import ModelConfig, load_config  # noqa: E402
-from encoders.data import list_items, load_split, random_resized_crop_flip  # noqa: E402
-from encoders.evaluate import evaluate, first_hit_ranks, format_table  # noqa: E402
-from encoders.fake_data import make_fake_dataset  # noqa: E402
+from ampere_train.data import list_items, load_split, random_resized_crop_flip  # noqa: E402
+from ampere_train.evaluate import evaluate, first_hit_ranks, format_table  # noqa: E402
+from ampere_train.fake_data import make_fake_dataset  # noqa: E402
 from encoders.frames import pick_evenly, segment_centres  # noqa: E402
 from encoders.loss import AmpereLoss, symmetric_infonce  # noqa: E402
 from encoders.model import AmpereModel  # noqa: E402
@@ -175,7 +175,7 @@ def test_frame_sampling_helpers():
 
 
 def test_sample_video_frames_picks_nearest_frame(tmp_path):
-    from encoders.fake_data import _write_mp4
+    from ampere_train.fake_data import _write_mp4
     from encoders.frames import sample_video_frames
 
     # frame i is uniformly grey level 20*i, 4 fps -> frame times 0, 0.25, ..., 1.75
@@ -224,7 +224,7 @@ def test_augmentation_keeps_shape_and_identity_crop():
 
 def test_train_saves_small_checkpoint_and_torch_embedder_works(dataset, tmp_path):
     from encoders.runtime import TorchEmbedder
-    from encoders.train import train
+    from ampere_train.train import train
 
     cfg = ModelConfig(**{**SMALL, "epochs": 3, "batch_size": 4})
     logs = []

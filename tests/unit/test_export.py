@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from encoders.config import ModelConfig  # noqa: E402
-from encoders.export import export_onnx  # noqa: E402
+from ampere_train.export import export_onnx  # noqa: E402
 from encoders.model import AmpereModel, save_checkpoint  # noqa: E402
 from encoders.runtime import Embedder, TorchEmbedder  # noqa: E402
 
@@ -44,7 +44,7 @@ def test_manifest_describes_the_files(exported):
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask", "frames", "domain"]
     assert [o["name"] for o in manifest["outputs"]] == ["fused", "text", "visual"]
     assert manifest["frames"] == 3 and manifest["image_size"] == 48
-    from encoders.export import sha256
+    from ampere_train.export import sha256
     assert manifest["files"]["fp32"]["sha256"] == sha256(tmp / "onnx" / "ampere-fp32.onnx")
     assert manifest["checkpoint"]["sha256"] == sha256(ckpt)
 

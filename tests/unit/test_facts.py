@@ -1,4 +1,5 @@
-from ampere.facts import Facts, heard, heard_facts, merge, parse, score, score_text, truth_facts
+from ampere.facts import Facts, heard, merge, parse, score
+from ampere_train.factscore import heard_facts, score_text, truth_facts
 
 TRUTH = Facts(brand="Open Lane", model="Jaguar 50", type="handbag", colour="grey", material="cotton", price="155")
 

@@ -39,7 +39,7 @@ def test_torch_embeddings_match_the_reference(torch_embedder):
 
 def test_onnx_embeddings_match_the_reference():
     from ampere.settings import get_settings
-    from ampere.setup import ensure_onnx
+    from ampere_dev.derive import ensure_onnx
     from encoders.runtime import Embedder
     settings = get_settings()
     ensure_onnx(settings, progress=lambda *_: None)

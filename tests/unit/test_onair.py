@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from ampere import onair, pipeline
-from ampere.onair import Mention, NameIndex, OnAirModel, features, fit, onair_score, title_name, words
+from ampere.onair import Mention, NameIndex, OnAirModel, features, onair_score, title_name, words
+from ampere_train.tagger import fit
 from ampere.settings import Settings
 
 NAMES = NameIndex.of(["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600",

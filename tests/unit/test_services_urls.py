@@ -1,9 +1,9 @@
-"""URL parsing and binary discovery of ampere.services (no services started)."""
+"""URL parsing and binary discovery of ampere_dev.services (no services started)."""
 import os
 
 import pytest
 
-from ampere import services
+from ampere_dev import services
 
 
 def test_bootstrap_servers_forms():
@@ -56,11 +56,11 @@ def test_worker_refuses_to_start_without_services(tmp_path, monkeypatch):
     import pytest
 
     from ampere.settings import Settings
-    from ampere.services import discover_urls
+    from ampere.urls import ServicesNotFound, discover_urls
 
     monkeypatch.delenv("KAFKA_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
-    with pytest.raises(SystemExit, match="ampere services up"):
+    with pytest.raises(ServicesNotFound, match="ampere services up"):
         discover_urls(Settings(home=tmp_path))
     urls = discover_urls(Settings(home=tmp_path, kafka_url="kafka://k:9092", redis_url="redis://r:6379"))
     assert (urls.kafka_url, urls.redis_url) == ("kafka://k:9092", "redis://r:6379")

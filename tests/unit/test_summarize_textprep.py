@@ -9,7 +9,7 @@ import pytest
 
 from ampere import media
 from ampere.settings import Settings
-from ampere.textprep import prepare_texts, read_texts
+from ampere_train.textprep import prepare_texts, read_texts
 
 
 
@@ -69,7 +69,7 @@ def test_prepare_texts_bad_input(tmp_path):
 
 
 def test_summary_chains_keep_each_stream_in_order_and_videos_apart():
-    from ampere.textprep import _chains
+    from ampere_train.textprep import _chains
     order = [("v0", None), ("v1", None), ("a:0", None), ("a:4", "a:0"), ("a:8", "a:4"), ("b:0", None), ("b:4", "b:0"),
              ("c:8", "c:4")]  # c:0 and c:4 were cached by an interrupted run
     chains = _chains(order, videos_per_chain=1)

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from ampere.facts import parse
-from ampere.summarizer_train import build_pairs, prompt
+from ampere.summarize import adapter_prompt as prompt
+from ampere_train.summarizer import build_pairs
 
 
 def _write(path, rows):
@@ -65,7 +66,7 @@ def test_gguf_adapter_has_llama_cpp_names_shapes_and_alpha(tmp_path):
     peft = pytest.importorskip("peft")
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from ampere.summarizer_train import TARGET_MODULES, write_gguf_adapter
+    from ampere_train.summarizer import TARGET_MODULES, write_gguf_adapter
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
                       num_attention_heads=4, num_key_value_heads=2)
@@ -90,7 +91,7 @@ def test_gguf_adapter_loads_back_for_continued_training(tmp_path):
     peft = pytest.importorskip("peft")
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from ampere.summarizer_train import TARGET_MODULES, load_gguf_adapter, write_gguf_adapter
+    from ampere_train.summarizer import TARGET_MODULES, load_gguf_adapter, write_gguf_adapter
 
     def make(seed):
         torch.manual_seed(seed)

@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from ampere.synth import PRESETS, build_dataset, live_windows, make_products
+from ampere_synth import PRESETS, build_dataset, live_windows, make_products
 from ampere.settings import get_settings
-from ampere.synth.live import plan_streams
-from ampere.synth.scripts import number_words, price_words
-from ampere.truth import on_air
+from ampere_synth.live import plan_streams
+from ampere_synth.scripts import number_words, price_words
+from ampere_synth.truth import on_air
 
 VISUAL = ("category", "shape", "colour", "pattern")
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from ampere.truth import expected_windows, on_air, score_tags
+from ampere_synth.truth import expected_windows, on_air, score_tags
 from ampere.windows import WindowAssembler, pick_evenly
 
 SR = 100  # a low sample rate keeps the arithmetic readable

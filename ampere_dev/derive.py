@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ampere.settings import Settings
-from encoders.export import sha256
+from ampere_train.export import sha256
 
 
 def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
@@ -17,17 +17,18 @@ def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
 
 
 def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=print) -> Path:
-    from ampere.synth import build_dataset
-    return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress)
+    from ampere_synth import build_dataset
+    return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress,
+                         window_s=settings.window_s, hop_s=settings.hop_s)
 
 
 def ensure_checkpoint(settings: Settings, progress=print) -> Path:
     if settings.checkpoint.is_file():
         return settings.checkpoint
     progress(f"no model at {settings.checkpoint}: training one on generated data (a few minutes)")
-    from ampere.textprep import prepare_texts
+    from ampere_train.textprep import prepare_texts
     from encoders.config import load_config
-    from encoders.train import train
+    from ampere_train.train import train
     data = ensure_dataset(settings, settings.train_preset, settings.train_seed, progress)
     prepare_texts(data, settings, modes=("summary",), progress=progress)
     return Path(train(data, load_config("ampere-small"), settings.checkpoint.parent, text_mode="summary",
@@ -45,7 +46,7 @@ def ensure_onnx(settings: Settings, progress=print) -> Path:
         if m.get("checkpoint", {}).get("sha256") == want and files_ok:
             return settings.model_dir
     progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.model_dir}")
-    from encoders.export import export_onnx
+    from ampere_train.export import export_onnx
     export_onnx(ckpt, out_dir=settings.model_dir, int8=True)
     return settings.model_dir
 

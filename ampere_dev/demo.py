@@ -14,15 +14,16 @@ from pathlib import Path
 
 from ampere import index, search
 from ampere.catalog import add_pages, add_videos
-from ampere.kafka_admin import consume, ensure_topics
+from ampere.broker import consume, ensure_topics
 from ampere.pipeline import Models
 from ampere.records import decode
 from ampere.replay import replay
-from ampere.services import resolve_services, running_services
+from ampere.urls import running_services
+from ampere_dev.services import resolve_services
 from ampere.settings import Settings
-from ampere.setup import ensure_ready
-from ampere.truth import expected_windows, load_jsonl, score_tags
-from ampere.worker import FaustWorker
+from ampere_dev.derive import ensure_ready
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags
+from ampere_dev.worker import FaustWorker
 from streamer.topics import topic_names
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ampere.services import die_with_parent
+from ampere_dev.services import die_with_parent
 from ampere.settings import REPO_ROOT, Settings
 
 READY_MARK = "[^Worker]: Ready"

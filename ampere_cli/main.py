@@ -28,7 +28,7 @@ def _redis(urls):
 # --- services ------------------------------------------------------------------------------
 
 def cmd_services_up(args) -> int:
-    from ampere.services import services_up
+    from ampere_dev.services import services_up
     services_up(_settings())
     return 0
 
@@ -36,16 +36,18 @@ def cmd_services_up(args) -> int:
 # --- data and model ------------------------------------------------------------------------
 
 def cmd_generate(args) -> int:
-    from ampere.synth import build_dataset
-    out = build_dataset(Path(args.out), args.preset, seed=args.seed, workers=args.workers)
+    from ampere_synth import build_dataset
+    settings = _settings()
+    out = build_dataset(Path(args.out), args.preset, seed=args.seed, workers=args.workers,
+                        window_s=settings.window_s, hop_s=settings.hop_s)
     print(out)
     return 0
 
 
 def cmd_summarizer_train(args) -> int:
     from ampere.summarize import default_gguf
-    from ampere.summarizer_train import LoraTrainConfig, build_pairs, train_lora
-    from ampere.textprep import input_snapper
+    from ampere_train.summarizer import LoraTrainConfig, build_pairs, train_lora
+    from ampere_train.textprep import input_snapper
     settings = _settings()
     out = Path(args.out or settings.llm_lora)
     pairs = build_pairs(Path(args.dataset), snapper=input_snapper(Path(args.dataset), settings))
@@ -56,21 +58,21 @@ def cmd_summarizer_train(args) -> int:
 
 
 def cmd_tagger_train(args) -> int:
-    from ampere.onair import train_from_dataset
+    from ampere_train.tagger import train_from_dataset
     out = Path(args.out or _settings().tag_onair_model)
     print(train_from_dataset(Path(args.dataset)).save(out))
     return 0
 
 
 def cmd_prepare_texts(args) -> int:
-    from ampere.textprep import prepare_texts
+    from ampere_train.textprep import prepare_texts
     prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
     return 0
 
 
 def cmd_train(args) -> int:
     from encoders.config import load_config
-    from encoders.train import train
+    from ampere_train.train import train
     ckpt = train(Path(args.dataset), load_config(args.config), Path(args.out), text_mode=args.text_mode,
                  modality=args.modality, epochs=args.epochs, seed=args.seed)
     print(ckpt)
@@ -78,7 +80,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from encoders.export import export_onnx
+    from ampere_train.export import export_onnx
     manifest = export_onnx(Path(args.checkpoint), out_dir=Path(args.out or _settings().model_dir),
                            int8=not args.no_int8)
     print(json.dumps({k: manifest[k] for k in ("files",) if k in manifest} or manifest, indent=2, default=str))
@@ -86,7 +88,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from encoders.evaluate import evaluate_dataset, format_table
+    from ampere_train.evaluate import evaluate_dataset, format_table
     from encoders.runtime import Embedder, TorchEmbedder
     settings = _settings()
     if args.backend == "torch":
@@ -102,7 +104,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_setup(args) -> int:
-    from ampere.setup import ensure_ready
+    from ampere_dev.derive import ensure_ready
     ensure_ready(_settings(), preset=args.preset, progress=print)
     return 0
 
@@ -117,7 +119,7 @@ def _index_ready(r, settings):
 def cmd_catalog_add(args) -> int:
     from ampere.catalog import add_pages, add_videos
     from ampere.pipeline import Models
-    from ampere.services import resolve_services
+    from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
         r = _redis(urls)
@@ -132,9 +134,9 @@ def cmd_catalog_add(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ampere.kafka_admin import ensure_topics
+    from ampere.broker import ensure_topics
     from ampere.replay import replay
-    from ampere.services import resolve_services
+    from ampere_dev.services import resolve_services
     from streamer.topics import topic_names
     settings = _settings()
     with resolve_services(settings) as urls:
@@ -149,7 +151,7 @@ def cmd_replay(args) -> int:
 
 def cmd_search(args) -> int:
     from ampere import search
-    from ampere.services import resolve_services
+    from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
         r = _redis(urls)
@@ -166,9 +168,9 @@ def cmd_search(args) -> int:
 
 
 def cmd_tags(args) -> int:
-    from ampere.kafka_admin import consume
+    from ampere.broker import consume
     from ampere.records import decode
-    from ampere.services import resolve_services
+    from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
         for msg in consume(urls.kafka_url, settings.topic("tags"), timeout_s=args.timeout, max_records=None):
@@ -184,7 +186,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ampere.demo import run_demo
+    from ampere_dev.demo import run_demo
     return run_demo(_settings(), preset=args.preset, fast=args.fast, streams=args.streams)
 
 

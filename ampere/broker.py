@@ -17,7 +17,7 @@ import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import errors as kerrors
 
-from ampere.services import host_ports, port_open, bootstrap_servers
+from ampere.urls import bootstrap_servers, host_ports, port_open
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""python -m ampere.synth --preset tiny --out DIR [--seed N] [--workers N]"""
+"""python -m ampere_synth --preset tiny --out DIR [--seed N] [--workers N]"""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from . import PRESETS, build_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ampere.synth", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m ampere_synth", description=__doc__)
     ap.add_argument("--preset", default="demo", choices=sorted(PRESETS))
     ap.add_argument("--out", required=True, help="dataset directory (created; reused if already built)")
     ap.add_argument("--seed", type=int, default=0)

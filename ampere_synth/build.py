@@ -11,8 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from ampere.settings import get_settings
-from ampere.truth import on_air
+from ampere_synth.truth import on_air
 
 from .clips import write_pages, write_video
 from .live import plan_streams, write_stream
@@ -67,17 +66,16 @@ def _pages_task(chunk: list[Product], preset: Preset, seed: int, root: Path) -> 
 
 
 def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: int = 2,
-                  progress: Callable[[str], None] | None = print) -> Path:
+                  progress: Callable[[str], None] | None = print, window_s: float = 8.0, hop_s: float = 4.0) -> Path:
     """Build (or reuse) the dataset for (preset, seed) in out_dir and return out_dir."""
     out_dir = Path(out_dir)
     cfg = get_preset(preset)
     say = progress or (lambda msg: None)
-    s = get_settings()
     key = {"preset": cfg.name, "seed": int(seed), "version": GENERATOR_VERSION}
     m = _read_manifest(out_dir)
     if m is not None and all(m.get(k) == v for k, v in key.items()):
-        if m.get("window_grid", {}) != {"window_s": s.window_s, "hop_s": s.hop_s}:
-            _refresh_windows(out_dir, m, s.window_s, s.hop_s)  # only the window grid changed: cheap
+        if m.get("window_grid", {}) != {"window_s": window_s, "hop_s": hop_s}:
+            _refresh_windows(out_dir, m, window_s, hop_s)  # only the window grid changed: cheap
         return out_dir
 
     if out_dir.exists() and m is None and any(out_dir.iterdir()):
@@ -91,7 +89,7 @@ def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: i
     for sub in ("pages", "videos", "live"):
         (tmp / sub).mkdir(parents=True)
     try:
-        manifest = _build_into(tmp, cfg, int(seed), max(1, workers), say, s.window_s, s.hop_s)
+        manifest = _build_into(tmp, cfg, int(seed), max(1, workers), say, window_s, hop_s)
         manifest.update(key)
         manifest["build_s"] = round(time.time() - t0, 1)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .frames import load_image, sample_video_frames, segment_centres
+from encoders.frames import load_image, sample_video_frames, segment_centres
 
 DOMAINS = ("page", "video", "live")
 TEXT_MODES = ("script", "raw_asr", "asr_names", "summary", "none")  # asr_names: ASR, catalogue names corrected

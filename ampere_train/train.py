@@ -16,13 +16,13 @@ import numpy as np
 import torch
 import yaml
 
-from .config import ModelConfig, load_config, resolve_text_encoder
+from encoders.config import ModelConfig, load_config, resolve_text_encoder
 from .data import DOMAINS, SplitData, load_split, random_resized_crop_flip
 from .evaluate import evaluate, format_table
-from .loss import AmpereLoss
-from .model import AmpereModel, save_checkpoint
-from .ngrams import ngram_features
-from .text import load_tokenizer, tokenize
+from encoders.loss import AmpereLoss
+from encoders.model import AmpereModel, save_checkpoint
+from encoders.ngrams import ngram_features
+from encoders.text import load_tokenizer, tokenize
 
 
 # --- text features

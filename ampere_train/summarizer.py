@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from ampere.facts import Facts, heard_facts, merge, truth_facts
+from ampere.facts import Facts, merge
+from ampere.summarize import adapter_prompt
+from ampere_train.factscore import heard_facts, truth_facts
 
 TARGET_MODULES = {"v_proj": "attn_v", "o_proj": "attn_output", "gate_proj": "ffn_gate",
                   "up_proj": "ffn_up", "down_proj": "ffn_down"}
@@ -97,20 +99,6 @@ def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper
     return pairs
 
 
-# --- prompt (shared with the runtime summarizer) --------------------------------------------------
-
-SYSTEM = "Extract the product on sale: brand, model, type, colour, material, price. Write none if no product."
-
-
-def user_message(before: str, transcript: str, max_words: int = 120) -> str:
-    transcript = " ".join((transcript or "").split()[:max_words])
-    return f"before: {before}\nnow: {transcript}"
-
-
-def prompt(before: str, transcript: str) -> str:
-    return (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{user_message(before, transcript)}"
-            f"<|im_end|>\n<|im_start|>assistant\n")
-
 
 # --- training -------------------------------------------------------------------------------------
 
@@ -125,7 +113,7 @@ def load_base(gguf_path: Path):
 
 
 def _encode(tok, pair: Pair) -> tuple[list[int], list[int]]:
-    p = tok(prompt(pair.before, pair.transcript), add_special_tokens=False).input_ids
+    p = tok(adapter_prompt(pair.before, pair.transcript), add_special_tokens=False).input_ids
     t = tok(pair.target + "<|im_end|>", add_special_tokens=False).input_ids
     return p + t, [-100] * len(p) + t
 

@@ -82,8 +82,8 @@ def quantize_int8(src: Path, dst: Path, ops: tuple[str, ...] | None = DEFAULT_IN
 def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool = True,
                 int8_ops: tuple[str, ...] | None = DEFAULT_INT8_OPS) -> dict:
     """Write ampere-fp32.onnx (+ ampere-int8.onnx) and manifest.json into out_dir; returns the manifest."""
-    from .config import resolve_text_encoder
-    from .model import load_checkpoint
+    from encoders.config import resolve_text_encoder
+    from encoders.model import load_checkpoint
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     if checkpoint.is_dir():
