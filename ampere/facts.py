@@ -13,12 +13,13 @@ import difflib
 import re
 from dataclasses import dataclass, fields, replace
 
+from ampere.textnorm import words
+
 NONE = "none"
 # a value counts as heard when some span of the transcript is this similar to it (ASR drift:
 # "open lane" ~ "openlane", "jaguar 50" ~ "jaguar fifty" is not, numbers must match as digits)
 HEARD_RATIO = 0.75
 _KEYED = re.compile(r"\s*([A-Za-z]+)\s*:\s*([^|]*)")
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def parse(line: str) -> Facts:
 
 
 def _norm_words(text: str) -> list[str]:
-    return _WORD.findall((text or "").lower())
+    return words(text)
 
 
 def heard(value: str, transcript: str, ratio: float = HEARD_RATIO) -> bool:

@@ -124,6 +124,18 @@ def decode_audio(data: bytes, expected_rate: int) -> np.ndarray:
     return s.astype(np.float32)
 
 
+def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Mono float32 at ``from_rate`` -> mono float32 at ``to_rate`` (libswresample through PyAV)."""
+    x = np.ascontiguousarray(np.asarray(pcm, dtype=np.float32).reshape(1, -1))
+    if from_rate == to_rate or x.shape[1] == 0:
+        return x.reshape(-1).copy()
+    fr = av.AudioFrame.from_ndarray(x, format="flt", layout="mono")
+    fr.sample_rate = int(from_rate)
+    rs = av.AudioResampler(format="flt", layout="mono", rate=int(to_rate))
+    parts = [o.to_ndarray().reshape(-1) for o in rs.resample(fr)] + [o.to_ndarray().reshape(-1) for o in rs.resample(None)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
 # --- containers -----------------------------------------------------------------------------------
 
 def _open(source: str):

@@ -11,14 +11,14 @@ a number must match exactly: "Legend 50" is not "Legend 500".
 """
 from __future__ import annotations
 
-import re
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
-from text_to_num import alpha2digit
 
-_WORD = re.compile(r"[A-Za-z]+|\d+")
+from ampere.textnorm import WORD, name_runs, numbers_as_digits, word_spans
 # names shorter than this (in characters, spaces included) are too easy to hit by chance
 MIN_CHARS = 6
 
@@ -38,15 +38,8 @@ def names_of(row: Mapping) -> set[str]:
     brand, model = str(attrs.get("brand") or "").strip(), str(attrs.get("model") or "").strip()
     out = {n for n in (brand, model, f"{brand} {model}".strip()) if n}
     if not out:
-        run: list[str] = []
-        for w in list(_WORD.findall(str(row.get("title") or ""))) + [""]:
-            if w[:1].isupper() or w.isdigit():
-                run.append(w)
-                continue
-            if len(run) >= 2:
-                out.add(" ".join(run))
-            run = []
-    return {n for n in out if len(_WORD.findall(n)) >= 2}
+        out = {" ".join(run) for run in name_runs(str(row.get("title") or "")) if len(run) >= 2}
+    return {n for n in out if len(WORD.findall(n)) >= 2}
 
 
 @dataclass
@@ -61,7 +54,7 @@ class NameSnapper:
         self._by_key = {}
         canon: dict[str, str] = {}
         for name in self.names:
-            words = _WORD.findall(name)
+            words = WORD.findall(name)
             norm = _norm(words)
             if len(words) < 2 or len(norm) < MIN_CHARS or norm in canon:
                 continue
@@ -95,10 +88,10 @@ class NameSnapper:
 
     def correct(self, text: str) -> str:
         """The transcript with numbers as digits and near-misses of catalogue names replaced by the names."""
-        text = alpha2digit(text or "", "en")
+        text = numbers_as_digits(text)
         if not self._by_key:
             return text
-        matches = list(_WORD.finditer(text))
+        matches = word_spans(text)
         words = [m.group(0) for m in matches]
         out, pos, i = [], 0, 0
         while i < len(words):
@@ -122,3 +115,33 @@ def snapper_from_rows(rows: Iterable[Mapping], min_score: float = 80.0) -> NameS
     for row in rows:
         names |= names_of(row)
     return NameSnapper(sorted(names), min_score)
+
+
+class CatalogNames:
+    """The catalogue's names as a worker sees them: re-read from the index every ``refresh_s`` (products added
+    while the worker runs are picked up without a restart), with the corrector and the mention finder built
+    once per refresh."""
+
+    def __init__(self, index, options):
+        from ampere.onair import NameIndex
+        self._index, self.options = index, options
+        self._name_index_cls = NameIndex
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self.snapper = NameSnapper([], options.min_score)
+        self.mentions = NameIndex.of([])
+
+    def refresh(self) -> "CatalogNames":
+        with self._lock:
+            if time.monotonic() - self._at > self.options.refresh_s:
+                names = self._index.names()
+                self.snapper = NameSnapper(names, self.options.min_score)
+                self.mentions = self._name_index_cls.of(names)
+                self._at = time.monotonic()
+        return self
+
+    def correct(self, text: str) -> str:
+        """``text`` with catalogue names snapped in (or as it is when correction is off)."""
+        if not self.options.correction or not (text or "").strip():
+            return text
+        return self.refresh().snapper.correct(text)

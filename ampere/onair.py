@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
-_WORD = re.compile(r"[a-z]+|\d+")
+from ampere.textnorm import longest_name_run, words
+
 CONTEXT = 4  # words each side of a mention that the classifier sees
 MAX_NAME_WORDS = 6
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall((text or "").lower())
 
 
 @dataclass(frozen=True)
@@ -124,16 +120,7 @@ def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
 def title_name(title: str) -> list[str]:
     """The product's name in its title: the longest run of capitalised words and numbers
     ("Open Lane Jaguar 50" in "Open Lane Jaguar 50 cotton handbag, grey")."""
-    best: list[str] = []
-    run: list[str] = []
-    for w in re.findall(r"[A-Za-z]+|\d+", title or "") + [""]:
-        if w[:1].isupper() or w.isdigit():
-            run.append(w.lower())
-            continue
-        if len(run) > len(best):
-            best = run
-        run = []
-    return best
+    return longest_name_run(title)
 
 
 def onair_score(title: str, scored: Sequence[tuple[Mention, float]]) -> float:

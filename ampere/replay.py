@@ -27,12 +27,12 @@ class ReplayStats:
 def media_records(source: str, stream_id: str, settings: Settings, realtime: bool):
     """Records for one source, in media-time order (a generator: nothing is buffered)."""
     seq = 0
-    for piece in media.iter_media(source, sample_rate=settings.sample_rate, chunk_s=settings.audio_chunk_s,
-                                  keyframe_fps=settings.keyframe_fps, frame_size=settings.frame_size,
+    for piece in media.iter_media(source, sample_rate=settings.ingest.sample_rate, chunk_s=settings.ingest.audio_chunk_s,
+                                  keyframe_fps=settings.ingest.keyframe_fps, frame_size=settings.ingest.frame_size,
                                   realtime=realtime):
         if isinstance(piece, media.AudioPiece):
-            yield AudioChunk(stream_id=stream_id, seq=seq, t0=float(piece.t0), sample_rate=settings.sample_rate,
-                             codec="flac", data=media.encode_audio(piece.pcm, settings.sample_rate))
+            yield AudioChunk(stream_id=stream_id, seq=seq, t0=float(piece.t0), sample_rate=settings.ingest.sample_rate,
+                             codec="flac", data=media.encode_audio(piece.pcm, settings.ingest.sample_rate))
         elif isinstance(piece, media.FramePiece):
             yield Keyframe(stream_id=stream_id, seq=seq, t=float(piece.t), codec="jpeg",
                            data=media.encode_jpeg(piece.rgb))
@@ -58,7 +58,7 @@ def replay(source: str, stream_id: str, kafka_url: str, settings: Settings, real
             stats.bytes_sent += len(value)
             if isinstance(rec, AudioChunk):
                 stats.audio_chunks += 1
-                stats.media_s = max(stats.media_s, rec.t0 + settings.audio_chunk_s)
+                stats.media_s = max(stats.media_s, rec.t0 + settings.ingest.audio_chunk_s)
             elif isinstance(rec, Keyframe):
                 stats.keyframes += 1
             if on_record is not None:

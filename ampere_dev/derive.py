@@ -19,36 +19,36 @@ def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
 def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=print) -> Path:
     from ampere_synth import build_dataset
     return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress,
-                         window_s=settings.window_s, hop_s=settings.hop_s)
+                         window_s=settings.windows.window_s, hop_s=settings.windows.hop_s)
 
 
 def ensure_checkpoint(settings: Settings, progress=print) -> Path:
-    if settings.checkpoint.is_file():
-        return settings.checkpoint
-    progress(f"no model at {settings.checkpoint}: training one on generated data (a few minutes)")
+    if settings.embed.checkpoint.is_file():
+        return settings.embed.checkpoint
+    progress(f"no model at {settings.embed.checkpoint}: training one on generated data (a few minutes)")
     from ampere_train.textprep import prepare_texts
     from encoders.config import load_config
     from ampere_train.train import train
-    data = ensure_dataset(settings, settings.train_preset, settings.train_seed, progress)
+    data = ensure_dataset(settings, settings.setup.train_preset, settings.setup.train_seed, progress)
     prepare_texts(data, settings, modes=("summary",), progress=progress)
-    return Path(train(data, load_config("ampere-small"), settings.checkpoint.parent, text_mode="summary",
+    return Path(train(data, load_config("ampere-small"), settings.embed.checkpoint.parent, text_mode="summary",
                       seed=0, progress=progress))
 
 
 def ensure_onnx(settings: Settings, progress=print) -> Path:
     ckpt = ensure_checkpoint(settings, progress)
-    manifest = settings.model_dir / "manifest.json"
+    manifest = settings.embed.model_dir / "manifest.json"
     want = sha256(ckpt)
     if manifest.is_file():
         m = json.loads(manifest.read_text())
         files = m.get("files", {}).values()
-        files_ok = bool(files) and all((settings.model_dir / f["file"]).is_file() for f in files)
+        files_ok = bool(files) and all((settings.embed.model_dir / f["file"]).is_file() for f in files)
         if m.get("checkpoint", {}).get("sha256") == want and files_ok:
-            return settings.model_dir
-    progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.model_dir}")
+            return settings.embed.model_dir
+    progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.embed.model_dir}")
     from ampere_train.export import export_onnx
-    export_onnx(ckpt, out_dir=settings.model_dir, int8=True)
-    return settings.model_dir
+    export_onnx(ckpt, out_dir=settings.embed.model_dir, int8=True)
+    return settings.embed.model_dir
 
 
 def ensure_ready(settings: Settings, preset: str = "demo", progress=print) -> Path:

@@ -211,8 +211,8 @@ class EmbeddedServices:
         self.log_dir = self.home / "services"
         self.data_dir = Path(data_dir) if data_dir is not None else self.log_dir / "redis"
         self.want_kafka, self.want_redis = kafka, redis
-        self.ready_timeout_s = ready_timeout_s if ready_timeout_s is not None else settings.services_ready_timeout_s
-        self.stop_timeout_s = stop_timeout_s if stop_timeout_s is not None else settings.services_stop_timeout_s
+        self.ready_timeout_s = ready_timeout_s if ready_timeout_s is not None else settings.services.ready_timeout_s
+        self.stop_timeout_s = stop_timeout_s if stop_timeout_s is not None else settings.services.stop_timeout_s
         self.children: list[_Child] = []
         self.kafka_url: str | None = None
         self.redis_url: str | None = None

@@ -32,8 +32,9 @@ class FaustWorker:
 
     def start(self) -> "FaustWorker":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "KAFKA_URL": self.urls.kafka_url, "REDIS_URL": self.urls.redis_url,
-               "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
+        # the worker runs with exactly these settings, whatever the environment says
+        env = {**os.environ, **self.settings.as_env(), "KAFKA_URL": self.urls.kafka_url,
+               "REDIS_URL": self.urls.redis_url, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
         faust = Path(sys.executable).with_name("faust")
         cmd = [str(faust), "-A", "streamer.app", "worker", "-l", self.loglevel, "--without-web"]
         self._log = open(self.log_path, "w")

@@ -83,7 +83,7 @@ def live_windows(dataset_dir: Path, window_s: float | None = None, hop_s: float 
             from ampere.settings import get_settings
 
             s = get_settings()
-            window_s, hop_s = s.window_s, s.hop_s
+            window_s, hop_s = s.windows.window_s, s.windows.hop_s
         wins = []
         for sid, st in streams.items():
             for seg in st["segments"]:

@@ -79,7 +79,7 @@ def _transcribe_task(task: tuple, settings_dict: dict) -> list[tuple[str, str]]:
     from ampere import media
     from ampere.asr import Transcriber
     if _worker_transcriber is None:
-        _worker_transcriber = Transcriber(Settings(**settings_dict))
+        _worker_transcriber = Transcriber(Settings(**settings_dict).asr)
     kind, path, items = task
     sr = 16000
     if kind == "video":
@@ -174,7 +174,7 @@ def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str],
     from ampere.summarize import EMPTY, make_summarizer
     key = json.dumps(settings_dict, sort_keys=True, default=str)
     if key not in _worker_summarizers:  # one model per process and settings
-        _worker_summarizers[key] = make_summarizer(Settings(**settings_dict))
+        _worker_summarizers[key] = make_summarizer(Settings(**settings_dict).summarizer)
     summarizer = _worker_summarizers[key]
     facts = dict(facts_before)
     rows = []
@@ -187,21 +187,21 @@ def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str],
 
 def input_snapper(dataset_dir: Path, settings: Settings):
     """The dataset catalogue's names (what a worker reads from Redis), or None when correction is off."""
-    if not settings.name_correction:
+    if not settings.names.correction:
         return None
     from ampere.names import snapper_from_rows
-    return snapper_from_rows(_read_jsonl(Path(dataset_dir) / "catalog.jsonl"), settings.name_min_score)
+    return snapper_from_rows(_read_jsonl(Path(dataset_dir) / "catalog.jsonl"), settings.names.min_score)
 
 
 def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
                   progress: Callable = print, workers: int = 1) -> dict[str, str]:
     """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
     previous window left). ``texts`` are what the summarizer reads: name-corrected when
-    ``settings.name_correction`` is on (``prepare_texts`` does that). With workers > 1, independent chains
+    ``settings.names.correction`` is on (``prepare_texts`` does that). With workers > 1, independent chains
     (streams, groups of videos) run in parallel processes of one LLM thread each."""
     from ampere.summarize import make_summarizer
     out = Path(dataset_dir) / "texts" / "summary.jsonl"
-    name = make_summarizer(settings).name + ("+names" if settings.name_correction else "")
+    name = make_summarizer(settings.summarizer).name + ("+names" if settings.names.correction else "")
     rows = _read_jsonl(out)
     stale = [r for r in rows if r.get("model", name) != name]
     if stale:  # made by another summarizer (kind or adapter): start the file again
@@ -232,7 +232,7 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
         for chain in chains:
             collect(_summarize_chain(chain, texts, facts, sdict))
     else:
-        sdict = settings.model_copy(update={"llm_threads": 1}).model_dump(mode="json")
+        sdict = settings.with_options(summarizer={"threads": 1}).model_dump(mode="json")
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             futs = [ex.submit(_summarize_chain, c, {i: texts[i] for i, _ in c},
                               {p: facts[p] for _, p in c[:1] if p in facts}, sdict) for c in chains]

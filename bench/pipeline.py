@@ -27,13 +27,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import redis  # noqa: E402
 
-from ampere import index, media  # noqa: E402
+from ampere import media  # noqa: E402
 from ampere.catalog import add_pages, add_videos  # noqa: E402
 from ampere_dev.demo import TagCollector  # noqa: E402
 from ampere.broker import consume, ensure_topics  # noqa: E402
-from ampere.pipeline import Models, summary_for_embedding  # noqa: E402
+from ampere.models import Models  # noqa: E402
+from ampere.store import Store  # noqa: E402
+from ampere.summarize import summary_for_embedding  # noqa: E402
 from ampere.records import decode  # noqa: E402
 from ampere.replay import replay  # noqa: E402
 from ampere_dev.services import resolve_services  # noqa: E402
@@ -42,7 +43,7 @@ from ampere_dev.derive import ensure_ready  # noqa: E402
 from ampere_synth.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
 from ampere_dev.worker import FaustWorker  # noqa: E402
 from encoders.frames import segment_centres  # noqa: E402
-from streamer.topics import topic_names  # noqa: E402
+from ampere.broker import topic_names  # noqa: E402
 
 OUT = REPO_ROOT / "bench" / "results" / "pipeline.json"
 
@@ -62,9 +63,9 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
     clips = []
     for w in windows:
         path = str(dataset / live[w["stream_id"]]["path"])
-        pcm = media.read_audio(path, w["start"], w["end"], settings.sample_rate)
-        frames = media.read_frames(path, segment_centres(w["start"], w["end"], settings.frames_per_window),
-                                   settings.frame_size)
+        pcm = media.read_audio(path, w["start"], w["end"], settings.ingest.sample_rate)
+        frames = media.read_frames(path, segment_centres(w["start"], w["end"], settings.windows.frames_per_window),
+                                   settings.ingest.frame_size)
         clips.append((pcm, frames))
 
     models.transcriber.transcribe(clips[0][0])  # warm-up
@@ -73,7 +74,7 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
         t = time.perf_counter()
         texts.append(models.transcriber.transcribe(pcm).text)
         asr_s += time.perf_counter() - t
-        audio_s += len(pcm) / settings.sample_rate
+        audio_s += len(pcm) / settings.ingest.sample_rate
 
     models.summarizer.summarize(texts[0])
     sum_ms, summaries = [], []
@@ -83,7 +84,7 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
         sum_ms.append((time.perf_counter() - t) * 1000)
 
     from encoders.runtime import TorchEmbedder
-    torch_emb = TorchEmbedder.load(settings.checkpoint)
+    torch_emb = TorchEmbedder.load(settings.embed.checkpoint)
     rates = {}
     for name, emb in (("onnx", models.embedder), ("torch", torch_emb)):
         emb.embed("live", clips[0][1], summaries[0])
@@ -139,7 +140,7 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
             th.start()
         for th in threads:
             th.join()
-        expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in streams)
+        expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in streams)
         deadline = time.time() + 900
         while time.time() < deadline:
             done = {(r[0], r[1]) for r in lat.rows if r[0].startswith(tag)}
@@ -180,19 +181,18 @@ def main() -> int:
     dataset = ensure_ready(settings, "demo")
     models = Models(settings)
     result = {"command": "python bench/pipeline.py " + " ".join(sys.argv[1:]), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d"), "settings": {k: getattr(settings, k) for k in (
-                  "window_s", "hop_s", "frames_per_window", "whisper_beam_size", "whisper_threads", "llm_threads",
-                  "onnx_variant", "summarizer")}}
+              "date": time.strftime("%Y-%m-%d"), "settings": {k: getattr(settings, k).model_dump(mode="json") for k in (
+                  "windows", "asr", "summarizer", "embed")}}
     print("components ...", flush=True)
     result.update(components(dataset, settings, models, args.component_windows))
     print(json.dumps(result, indent=2), flush=True)
 
     with resolve_services(settings) as urls:
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
-        r = redis.Redis.from_url(urls.redis_url)
-        index.create_index(r, settings, overwrite=False)
-        add_pages(r, dataset / "catalog.jsonl", models)
-        add_videos(r, dataset / "videos.jsonl", models, settings)
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
+        store = Store.connect(urls.redis_url, settings.redis)
+        store.index.create()
+        add_pages(store, dataset / "catalog.jsonl", models)
+        add_videos(store, dataset / "videos.jsonl", models)
         del models  # the worker loads its own; keep this process small while it runs
 
         print("one stream at real-time pace ...", flush=True)
@@ -202,7 +202,7 @@ def main() -> int:
         sat = run_streams(urls, settings, dataset, 3, realtime=False, tag="sat")
         print(json.dumps(sat), flush=True)
         # each real-time stream closes one window per hop
-        n = max(1, min(args.max_streams, int(sat["windows_per_s"] * settings.hop_s)))
+        n = max(1, min(args.max_streams, int(sat["windows_per_s"] * settings.windows.hop_s)))
         runs = []
         while n >= 1:
             print(f"{n} concurrent streams at real-time pace ...", flush=True)

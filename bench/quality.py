@@ -125,7 +125,7 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
     rows = [table("raw", {w["id"]: asr[w["id"]] for w in windows}, [])]
     print(json.dumps(rows[-1]), flush=True)
     for kind in ("raw", "keyword", "llm-stock"):
-        summ = make_summarizer(settings.model_copy(update={"summarizer": kind}))
+        summ = make_summarizer(settings.with_options(summarizer={"kind": kind}).summarizer)
         _warm(summ)
         outs, ms = {}, []
         for w in windows:
@@ -135,7 +135,7 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
         # the raw+names row's time is the name correction's
         rows.append(table("raw+names", outs, snap_ms) if kind == "raw" else table(kind, outs, ms))
         print(json.dumps(rows[-1]), flush=True)
-    summ = make_summarizer(settings.model_copy(update={"summarizer": "llm"}))
+    summ = make_summarizer(settings.with_options(summarizer={"kind": "llm"}).summarizer)
     _warm(summ)
     name = summ.name + ("+names" if snapper else "")
     missing = [w["id"] for w in windows if adapted.get(w["id"], {}).get("model") != name]
@@ -147,7 +147,7 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
         before = adapted.get(prev_of.get(w["id"], ""), {}).get("facts")
         ms.append(summ.summarize(heard[w["id"]], before=before).ms)
     rows.append(table("llm", {w["id"]: adapted[w["id"]]["text"] for w in windows}, ms))
-    rows[-1]["adapter"] = Path(settings.llm_lora).name
+    rows[-1]["adapter"] = Path(settings.summarizer.lora).name
     print(json.dumps(rows[-1]), flush=True)
     return {"summarizer": {r["kind"]: r for r in rows}}
 
@@ -279,23 +279,19 @@ def test_streams(ds: Path) -> list[str]:
 
 
 def live_section(ds: Path, streams: list[str]) -> dict:
-    import redis
-
-    from ampere import index
+    from ampere.broker import ensure_topics, topic_names
     from ampere.catalog import add_pages
-    from ampere_dev.demo import TagCollector
-    from ampere.broker import ensure_topics
-    from ampere.pipeline import Models
+    from ampere.models import Models
     from ampere.replay import replay
-    from ampere_dev.services import resolve_services
-    from ampere_synth.truth import expected_windows, on_air, score_tags
-    from ampere_dev.worker import FaustWorker
-    from streamer.topics import topic_names
-
+    from ampere.store import Store
+    from ampere.urls import running_services
+    from ampere_dev.demo import TagCollector
     from ampere_dev.derive import ensure_onnx
+    from ampere_dev.services import resolve_services
+    from ampere_dev.worker import FaustWorker
+    from ampere_synth.truth import expected_windows, on_air, score_tags
     settings = get_settings()
     ensure_onnx(settings)  # the worker runs the shipped model's ONNX export
-    from ampere.urls import running_services
     if settings.kafka_url or settings.redis_url or running_services(settings) is not None:
         # the run empties its Redis and indexes the whole benchmark catalogue: never into a user's services
         raise SystemExit("the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "
@@ -305,12 +301,12 @@ def live_section(ds: Path, streams: list[str]) -> dict:
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     chosen = [live[s] for s in streams]
     with resolve_services(settings) as urls:
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
-        r = redis.Redis.from_url(urls.redis_url)
-        r.flushdb()
-        index.create_index(r, settings, overwrite=True)
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
+        store = Store.connect(urls.redis_url, settings.redis)
+        store.r.flushdb()
+        store.index.create(overwrite=True)
         models = Models(settings)
-        add_pages(r, ds / "catalog.jsonl", models)  # every product of the benchmark: the tagger's gallery
+        add_pages(store, ds / "catalog.jsonl", models)  # every product of the benchmark: the tagger's gallery
         del models
         t0 = time.time()
         with FaustWorker(urls, settings, log_path=settings.home / "logs" / "quality-live.log") as worker:
@@ -319,7 +315,7 @@ def live_section(ds: Path, streams: list[str]) -> dict:
             tags.start()
             for s in chosen:
                 replay(str(ds / s["path"]), s["stream_id"], urls.kafka_url, settings, realtime=False)
-            expected = sum(expected_windows(s["duration"], settings.window_s, settings.hop_s) for s in chosen)
+            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in chosen)
             deadline = time.time() + 3600
             while time.time() < deadline:
                 got = {(t["stream_id"], round(t["start"], 3)) for t in tags.tags}
@@ -343,7 +339,7 @@ def live_section(ds: Path, streams: list[str]) -> dict:
         "streams": streams, "gallery_products": len(products), "wall_s": round(wall, 1),
         "test_products_top1": round(test_score.top1, 4), "test_windows": test_score.windows,
         "all_products_top1": round(all_score.top1, 4), "all_windows": all_score.windows,
-        "summarizer": settings.summarizer, "onnx_variant": settings.onnx_variant}}
+        "summarizer": settings.summarizer.kind, "onnx_variant": settings.embed.variant}}
 
 
 def tables() -> str:

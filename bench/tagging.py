@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from ampere import lexical  # noqa: E402
+from ampere import textnorm  # noqa: E402
 from ampere.names import names_of  # noqa: E402
 from ampere.onair import NameIndex, OnAirModel, onair_score  # noqa: E402
-from ampere.pipeline import smooth, summary_for_embedding  # noqa: E402
+from ampere.summarize import summary_for_embedding  # noqa: E402
+from ampere.tagger import smooth  # noqa: E402
 from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
 from ampere_synth.truth import load_jsonl  # noqa: E402
 
@@ -48,12 +49,12 @@ def main() -> int:
     args = ap.parse_args()
     ds, settings = args.dataset, get_settings()
     heard = _texts(ds / "texts" / "asr_names.jsonl")
-    emb = Embedder.load(settings.model_dir, variant=settings.onnx_variant)
+    emb = Embedder.load(settings.embed.model_dir, variant=settings.embed.variant)
     pages = load_split(ds, "all", emb.k, emb.image_size, "summary")
     live = pages.domains["live"]
     pdd = pages.domains["page"]
     pids = np.array(pdd.product_ids)
-    title_tokens = [lexical.tokens(t) for t in pdd.texts]
+    title_tokens = [textnorm.content_tokens(t) for t in pdd.texts]
 
     def embed(domain, dd):
         out = []
@@ -83,8 +84,8 @@ def main() -> int:
         return sum(idf[w] for w in title & spoken) / total if total else 0.0
 
     def overlaps(text: str, weighted: bool = False) -> np.ndarray:
-        spoken = lexical.tokens(text)
-        return np.array([weighted_overlap(tt, spoken) if weighted else lexical.overlap(tt, spoken)
+        spoken = textnorm.content_tokens(text)
+        return np.array([weighted_overlap(tt, spoken) if weighted else textnorm.overlap(tt, spoken)
                          for tt in title_tokens])
 
     lex_idf = {i: overlaps(heard.get(live.items[i].id, ""), weighted=True) for i in order}
@@ -93,7 +94,7 @@ def main() -> int:
 
     # names said on air rather than in passing (ampere/onair.py, the shipped model, trained on the train split)
     names = NameIndex.of(set().union(*(names_of(r) for r in load_jsonl(ds / "catalog.jsonl"))))
-    onair_model = OnAirModel.load(Path(settings.tag_onair_model))
+    onair_model = OnAirModel.load(Path(settings.tagger.onair_model))
     air = {}
     for i in order:
         said = onair_model.mentions(heard.get(live.items[i].id, ""), names)

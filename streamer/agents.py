@@ -1,154 +1,188 @@
 """Faust agents: move records between stage topics and run ``ampere.pipeline`` off the event loop.
 
-Every agent reads raw bytes, decodes them with ``ampere.records.decode`` and
-sends anything it cannot process to the dead-letter topic with the reason; the
-worker keeps going. Heavy inference runs in one single-thread pool per model
-(ASR, LLM, ONNX), so the event loop keeps heartbeating and committing while a
-window is being processed (see field-notes on stalled commits).
+Every agent reads raw bytes, decodes them with ``ampere.records.decode`` and sends anything it cannot process
+to the dead-letter topic with the reason; the worker keeps going. Heavy inference runs in one single-thread
+pool per model (ASR, LLM, ONNX), so the event loop keeps heartbeating and committing while a window is being
+processed (field-notes: stalled commits).
+
+What each agent does with one event lives in :class:`Stages`, apart from Faust, and gets its dependencies
+(:class:`Deps`) from outside: tests drive it with fakes, and nothing is built at import — the worker builds its
+Redis client, models and pools when the first event arrives (or at warm-up).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
 
-import redis
-
-from ampere import media, pipeline
+from ampere.errors import PoisonRecord
 from ampere.ingest import Ingestor
-from ampere.records import (AudioChunk, BadRecord, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized,
-                            Transcribed, WindowReady, decode)
-from streamer.app import TOPICS, app, settings, urls
+from ampere.pipeline import Pipeline
+from ampere.records import AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized, Transcribed, \
+    WindowReady, decode
+from ampere.settings import Settings
 
 log = logging.getLogger("ampere.agents")
 
-REDIS = redis.Redis.from_url(urls.redis_url)
-MODELS = pipeline.Models(settings)
-POOLS = {name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}")
-         for name in ("io", "asr", "llm", "embed")}
-# open windows are journaled in Redis: a worker that takes a stream over rebuilds them (ampere/ingest.py)
-INGESTOR = Ingestor(REDIS, settings)
+POOLS = ("io", "asr", "llm", "embed")
 
 
-async def run_in(pool: str, fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(POOLS[pool], fn, *args)
+@dataclass
+class Deps:
+    settings: Settings
+    pipeline: Pipeline
+    ingestor: Ingestor
+    pools: dict[str, Executor] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, redis_url: str) -> "Deps":
+        from ampere.store import Store
+        store = Store.connect(redis_url, settings.redis)
+        return cls(settings=settings, pipeline=Pipeline(settings, store),
+                   ingestor=Ingestor(store.streams, settings.windows, settings.ingest),
+                   pools={name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}")
+                          for name in POOLS})
 
 
-async def dead_letter(event, reason: str) -> None:
-    msg = event.message
-    log.warning("dead-letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
-    await TOPICS["dead-letter"].send(
-        key=event.key,
-        value=DeadLetter(source_topic=msg.topic, partition=msg.partition, offset=msg.offset, reason=reason,
-                         payload=bytes(event.value or b"")[: settings.max_record_bytes // 2], key=event.key).encode(),
-    )
+Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (stage, key, value)
 
 
-async def send(stage: str, rec) -> None:
-    await TOPICS[stage].send(key=rec.stream_id.encode(), value=rec.encode())
+@dataclass
+class Event:
+    """What a stage needs of one Kafka message (Faust's event, or a test's)."""
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @classmethod
+    def of(cls, event) -> "Event":
+        msg = event.message
+        return cls(msg.topic, msg.partition, msg.offset, event.key, event.value)
 
 
-def _ingest(rec) -> list:
-    """Media record -> closed windows (runs in the io pool: FLAC/JPEG checks cost a few ms)."""
-    windows = INGESTOR.handle(rec)
-    if isinstance(rec, StreamEnd) and not windows:
-        # no tail window to carry the news: the stream's products are no longer live now
-        pipeline.index.end_stream(REDIS, rec.stream_id)
-    return windows
+class Stages:
+    """One method per agent: decode, run the stage in its pool, send the result on, dead-letter what fails."""
 
+    def __init__(self, deps: Callable[[], Deps], send: Send):
+        self._deps_factory = deps
+        self._deps: Deps | None = None
+        self.send = send
 
-@app.agent(TOPICS["media"])
-async def ingest(stream):
-    async for event in stream.events():
+    @property
+    def deps(self) -> Deps:
+        if self._deps is None:
+            self._deps = self._deps_factory()
+        return self._deps
+
+    async def run_in(self, pool: str, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.deps.pools.get(pool), fn, *args)
+
+    async def dead_letter(self, ev: Event, reason: str) -> None:
+        log.warning("dead-letter %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
+        limit = self.deps.settings.broker.max_record_bytes // 2
+        await self.send("dead-letter", ev.key, DeadLetter(
+            source_topic=ev.topic, partition=ev.partition, offset=ev.offset, reason=reason,
+            payload=bytes(ev.value or b"")[:limit], key=ev.key).encode())
+
+    async def forward(self, stage: str, rec) -> None:
+        await self.send(stage, rec.stream_id.encode(), rec.encode())
+
+    def _decode(self, ev: Event, expect: tuple):
+        return decode(ev.value, expect=expect, max_bytes=self.deps.settings.broker.max_record_bytes)
+
+    def _ingest(self, rec) -> list:
+        """Media record -> closed windows (in the io pool: FLAC/JPEG checks cost a few ms)."""
+        windows = self.deps.ingestor.handle(rec)
+        if isinstance(rec, StreamEnd) and not windows:
+            # no tail window to carry the news: the stream's products are no longer live now
+            self.deps.pipeline.end_stream(rec.stream_id, rec.t)
+        return windows
+
+    async def ingest(self, ev: Event) -> None:
         try:
-            rec = decode(event.value, expect=(AudioChunk, Keyframe, StreamEnd), max_bytes=settings.max_record_bytes)
-            windows = await run_in("io", _ingest, rec)
-        except (BadRecord, media.MediaError) as exc:
-            await dead_letter(event, str(exc))
-            continue
+            rec = self._decode(ev, (AudioChunk, Keyframe, StreamEnd))
+            windows = await self.run_in("io", self._ingest, rec)
+        except PoisonRecord as exc:
+            await self.dead_letter(ev, str(exc))
+            return
         except Exception as exc:  # never let one record stop the stream; the reason goes with it
             log.exception("ingest failed")
-            await dead_letter(event, f"{type(exc).__name__}: {exc}")
-            continue
+            await self.dead_letter(ev, f"{type(exc).__name__}: {exc}")
+            return
         for win in windows:
             try:
-                ready = await run_in("io", pipeline.store_window, REDIS, win, settings)
+                ready = await self.run_in("io", self.deps.pipeline.store_window, win)
             except Exception as exc:  # e.g. Redis unreachable: this window is lost, the stream goes on
                 log.exception("cannot store window %s", win.window_id)
-                await dead_letter(event, f"window {win.window_id} not stored: {type(exc).__name__}: {exc}")
+                await self.dead_letter(ev, f"window {win.window_id} not stored: {type(exc).__name__}: {exc}")
                 continue
-            await send("windows", ready)
+            await self.forward("windows", ready)
 
+    async def stage(self, ev: Event, expect: tuple, pool: str, method: str, out: str | None) -> Any:
+        """Decode, run one pipeline stage in its pool and send its result to ``out``; on failure dead-letter."""
+        try:
+            rec = self._decode(ev, expect)
+            result = await self.run_in(pool, getattr(self.deps.pipeline, method), rec)
+        except PoisonRecord as exc:
+            await self.dead_letter(ev, str(exc))
+            return None
+        except Exception as exc:  # a bad window must not stop the stream; the reason goes with the record
+            log.exception("stage %s failed", method)
+            await self.dead_letter(ev, f"{type(exc).__name__}: {exc}")
+            return None
+        if result is not None and out is not None:
+            await self.forward(out, result)
+        return result
 
-async def _stage(event, expect, pool: str, fn):
-    """Decode, run one stage function in its pool; on failure dead-letter and return None."""
-    try:
-        rec = decode(event.value, expect=expect, max_bytes=settings.max_record_bytes)
-        return await run_in(pool, fn, rec)
-    except BadRecord as exc:
-        await dead_letter(event, str(exc))
-    except Exception as exc:  # a bad window must not stop the stream; the reason goes with the record
-        log.exception("stage %s failed", getattr(fn, "__name__", fn))
-        await dead_letter(event, f"{type(exc).__name__}: {exc}")
-    return None
+    async def transcribe(self, ev: Event):
+        return await self.stage(ev, (WindowReady,), "asr", "transcribe", "transcripts")
 
+    async def summarize(self, ev: Event):
+        return await self.stage(ev, (Transcribed,), "llm", "summarize", "summaries")
 
-def _transcribe(rec):
-    return pipeline.transcribe(REDIS, rec, MODELS)
+    async def embed(self, ev: Event):
+        return await self.stage(ev, (Summarized,), "embed", "embed_and_index", "embeddings")
 
-
-def _summarize(rec):
-    return pipeline.summarize(REDIS, rec, MODELS)
-
-
-def _embed(rec):
-    return pipeline.embed_and_index(REDIS, rec, MODELS)
-
-
-def _tag(rec):
-    return pipeline.tag(REDIS, rec, MODELS)
-
-
-@app.agent(TOPICS["windows"])
-async def transcribe(stream):
-    async for event in stream.events():
-        out = await _stage(event, (WindowReady,), "asr", _transcribe)
-        if out is not None:
-            await send("transcripts", out)
-
-
-@app.agent(TOPICS["transcripts"])
-async def summarize(stream):
-    async for event in stream.events():
-        out = await _stage(event, (Transcribed,), "llm", _summarize)
-        if out is not None:
-            await send("summaries", out)
-
-
-@app.agent(TOPICS["summaries"])
-async def embed(stream):
-    async for event in stream.events():
-        out = await _stage(event, (Summarized,), "embed", _embed)
-        if out is not None:
-            await send("embeddings", out)
-
-
-@app.agent(TOPICS["embeddings"])
-async def tag(stream):
-    async for event in stream.events():
-        out = await _stage(event, (Embedded,), "io", _tag)
+    async def tag(self, ev: Event):
+        out = await self.stage(ev, (Embedded,), "io", "tag", "tags")
         if out is not None:
             log.info("tag %s [%.0f-%.0fs] -> %s (%.3f) e2e %.0f ms", out.stream_id, out.start, out.end,
                      out.product_id, out.score, out.e2e_ms)
-            await send("tags", out)
+        return out
+
+    async def warm_up(self) -> None:
+        """Load the models before the first window arrives, so its latency is not a cold start (and a missing
+        model file shows at start, not on every window)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.deps.pipeline.models.warm_up)
+        log.info("models loaded")
 
 
-@app.task
-async def warm_up():
-    """Load the models before the first window arrives, so its latency is not a cold start."""
-    def load():
-        MODELS.transcriber, MODELS.summarizer, MODELS.embedder  # noqa: B018 - properties load lazily
-        if settings.tag_onair_weight > 0:
-            MODELS.onair  # noqa: B018 - a missing model file shows here, at start, not on every window
-    await asyncio.get_running_loop().run_in_executor(None, load)
-    log.info("models loaded")
+# stage -> (input topic, Stages method)
+AGENTS = {"ingest": "media", "transcribe": "windows", "summarize": "transcripts", "embed": "summaries",
+          "tag": "embeddings"}
+
+
+def register(app, topics: dict, deps: Callable[[], Deps]) -> Stages:
+    """Declare the agents (and the warm-up task) on a Faust app; returns the Stages they run."""
+    async def send(stage: str, key: bytes | None, value: bytes):
+        return await topics[stage].send(key=key, value=value)
+
+    stages = Stages(deps, send)
+
+    def make(name: str):
+        method = getattr(stages, name)
+
+        async def agent(stream):
+            async for event in stream.events():
+                await method(Event.of(event))
+        agent.__name__ = agent.__qualname__ = name
+        return agent
+
+    for name, source in AGENTS.items():
+        app.agent(topics[source], name=f"ampere.{name}")(make(name))
+    app.task(stages.warm_up)
+    return stages

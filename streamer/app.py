@@ -1,47 +1,53 @@
 """The Faust application: ``faust -A streamer.app worker -l info``.
 
-Values are raw bytes on every topic: records are decoded and checked by
-``ampere.records`` inside the agents, so a malformed message becomes a
-dead-letter record with its reason instead of a crash in Faust's codec layer.
+Values are raw bytes on every topic: records are decoded and checked by ``ampere.records`` inside the agents, so
+a malformed message becomes a dead-letter record with its reason instead of a crash in Faust's codec layer.
+Importing this module reads the settings and finds the services (``KAFKA_URL``/``REDIS_URL`` or a running
+``ampere services up``); the Redis client, the models and the thread pools are built by the worker later.
 """
 from __future__ import annotations
 
 import faust
 
-from ampere.urls import ServicesNotFound, bootstrap_servers, discover_urls
-from ampere.settings import get_settings
-from streamer.topics import topic_names
+from ampere.settings import Settings, get_settings
+from ampere.urls import ServiceURLs, ServicesNotFound, bootstrap_servers, discover_urls
+from streamer import agents, topics
+
+
+def make_app(settings: Settings, urls: ServiceURLs) -> faust.App:
+    b, w = settings.broker, settings.worker
+    app = faust.App(
+        # one consumer group per topic prefix: two deployments on one cluster must not rebalance each other
+        f"ampere-live-{b.topic_prefix}",
+        broker=[f"kafka://{hp}" for hp in bootstrap_servers(urls.kafka_url).split(",")],
+        store="memory://",  # no tables: state is rebuildable and kept out of Faust recovery (field-notes)
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=b.partitions,
+        topic_replication_factor=1,
+        processing_guarantee="at_least_once",  # exactly-once effects come from deterministic Redis keys
+        broker_session_timeout=b.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, b.session_timeout_s / 3),
+        broker_max_poll_records=b.max_poll_records,
+        producer_max_request_size=b.max_record_bytes,
+        consumer_max_fetch_size=max(b.max_record_bytes * 2, 1 << 20),
+        web_enabled=w.web_port > 0,
+        web_port=w.web_port or 6066,
+        web_bind=w.web_host,
+        web_host=w.web_host,
+        autodiscover=False,
+    )
+    # `faust worker` turns the web server on unless told --without-web, on every interface; ours stays off
+    # unless a port is configured, and then listens on worker.web_host (loopback by default)
+    app.boot_strategy.enable_web = w.web_port > 0
+    return app
+
 
 settings = get_settings()
 try:
     urls = discover_urls(settings)
 except ServicesNotFound as exc:  # a clear line for the faust CLI, not a traceback
     raise SystemExit(str(exc)) from None
-
-app = faust.App(
-    "ampere-live",
-    broker=[f"kafka://{hp}" for hp in bootstrap_servers(urls.kafka_url).split(",")],
-    store="memory://",  # no tables: state is rebuildable and kept out of Faust recovery (see field-notes)
-    key_serializer="raw",
-    value_serializer="raw",
-    topic_partitions=settings.topic_partitions,
-    topic_replication_factor=1,
-    processing_guarantee="at_least_once",  # exactly-once effects come from deterministic Redis keys
-    broker_session_timeout=settings.broker_session_timeout,
-    broker_heartbeat_interval=max(1.0, settings.broker_session_timeout / 3),
-    broker_max_poll_records=settings.broker_max_poll_records,
-    producer_max_request_size=settings.max_record_bytes,
-    consumer_max_fetch_size=max(settings.max_record_bytes * 2, 1 << 20),
-    web_enabled=settings.worker_web_port > 0,
-    web_port=max(settings.worker_web_port, 1),
-    autodiscover=False,
-)
-
-TOPICS = {
-    stage: app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
-    for stage, name in topic_names(settings).items()
-}
-
-# agents register themselves on import
-from streamer import agents  # noqa: E402,F401
+app = make_app(settings, urls)
+TOPICS = topics.declare(app, settings)
+stages = agents.register(app, TOPICS, lambda: agents.Deps.build(settings, urls.redis_url))

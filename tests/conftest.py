@@ -30,14 +30,15 @@ def services(tmp_path_factory):
 
 @pytest.fixture
 def settings_for(tmp_path):
-    """Settings with an isolated home and a unique index name, so tests sharing one Redis do not collide."""
+    """Settings with an isolated home and a unique key prefix (and index), so tests sharing one Redis do not
+    collide; ``redis`` options given are merged with that prefix."""
     import uuid
 
     from ampere.settings import Settings
 
     def make(**kw):
         kw.setdefault("home", tmp_path)
-        kw.setdefault("index_name", f"test-{uuid.uuid4().hex[:8]}")
+        kw["redis"] = {"prefix": f"test-{uuid.uuid4().hex[:8]}", **kw.get("redis", {})}
         return Settings(**kw)
 
     return make

@@ -40,7 +40,7 @@ def tiny_metrics(embedder) -> dict:
 def main() -> None:
     from ampere.settings import get_settings
     from encoders.runtime import TorchEmbedder
-    ckpt = get_settings().checkpoint
+    ckpt = get_settings().embed.checkpoint
     emb = TorchEmbedder.load(ckpt)
     out = emb.embed_batch(*fixed_inputs())
     REFERENCE.parent.mkdir(exist_ok=True)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from ampere import index as ix
 from ampere import media
-from ampere.ingest import Ingestor, journal_key
+from ampere.ingest import Ingestor
+from ampere.store import Store
 from ampere.records import AudioChunk, Keyframe, StreamEnd
 
 pytestmark = pytest.mark.integration
@@ -12,11 +12,16 @@ pytestmark = pytest.mark.integration
 SR = 16000
 
 
-@pytest.fixture(scope="module")
-def r(services):
-    client = ix.connect(services.redis_url)
-    yield client
-    client.close()
+@pytest.fixture
+def store(services, settings_for):
+    settings = settings_for()
+    st = Store.connect(services.redis_url, settings.redis)
+    yield settings, st
+    st.r.close()
+
+
+def ingestor(settings, streams):
+    return Ingestor(streams, settings.windows, settings.ingest)
 
 
 def records(stream_id: str, seconds: int = 21):
@@ -43,36 +48,34 @@ def run(ingestors, recs, switch_at):
     return {w.window_id: w for w in windows}
 
 
-def test_a_new_worker_rebuilds_the_open_windows_from_the_journal(r, settings_for):
-    settings = settings_for()
+def test_a_new_worker_rebuilds_the_open_windows_from_the_journal(store):
+    settings, st = store
     sid = "journal-1"
-    r.delete(journal_key(sid))
-    reference = run([Ingestor(None, settings)] * 2, records(sid), switch_at=1e9)
+    reference = run([ingestor(settings, None)] * 2, records(sid), switch_at=1e9)
     assert len(reference) >= 4
 
     # without a journal the new owner misses what the old one had consumed: the open windows come out cut
-    lost = run([Ingestor(None, settings), Ingestor(None, settings)], records(sid), switch_at=10.5)
+    lost = run([ingestor(settings, None), ingestor(settings, None)], records(sid), switch_at=10.5)
     assert any(len(lost.get(k, w).audio) != len(w.audio) or k not in lost for k, w in reference.items())
 
-    handed_over = run([Ingestor(r, settings), Ingestor(r, settings)], records(sid), switch_at=10.5)
+    handed_over = run([ingestor(settings, st.streams), ingestor(settings, st.streams)], records(sid), switch_at=10.5)
     assert handed_over.keys() == reference.keys()
     for k, w in reference.items():
         got = handed_over[k]
         assert (got.start, got.end, got.final) == (w.start, w.end, w.final)
         np.testing.assert_allclose(got.audio, w.audio, atol=1e-4)
         assert [t for t, _ in got.frames] == [t for t, _ in w.frames]
-    assert not r.exists(journal_key(sid))  # the stream ended: nothing left behind
+    assert not st.r.exists(st.keys.journal(sid))  # the stream ended: nothing left behind
 
 
-def test_the_journal_holds_only_the_open_windows_media(r, settings_for):
-    settings = settings_for()
+def test_the_journal_holds_only_the_open_windows_media(store):
+    settings, st = store
     sid = "journal-2"
-    r.delete(journal_key(sid))
-    ing = Ingestor(r, settings)
+    ing = ingestor(settings, st.streams)
     for rec in records(sid)[:-1]:  # no end: the stream is still on air
         ing.handle(rec)
     # 21 s of media, 8 s windows every 4 s: only what the next window [16, 24) needs stays (~5 s)
-    entries = r.lrange(journal_key(sid), 0, -1)
-    assert 0 < len(entries) <= 3 * (settings.window_s + 1)
-    assert r.ttl(journal_key(sid)) > 0
-    r.delete(journal_key(sid))
+    entries = st.streams.journal(sid)
+    assert 0 < len(entries) <= 3 * (settings.windows.window_s + 1)
+    assert st.r.ttl(st.keys.journal(sid)) > 0
+    st.streams.journal_delete(sid)

@@ -14,19 +14,19 @@ import uuid
 import msgpack
 import numpy as np
 import pytest
-import redis
 
-from ampere import index, media
+from ampere import media
+from ampere.broker import consume, ensure_topics, make_producer, topic_names
 from ampere.catalog import add_pages
-from ampere.broker import consume, ensure_topics, make_producer
-from ampere.pipeline import Models
+from ampere.models import Models
 from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode
 from ampere.replay import replay
 from ampere.settings import Settings
 from ampere_dev.derive import ensure_dataset, ensure_onnx
-from ampere_synth.truth import expected_windows, load_jsonl, score_tags
+from ampere.search import Search
+from ampere.store import Store
 from ampere_dev.worker import FaustWorker
-from streamer.topics import topic_names
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags
 
 pytestmark = pytest.mark.integration
 
@@ -66,20 +66,18 @@ def prepared():
 
 def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, prepared, tmp_path):
     run = uuid.uuid4().hex[:8]
-    env = {"AMPERE_INDEX_NAME": f"it-{run}", "AMPERE_TOPIC_PREFIX": f"it{run}",
-           "AMPERE_MAX_RECORD_BYTES": str(MAX_RECORD)}
-    settings = Settings(index_name=env["AMPERE_INDEX_NAME"], topic_prefix=env["AMPERE_TOPIC_PREFIX"],
-                        max_record_bytes=MAX_RECORD, home=tmp_path)
+    settings = Settings(redis={"prefix": f"it-{run}"}, broker={"topic_prefix": f"it{run}",
+                                                               "max_record_bytes": MAX_RECORD}, home=tmp_path)
     stream = load_jsonl(prepared / "live.jsonl")[0]
     stream_id = f"live-{run}"
-    ensure_topics(services.kafka_url, list(topic_names(settings).values()), settings.topic_partitions)
-    r = redis.Redis.from_url(services.redis_url)
-    index.create_index(r, settings, overwrite=True)
-    assert add_pages(r, prepared / "catalog.jsonl", Models(settings)).added == 9
+    ensure_topics(services.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
+    store = Store.connect(services.redis_url, settings.redis)
+    store.index.create(overwrite=True)
+    assert add_pages(store, prepared / "catalog.jsonl", Models(settings)).added == 9
     # the catalogue's product names are what the worker corrects transcripts towards
     full_names = {f"{row['attributes']['brand']} {row['attributes']['model']}"
                   for row in load_jsonl(prepared / "catalog.jsonl")}
-    assert full_names <= set(index.get_names(r, settings))
+    assert full_names <= set(store.index.names())
 
     producer = make_producer(services.kafka_url, max_request_size=2_000_000)
     bad = bad_records()
@@ -87,12 +85,12 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
         producer.send(settings.topic("media"), key=b"bad", value=raw)
     producer.flush()
 
-    with FaustWorker(services, settings, log_path=tmp_path / "worker.log", env=env) as worker:
+    with FaustWorker(services, settings, log_path=tmp_path / "worker.log") as worker:
         worker.wait_ready(timeout=240)
         stats = replay(str(prepared / stream["path"]), stream_id, services.kafka_url, settings, realtime=False,
                        producer=producer)
         assert stats.audio_chunks >= int(stream["duration"]) and stats.keyframes > 0
-        want = expected_windows(stream["duration"], settings.window_s, settings.hop_s)
+        want = expected_windows(stream["duration"], settings.windows.window_s, settings.windows.hop_s)
         tags: list[dict] = []
         stop = threading.Event()
 
@@ -115,15 +113,15 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     starts = sorted({t["start"] for t in tags})
     assert len(starts) == want, f"got {len(starts)} tagged windows of {want}\n{worker.log_text()[-3000:]}"
     for start in starts:
-        key = index.live_key(stream_id, start)
-        vec = np.frombuffer(r.hget(key, "embedding"), dtype=np.float32)
-        hits = index.knn(r, vec, k=1, domains=["live"], settings=settings)
+        key = store.keys.live(stream_id, start)
+        vec = np.frombuffer(store.r.hget(key, "embedding"), dtype=np.float32)
+        hits = store.index.knn(vec, k=1, domains=["live"])
         assert hits[0].key == key and hits[0].score > 0.99
 
     # the stream's last window was tagged: its products are no longer "live now"
-    assert index.stream_now(r, stream_id)["ended"]
-    assert stream_id not in {w["stream_id"] for w in index.product_appearances(r, tags[-1]["product_id"],
-                                                                               settings=settings)["live_now"]}
+    assert store.streams.now(stream_id)["ended"]
+    live_now = Search(store, Models(settings)).by_product(tags[-1]["product_id"])["live_now"]
+    assert stream_id not in {w["stream_id"] for w in live_now}
 
     # most windows carry the product the truth says is on air
     score = score_tags(tags, {stream_id: stream["segments"]})

@@ -23,7 +23,7 @@ REF = json.loads(REFERENCE.read_text())
 def torch_embedder():
     from ampere.settings import get_settings
     from encoders.runtime import TorchEmbedder
-    return TorchEmbedder.load(get_settings().checkpoint)
+    return TorchEmbedder.load(get_settings().embed.checkpoint)
 
 
 def _check(outputs, atol):
@@ -43,7 +43,7 @@ def test_onnx_embeddings_match_the_reference():
     from encoders.runtime import Embedder
     settings = get_settings()
     ensure_onnx(settings, progress=lambda *_: None)
-    _check(Embedder.load(settings.model_dir, "fp32").embed_batch(*fixed_inputs()), atol=1e-3)
+    _check(Embedder.load(settings.embed.model_dir, "fp32").embed_batch(*fixed_inputs()), atol=1e-3)
 
 
 def test_retrieval_metrics_match_the_reference(torch_embedder):

@@ -3,7 +3,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ampere import onair, pipeline
+from ampere import onair
+from ampere.settings import TaggerOptions
+from ampere.tagger import Tagger, rank_products
 from ampere.onair import Mention, NameIndex, OnAirModel, features, onair_score, title_name, words
 from ampere_train.tagger import fit
 from ampere.settings import Settings
@@ -74,7 +76,7 @@ def test_score_is_mention_probability_times_share_of_the_name():
 
 
 def test_shipped_model_discounts_names_said_in_passing():
-    model = OnAirModel.load(Settings().tag_onair_model)
+    model = OnAirModel.load(Settings().tagger.onair_model)
     names = NameIndex.of(["Sun Lane Pilot 40"])
     (_, p_on), = model.mentions("Check out the Sun Lane Pilot 40 hat, this one is sky blue.", names)
     (_, p_off), = model.mentions("This is not the Sun Lane Pilot 40, that one is different.", names)
@@ -82,21 +84,32 @@ def test_shipped_model_discounts_names_said_in_passing():
     assert p_on > 0.5 > max(p_off, p_later)
 
 
-def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing(monkeypatch):
+class FakeIndex:
+    """What the tagger asks of the search index, answered from a list of pages."""
+    def __init__(self, pages):
+        self.pages = pages
+
+    def knn(self, vec, k, domains=None):
+        return self.pages
+
+    def text_candidates(self, words, k):
+        return []
+
+    def vectors(self, keys):
+        return [None] * len(keys)
+
+
+def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing():
     pages = [SimpleNamespace(key="page:A", product_id="A", score=0.5, fields={"title": "Sun Lane Pilot 40 hat"}),
              SimpleNamespace(key="page:B", product_id="B", score=0.5, fields={"title": "Lake Island Wolf 10 hat"})]
-    monkeypatch.setattr(pipeline.index, "knn", lambda *a, **k: pages)
-    monkeypatch.setattr(pipeline.index, "text_candidates", lambda *a, **k: [])
-    monkeypatch.setattr(pipeline.index, "vectors", lambda r, keys: [None] * len(keys))
     text = "This is not the Lake Island Wolf 10. Check out the Sun Lane Pilot 40."
     model = fit(*_synthetic())
     said = model.mentions(text, NameIndex.of(["Sun Lane Pilot 40", "Lake Island Wolf 10"]))
     vec = np.zeros(4, np.float32)
-    with_onair = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=3.0), said)
-    without = pipeline.catalog_candidates(None, vec, text, Settings(tag_onair_weight=0.0), said)
-    rank = lambda cands: [p for p, _ in pipeline.rank_products(SimpleNamespace(product_id=c.product_id, score=c.score)
-                                                                for c in cands)]
+    with_onair = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=3.0)).candidates(vec, text, said)
+    without = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=0.0)).candidates(vec, text, said)
+    rank = lambda cands: [p for p, _ in rank_products(SimpleNamespace(product_id=c.product_id, score=c.score)
+                                                       for c in cands)]
     assert rank(with_onair)[0] == "A"
     # both titles are fully spoken: word overlap alone cannot tell them apart
     assert {c.product_id: c.score for c in without}["A"] == {c.product_id: c.score for c in without}["B"]
-    assert onair.onair_score("Sun Lane Pilot 40 hat", said) > onair.onair_score("Lake Island Wolf 10 hat", said)

@@ -118,7 +118,7 @@ def test_windows_match_segments(data):
     (stream,) = data["live"]
     wins = [w for w in data["windows"] if w["stream_id"] == stream["stream_id"]]
     assert len(wins) >= 12
-    window, hop = get_settings().window_s, get_settings().hop_s
+    window, hop = get_settings().windows.window_s, get_settings().windows.hop_s
     for w in wins:
         assert w["id"] == f"{w['stream_id']}:{int(w['start'] * 1000)}"
         assert w["start"] % hop == 0 and w["end"] - w["start"] <= window
@@ -166,7 +166,7 @@ def test_only_the_window_grid_is_redone(tiny, tmp_path):
     (copy / "windows.jsonl").write_text("")
     assert build_dataset(copy, "tiny", seed=0, progress=None) == copy
     assert (copy / "windows.jsonl").read_bytes() == (tiny / "windows.jsonl").read_bytes()
-    assert json.loads((copy / "manifest.json").read_text())["window_grid"]["window_s"] == get_settings().window_s
+    assert json.loads((copy / "manifest.json").read_text())["window_grid"]["window_s"] == get_settings().windows.window_s
 
 
 def test_refuses_to_replace_a_foreign_folder(tmp_path):

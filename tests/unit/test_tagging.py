@@ -1,6 +1,7 @@
 from types import SimpleNamespace
 
-from ampere.pipeline import rank_products, smooth, summary_for_embedding
+from ampere.summarize import summary_for_embedding
+from ampere.tagger import rank_products, smooth
 
 
 def hit(pid, score):

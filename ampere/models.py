@@ -1,0 +1,52 @@
+"""The models of one worker process, each loaded on first use and once (Whisper, the summarizer, the ONNX
+embedder, the on-air mention model). Loading is lazy so that importing or constructing costs nothing; a worker
+calls :meth:`Models.warm_up` at start so the first window is not a cold start and a missing file shows then."""
+from __future__ import annotations
+
+import threading
+
+from ampere.settings import Settings
+
+
+class Models:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._loaded: dict[str, object] = {}
+
+    def _get(self, name: str, make):
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = make()
+            return self._loaded[name]
+
+    @property
+    def transcriber(self):
+        from ampere.asr import Transcriber
+        return self._get("asr", lambda: Transcriber(self.settings.asr))
+
+    @property
+    def summarizer(self):
+        from ampere.summarize import make_summarizer
+        return self._get("summarizer", lambda: make_summarizer(self.settings.summarizer))
+
+    @property
+    def embedder(self):
+        from encoders.runtime import Embedder
+        e = self.settings.embed
+        return self._get("embedder", lambda: Embedder.load(e.model_dir, variant=e.variant, providers=e.providers,
+                                                            threads=e.threads))
+
+    @property
+    def onair(self):
+        """The on-air mention model, or None when the tagger does not use it (``tagger.onair_weight`` 0)."""
+        from ampere.onair import OnAirModel
+        t = self.settings.tagger
+        return self._get("onair", lambda: OnAirModel.load(t.onair_model) if t.onair_weight > 0 else None)
+
+    def warm_up(self) -> None:
+        self.transcriber.model  # noqa: B018 - loads faster-whisper's model
+        summarizer = self.summarizer
+        getattr(summarizer, "llm", None)  # loads llama.cpp's model where there is one
+        self.embedder  # noqa: B018
+        self.onair  # noqa: B018

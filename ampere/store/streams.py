@@ -1,0 +1,176 @@
+"""Per-stream state in Redis: tag history, the tag "now", which streams show a product now, the summarizer's
+facts chain and the journal of open windows. Every key of one stream shares its hash tag (``ampere.store.keys``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Mapping
+
+import redis
+
+from ampere.store.keys import Keys
+
+
+def _s(b) -> str:
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+
+
+# One script so the history entry, the "now" hash and the window's item move together. "now" only moves
+# forward, so a late or replayed window cannot regress it; a window from before the stream's recorded end
+# does not bring an ended stream back to life. KEYS: now, tags, live item; all in the stream's hash slot.
+_RECORD_TAG = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
+local cur = redis.call('HGET', KEYS[1], 'start')
+local ended_t = redis.call('HGET', KEYS[1], 'ended_t')
+local moved, before = 0, redis.call('HGET', KEYS[1], 'product_id') or ''
+if (not cur) or tonumber(cur) <= tonumber(ARGV[1]) then
+  local ended = '0'
+  if ended_t and tonumber(ARGV[2]) <= tonumber(ended_t) + 0.001 then ended = '1' end
+  redis.call('HSET', KEYS[1], 'stream_id', ARGV[8], 'product_id', ARGV[3], 'score', ARGV[4],
+             'start', ARGV[1], 'end', ARGV[2], 'candidates', ARGV[5], 'ts', ARGV[7], 'ended', ended)
+  moved = 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+redis.call('EXPIRE', KEYS[2], ARGV[10])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HSET', KEYS[3], 'tag_product', ARGV[3], 'score', ARGV[4])
+end
+return {moved, before}
+"""
+
+
+def _norm_candidates(candidates) -> list[dict]:
+    out = []
+    for c in candidates or []:
+        if isinstance(c, Mapping):
+            d = dict(c)
+            if "score" in d:
+                d["score"] = float(d["score"])
+            out.append(d)
+        elif hasattr(c, "product_id") and hasattr(c, "score"):
+            out.append({"product_id": c.product_id, "score": float(c.score)})
+        else:
+            pid, score = c
+            out.append({"product_id": str(pid), "score": float(score)})
+    return out
+
+
+class StreamState:
+    def __init__(self, r: redis.Redis, keys: Keys, ttl_s: int, now_ttl_s: int = 3600,
+                 history_ttl_s: int = 7 * 24 * 3600):
+        self.r = r
+        self.keys = keys
+        self.ttl_s = max(1, int(ttl_s))
+        # a stream whose end never arrives (its source died) leaves "live now" by itself after this long
+        self.now_ttl_s = max(1, int(now_ttl_s))
+        self.history_ttl_s = max(1, int(history_ttl_s))
+
+    # ---------------------------------------------------------------- tags
+
+    def record_tag(self, stream_id: str, start: float, end: float, product_id: str, score: float,
+                   candidates=(), ts: float | None = None, extra: Mapping | None = None) -> bool:
+        """Record the tag of one live window: history (one entry per window start), the current state ("now")
+        and ``tag_product`` on the window's item, if indexed. Idempotent per (stream, start). Returns whether
+        "now" moved to this window."""
+        start, end, score = float(start), float(end), float(score)
+        ts = time.time() if ts is None else float(ts)
+        cands = _norm_candidates(candidates)
+        entry = {"start": start, "end": end, "product_id": product_id, "score": score, "candidates": cands, "ts": ts,
+                 **(extra or {})}
+        member = json.dumps(entry, separators=(",", ":"))
+        moved, before = self.r.eval(
+            _RECORD_TAG, 3, self.keys.now(stream_id), self.keys.tags(stream_id), self.keys.live(stream_id, start),
+            repr(start), repr(end), product_id or "", repr(score), json.dumps(cands, separators=(",", ":")), member,
+            repr(ts), stream_id, self.now_ttl_s, self.history_ttl_s)
+        if moved:
+            # the reverse index follows "now"; live_now() checks every member against "now", so a crash between
+            # the script and these calls leaves at most a stale member, dropped on read
+            before = _s(before)
+            pipe = self.r.pipeline(transaction=False)
+            if before and before != product_id:
+                pipe.srem(self.keys.on_air(before), stream_id)
+            if product_id:
+                pipe.sadd(self.keys.on_air(product_id), stream_id)
+            pipe.execute()
+        return bool(moved)
+
+    def end(self, stream_id: str, media_t: float | None = None) -> None:
+        """Mark a stream as ended: its products are no longer "live now". ``media_t``: the media time the stream
+        ended at; tags of windows before it that arrive later keep the stream ended."""
+        key = self.keys.now(stream_id)
+        product_id = self.r.hget(key, "product_id")
+        mapping = {"ended": "1", "ended_at": repr(time.time()), "stream_id": stream_id}
+        if media_t is not None:
+            mapping["ended_t"] = repr(float(media_t))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, self.now_ttl_s)
+        if product_id is not None and _s(product_id):
+            pipe.srem(self.keys.on_air(_s(product_id)), stream_id)
+        pipe.execute()
+
+    def now(self, stream_id: str) -> dict | None:
+        h = self.r.hgetall(self.keys.now(stream_id))
+        if not h:
+            return None
+        d = {_s(k): _s(v) for k, v in h.items()}
+        return {
+            "stream_id": d.get("stream_id", stream_id),
+            "product_id": d.get("product_id", ""),
+            "score": float(d.get("score", "nan")),
+            "start": float(d.get("start", "nan")),
+            "end": float(d.get("end", "nan")),
+            "candidates": json.loads(d.get("candidates") or "[]"),
+            "ts": float(d.get("ts", "nan")),
+            "ended": d.get("ended") == "1",
+        }
+
+    def history(self, stream_id: str, start: float | None = None, end: float | None = None) -> list[dict]:
+        """Tag entries ordered by window start, optionally with start in [start, end]."""
+        lo = "-inf" if start is None else repr(float(start))
+        hi = "+inf" if end is None else repr(float(end))
+        return [json.loads(m) for m in self.r.zrangebyscore(self.keys.tags(stream_id), lo, hi)]
+
+    def live_now(self, product_id: str) -> list[dict]:
+        """Streams whose current tag is this product and that have not ended."""
+        out = []
+        for stream_id in sorted(_s(m) for m in self.r.smembers(self.keys.on_air(product_id))):
+            now = self.now(stream_id)
+            if now is None or now["product_id"] != product_id or now["ended"]:
+                self.r.srem(self.keys.on_air(product_id), stream_id)  # stale: moved on, ended or expired
+                continue
+            out.append({k: now[k] for k in ("stream_id", "start", "end", "score")})
+        return out
+
+    # ---------------------------------------------------------------- the summarizer's facts chain
+
+    def put_facts(self, stream_id: str, start_s: float, facts: str) -> None:
+        """The summarizer's facts after a window: the next window of the stream reads them as context. Keyed by
+        window start, so a replayed window rewrites its own entry and never another's."""
+        self.r.set(self.keys.facts(stream_id, start_s), facts or "", ex=self.ttl_s)
+
+    def facts(self, stream_id: str, start_s: float) -> str | None:
+        v = self.r.get(self.keys.facts(stream_id, start_s))
+        return _s(v) if v is not None else None
+
+    # ---------------------------------------------------------------- journal of open windows (ampere.ingest)
+
+    def journal_append(self, stream_id: str, raw: bytes) -> None:
+        key = self.keys.journal(stream_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.rpush(key, raw)
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def journal(self, stream_id: str) -> list[bytes]:
+        return list(self.r.lrange(self.keys.journal(stream_id), 0, -1))
+
+    def journal_drop_first(self, stream_id: str, n: int) -> None:
+        if n > 0:
+            self.r.ltrim(self.keys.journal(stream_id), n, -1)
+
+    def journal_delete(self, stream_id: str) -> None:
+        self.r.delete(self.keys.journal(stream_id))
+
