@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from ampere import media
 from ampere.models import Models
@@ -63,11 +65,13 @@ def load_image(ref: str, base: Path) -> np.ndarray:
         raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
 
 
-def add_pages(store: Store, path: Path, models: Models, batch: int = 32) -> AddReport:
+def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progress: bool = True) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "title", "image"))
     report = AddReport(errors=errors)
+    bar = tqdm(total=len(rows), desc="pages", unit="page", disable=not progress or None, file=sys.stderr)
     for i in range(0, len(rows), batch):
+        bar.update(len(rows[i:i + batch]))
         chunk, images = [], []
         for row in rows[i:i + batch]:
             try:
@@ -86,6 +90,7 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32) -> AddR
         ])
         store.index.add_names(n for row in chunk for n in names_of(row))
         report.added += len(chunk)
+    bar.close()
     return report
 
 
@@ -103,13 +108,13 @@ def video_frames(path: Path, k: int, size: int) -> list[np.ndarray]:
     return media.read_frames(str(path), times, size)
 
 
-def add_videos(store: Store, path: Path, models: Models) -> AddReport:
+def add_videos(store: Store, path: Path, models: Models, progress: bool = True) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "path"))
     report = AddReport(errors=errors)
     settings = models.settings
     names = CatalogNames(store.index, settings.names)
-    for row in rows:
+    for row in tqdm(rows, desc="videos", unit="video", disable=not progress or None, file=sys.stderr):
         vp = Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"]
         try:
             frames = video_frames(vp, settings.windows.frames_per_window, settings.ingest.frame_size)

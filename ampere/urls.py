@@ -122,3 +122,20 @@ def discover_urls(settings) -> ServiceURLs:
         raise ServicesNotFound("ampere worker: set KAFKA_URL and REDIS_URL, or start the embedded services first "
                          "with `ampere services up` (it prints both URLs)")
     return ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
+
+
+def redact(url: str) -> str:
+    """A URL with its password (and user) replaced, fit for logs and output: ``redis://:***@host:6379``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = "***" if parts.username else ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))

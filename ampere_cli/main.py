@@ -1,18 +1,22 @@
 """``ampere``: one command with a subcommand per user task.
 
-Handlers import what they need lazily so ``ampere --help`` and light commands
-stay fast (torch, whisper and llama.cpp are only loaded by the tasks that use them).
+Handlers import what they need lazily so ``ampere --help`` and light commands stay fast (torch, whisper and
+llama.cpp are only loaded by the tasks that use them).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TEXT_MODES = ["script", "raw_asr", "asr_names", "summary", "none"]
+DOMAINS = ["page", "video", "live"]
 
 
 def _settings():
@@ -25,15 +29,25 @@ def _store(urls, settings):
     return Store.connect(urls.redis_url, settings.redis)
 
 
-# --- services ------------------------------------------------------------------------------
+# --- services and configuration ----------------------------------------------------------------
 
 def cmd_services_up(args) -> int:
     from ampere_dev.services import services_up
-    services_up(_settings())
+    return services_up(_settings())
+
+
+def cmd_settings(args) -> int:
+    import yaml
+    data = _settings().model_dump(mode="json")
+    for key in ("kafka_url", "redis_url"):
+        if data.get(key):
+            from ampere.urls import redact
+            data[key] = redact(data[key])
+    print(yaml.safe_dump(data, sort_keys=False), end="")
     return 0
 
 
-# --- data and model ------------------------------------------------------------------------
+# --- data and models ---------------------------------------------------------------------------
 
 def cmd_generate(args) -> int:
     from ampere_synth import build_dataset
@@ -41,6 +55,12 @@ def cmd_generate(args) -> int:
     out = build_dataset(Path(args.out), args.preset, seed=args.seed, workers=args.workers,
                         window_s=settings.windows.window_s, hop_s=settings.windows.hop_s)
     print(out)
+    return 0
+
+
+def cmd_prepare_texts(args) -> int:
+    from ampere_train.textprep import prepare_texts
+    prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
     return 0
 
 
@@ -59,20 +79,14 @@ def cmd_summarizer_train(args) -> int:
 
 def cmd_tagger_train(args) -> int:
     from ampere_train.tagger import train_from_dataset
-    out = Path(args.out or _settings().tag_onair_model)
+    out = Path(args.out or _settings().tagger.onair_model)
     print(train_from_dataset(Path(args.dataset)).save(out))
     return 0
 
 
-def cmd_prepare_texts(args) -> int:
-    from ampere_train.textprep import prepare_texts
-    prepare_texts(Path(args.dataset), _settings(), modes=tuple(args.modes))
-    return 0
-
-
 def cmd_train(args) -> int:
-    from encoders.config import load_config
     from ampere_train.train import train
+    from encoders.config import load_config
     ckpt = train(Path(args.dataset), load_config(args.config), Path(args.out), text_mode=args.text_mode,
                  modality=args.modality, epochs=args.epochs, seed=args.seed)
     print(ckpt)
@@ -81,7 +95,7 @@ def cmd_train(args) -> int:
 
 def cmd_export(args) -> int:
     from ampere_train.export import export_onnx
-    manifest = export_onnx(Path(args.checkpoint), out_dir=Path(args.out or _settings().model_dir),
+    manifest = export_onnx(Path(args.checkpoint), out_dir=Path(args.out or _settings().embed.model_dir),
                            int8=not args.no_int8)
     print(json.dumps({k: manifest[k] for k in ("files",) if k in manifest} or manifest, indent=2, default=str))
     return 0
@@ -91,6 +105,7 @@ def cmd_eval(args) -> int:
     from ampere_train.evaluate import evaluate_dataset, format_table
     from encoders.runtime import Embedder, TorchEmbedder
     settings = _settings()
+    embedder: Embedder | TorchEmbedder
     if args.backend == "torch":
         embedder = TorchEmbedder.load(args.checkpoint or settings.embed.checkpoint)
     else:
@@ -109,7 +124,7 @@ def cmd_setup(args) -> int:
     return 0
 
 
-# --- ingest --------------------------------------------------------------------------------
+# --- indexing and streams ----------------------------------------------------------------------
 
 def cmd_catalog_add(args) -> int:
     from ampere.catalog import add_pages, add_videos
@@ -128,10 +143,9 @@ def cmd_catalog_add(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ampere.broker import ensure_topics
+    from ampere.broker import ensure_topics, topic_names
     from ampere.replay import replay
     from ampere_dev.services import resolve_services
-    from ampere.broker import topic_names
     settings = _settings()
     with resolve_services(settings) as urls:
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
@@ -140,8 +154,6 @@ def cmd_replay(args) -> int:
           f"chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB")
     return 0
 
-
-# --- query ---------------------------------------------------------------------------------
 
 def cmd_search(args) -> int:
     from ampere.catalog import load_image
@@ -165,12 +177,13 @@ def cmd_search(args) -> int:
 
 def cmd_tags(args) -> int:
     from ampere.broker import consume
-    from ampere.records import decode
+    from ampere.records import Tag, decode
     from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
         for msg in consume(urls.kafka_url, settings.topic("tags"), timeout_s=args.timeout, max_records=None):
-            t = decode(msg.value)
+            t = decode(msg.value, expect=(Tag,))
+            assert isinstance(t, Tag)
             print(f"{t.stream_id} [{t.start:7.1f}-{t.end:7.1f}s] {t.product_id} score={t.score:.3f} "
                   f"e2e={t.e2e_ms:.0f}ms  {t.summary[:60]!r}", flush=True)
     return 0
@@ -186,100 +199,122 @@ def cmd_demo(args) -> int:
     return run_demo(_settings(), preset=args.preset, fast=args.fast, streams=args.streams)
 
 
+# --- the parser --------------------------------------------------------------------------------
+
+def _version() -> str:
+    from ampere import __version__
+    return f"ampere {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ampere", description="AMPere Live: streaming indexer for live commerce")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = argparse.ArgumentParser(prog="ampere", description="AMPere Live: streaming indexer for live commerce. "
+                                "Settings come from AMPERE_* environment variables, KAFKA_URL/REDIS_URL and the "
+                                "YAML file named by AMPERE_CONFIG (`ampere settings` shows them).")
+    p.add_argument("--version", action="version", version=_version(), help="print the version and exit")
+    p.add_argument("-l", "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                   help="how much the library logs to stderr (default: warning)")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     svc = sub.add_parser("services", help="embedded Kafka-protocol broker + Redis Stack on loopback")
-    svc_sub = svc.add_subparsers(dest="action", required=True)
+    svc_sub = svc.add_subparsers(dest="action", required=True, metavar="ACTION")
     svc_sub.add_parser("up", help="start them, print KAFKA_URL/REDIS_URL, run until Ctrl-C").set_defaults(
         fn=cmd_services_up)
 
+    sub.add_parser("settings", help="print the effective settings (credentials redacted)").set_defaults(
+        fn=cmd_settings)
+
     g = sub.add_parser("generate", help="build a deterministic synthetic tri-domain dataset")
-    g.add_argument("--preset", default="demo", choices=["tiny", "demo", "train", "bench"])
-    g.add_argument("--out", required=True)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--workers", type=int, default=2)
+    g.add_argument("--preset", default="demo", choices=["tiny", "demo", "train", "bench"],
+                   help="dataset size (default: demo)")
+    g.add_argument("--out", required=True, help="dataset directory (created; reused when already built)")
+    g.add_argument("--seed", type=int, default=0, help="random seed: same seed, same dataset (default: 0)")
+    g.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
     g.set_defaults(fn=cmd_generate)
 
     t = sub.add_parser("prepare-texts", help="ASR + summaries for a dataset's videos and live windows")
-    t.add_argument("dataset")
-    t.add_argument("--modes", nargs="+", default=["raw_asr", "summary"])
+    t.add_argument("dataset", help="dataset directory (from `ampere generate`)")
+    t.add_argument("--modes", nargs="+", default=["raw_asr", "summary"], choices=["raw_asr", "summary"],
+                   help="which texts to make (summary implies raw_asr; default: both)")
     t.set_defaults(fn=cmd_prepare_texts)
 
     sm = sub.add_parser("summarizer", help="the LLM summarizer: task adaptation")
-    smsub = sm.add_subparsers(dest="summarizer_cmd", required=True)
+    smsub = sm.add_subparsers(dest="summarizer_cmd", required=True, metavar="ACTION")
     st = smsub.add_parser("train", help="train the LoRA adapter on a dataset's train split (ASR + generator truth)")
-    st.add_argument("dataset")
+    st.add_argument("dataset", help="dataset directory with texts/raw_asr.jsonl")
     st.add_argument("--out", help="adapter file (default: settings.summarizer.lora)")
-    st.add_argument("--steps", type=int, default=300)
-    st.add_argument("--batch-size", type=int, default=8)
-    st.add_argument("--rank", type=int, default=8)
-    st.add_argument("--top-layers", type=int, default=12)
-    st.add_argument("--lr", type=float, default=1e-3)
-    st.add_argument("--seed", type=int, default=0)
-    st.add_argument("--max-pairs", type=int)
+    st.add_argument("--steps", type=int, default=300, help="optimiser steps (default: 300)")
+    st.add_argument("--batch-size", type=int, default=8, help="pairs per step (default: 8)")
+    st.add_argument("--rank", type=int, default=8, help="LoRA rank (default: 8)")
+    st.add_argument("--top-layers", type=int, default=12, help="adapt the last N layers (default: 12)")
+    st.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    st.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    st.add_argument("--max-pairs", type=int, help="use at most this many training pairs")
     st.add_argument("--init", help="continue from this adapter file (same rank and layers)")
     st.set_defaults(fn=cmd_summarizer_train)
 
     tg = sub.add_parser("tagger", help="the live tagger: its on-air mention model")
-    tgsub = tg.add_subparsers(dest="tagger_cmd", required=True)
+    tgsub = tg.add_subparsers(dest="tagger_cmd", required=True, metavar="ACTION")
     tt = tgsub.add_parser("train", help="learn which said product names are on air, from a dataset's train split "
-                                       "(needs texts/asr_names.jsonl from prepare-texts)")
-    tt.add_argument("dataset")
+                                        "(needs texts/asr_names.jsonl from prepare-texts)")
+    tt.add_argument("dataset", help="dataset directory")
     tt.add_argument("--out", help="model file (default: settings.tagger.onair_model)")
     tt.set_defaults(fn=cmd_tagger_train)
 
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")
-    tr.add_argument("dataset")
-    tr.add_argument("--config", default="ampere-small")
-    tr.add_argument("--out", default="runs/ampere-small")
-    tr.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "asr_names", "summary", "none"])
-    tr.add_argument("--modality", default="both", choices=["both", "visual", "text"])
-    tr.add_argument("--epochs", type=int, default=None)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("dataset", help="dataset directory")
+    tr.add_argument("--config", default="ampere-small", help="model config name or YAML path (default: ampere-small)")
+    tr.add_argument("--out", default="runs/ampere-small", help="output folder (default: runs/ampere-small)")
+    tr.add_argument("--text-mode", default="summary", choices=TEXT_MODES,
+                    help="text of videos and live windows (default: summary)")
+    tr.add_argument("--modality", default="both", choices=["both", "visual", "text"],
+                    help="branches used (ablations; default: both)")
+    tr.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    tr.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     tr.set_defaults(fn=cmd_train)
 
     ex = sub.add_parser("export", help="export a checkpoint to ONNX (fp32 + int8) with a manifest")
-    ex.add_argument("checkpoint")
-    ex.add_argument("--out", default=None)
-    ex.add_argument("--no-int8", action="store_true")
+    ex.add_argument("checkpoint", help="model.pt from `ampere train`")
+    ex.add_argument("--out", default=None, help="output folder (default: settings.embed.model_dir)")
+    ex.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
     ex.set_defaults(fn=cmd_export)
 
     ev = sub.add_parser("eval", help="six-direction retrieval R@1/5/10 on a dataset split")
-    ev.add_argument("dataset")
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
-    ev.add_argument("--checkpoint", default=None)
-    ev.add_argument("--model-dir", default=None)
-    ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"])
-    ev.add_argument("--text-mode", default="summary", choices=["script", "raw_asr", "asr_names", "summary", "none"])
-    ev.add_argument("--branch", default="fused", choices=["fused", "text", "visual"])
-    ev.add_argument("--json", default=None)
+    ev.add_argument("dataset", help="dataset directory")
+    ev.add_argument("--split", default="test", help="train | val | test | all (default: test)")
+    ev.add_argument("--backend", default="onnx", choices=["onnx", "torch"], help="runtime (default: onnx)")
+    ev.add_argument("--checkpoint", default=None, help="torch checkpoint (default: settings.embed.checkpoint)")
+    ev.add_argument("--model-dir", default=None, help="ONNX folder (default: settings.embed.model_dir)")
+    ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="ONNX variant (default: fp32)")
+    ev.add_argument("--text-mode", default="summary", choices=TEXT_MODES, help="texts to embed (default: summary)")
+    ev.add_argument("--branch", default="fused", choices=["fused", "text", "visual"],
+                    help="embedding compared (default: fused)")
+    ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     ev.set_defaults(fn=cmd_eval)
 
-    st = sub.add_parser("setup", help="derive what the demo needs: data, trained model, ONNX export")
-    st.add_argument("--preset", default="demo")
-    st.set_defaults(fn=cmd_setup)
+    su = sub.add_parser("setup", help="derive what the demo needs: data, trained model, ONNX export")
+    su.add_argument("--preset", default="demo", help="dataset preset to generate (default: demo)")
+    su.set_defaults(fn=cmd_setup)
 
-    for kind, what in (("catalog", "product pages"), ("videos", "short videos")):
+    for kind, what, fields in (("catalog", "product pages", '{"id","title","image"} (+ product_id, attributes)'),
+                               ("videos", "short videos", '{"id","path"} (+ product_id, title)')):
         c = sub.add_parser(kind, help=f"index {what} from a JSONL file")
-        c_sub = c.add_subparsers(dest="action", required=True)
+        c_sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
         a = c_sub.add_parser("add", help=f"embed and index {what}")
-        a.add_argument("file")
+        a.add_argument("file", help=f"JSONL, one {fields} per line; relative paths against the file's folder")
         a.set_defaults(fn=cmd_catalog_add, kind=kind)
 
     rp = sub.add_parser("replay", help="publish a recording or stream URL (anything PyAV opens) to Kafka")
-    rp.add_argument("source")
-    rp.add_argument("--stream", required=True, help="stream id")
+    rp.add_argument("source", help="file, HLS playlist, RTMP URL, ...")
+    rp.add_argument("--stream", required=True, help="stream id (letters, digits, _.:@-)")
     rp.add_argument("--fast", action="store_true", help="as fast as possible instead of real-time pace")
     rp.set_defaults(fn=cmd_replay)
 
     se = sub.add_parser("search", help="search the index")
-    se.add_argument("by", choices=["text", "image", "product", "stream"])
-    se.add_argument("query")
-    se.add_argument("-k", type=int, default=5)
-    se.add_argument("--domain", action="append", choices=["page", "video", "live"], default=None)
+    se.add_argument("by", choices=["text", "image", "product", "stream"], help="what the query is")
+    se.add_argument("query", help="words, an image path, a product id or a stream id")
+    se.add_argument("-k", type=int, default=5, help="results for text and image queries (default: 5)")
+    se.add_argument("--domain", action="append", choices=DOMAINS, default=None,
+                    help="restrict text/image results to a domain (repeatable)")
     se.set_defaults(fn=cmd_search)
 
     tg = sub.add_parser("tags", help="print live product tags as they are published")
@@ -287,12 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     tg.set_defaults(fn=cmd_tags)
 
     w = sub.add_parser("worker", help="run the Faust worker (same as: faust -A streamer.app worker)")
-    w.add_argument("-l", "--loglevel", default="info")
+    w.add_argument("--loglevel", default="info", help="Faust's log level (default: info)")
     w.set_defaults(fn=cmd_worker)
 
     d = sub.add_parser("demo", help="the whole system on the embedded default, end to end")
     d.add_argument("--fast", action="store_true", help="replay as fast as possible, not at real-time pace")
-    d.add_argument("--preset", default="demo")
+    d.add_argument("--preset", default="demo", help="dataset preset (default: demo)")
     d.add_argument("--streams", type=int, default=None, help="replay only the first N live streams")
     d.set_defaults(fn=cmd_demo)
     return p
@@ -300,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args) or 0
     except KeyboardInterrupt:

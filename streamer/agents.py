@@ -97,8 +97,9 @@ class Stages:
     def _ingest(self, rec) -> list:
         """Media record -> closed windows (in the io pool: FLAC/JPEG checks cost a few ms)."""
         windows = self.deps.ingestor.handle(rec)
-        if isinstance(rec, StreamEnd) and not windows:
-            # no tail window to carry the news: the stream's products are no longer live now
+        if isinstance(rec, StreamEnd):
+            # recorded here, not only when the last window is tagged: that window may fail in a stage, and
+            # the stream must still leave "live now" (late tags of earlier windows keep it ended)
             self.deps.pipeline.end_stream(rec.stream_id, rec.t)
         return windows
 

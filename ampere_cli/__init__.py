@@ -1,0 +1,1 @@
+"""The `ampere` command line (ampere_cli.main)."""

@@ -1,0 +1,3 @@
+from ampere_cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Development and demo infrastructure: embedded services, a worker runner, the demo, set-up."""
