@@ -22,9 +22,11 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
 
+from ampere.names import names_of
+
 MAX_TEXT_CHARS = 8000  # ~10 minutes of speech; a window's transcript is a few hundred characters
 MAX_TOKENS = 2000
-MAX_LINES = 64
+MAX_LINES = 128  # a window's keyframes together (4 x ampere.ocr's 32 lines)
 MAX_LINE_CHARS = 200
 MAX_HITS = 32
 MAX_PRICE = 100_000.0
@@ -321,18 +323,21 @@ def _screen_text(line: str) -> str:
     return _DIGITISH.sub(fix, line)
 
 
-def _line_text(line: object) -> tuple[str, float | None]:
-    """(text, text height or None) of an OCR line given as a string or as an object with ``.text``
-    (``ampere.ocr.TextLine``: its box gives the height)."""
+Box = tuple[float, float, float, float]
+
+
+def _line_text(line: object) -> tuple[str, Box | None]:
+    """(text, box or None) of an OCR line given as a string or as an object with ``.text`` and maybe
+    ``.box`` (``ampere.ocr.TextLine``: x0, y0, x1, y1)."""
     if isinstance(line, str):
         return clean_text(line, MAX_LINE_CHARS), None
     text = clean_text(getattr(line, "text", None), MAX_LINE_CHARS)
-    box = getattr(line, "box", None)
     try:
-        h = float(box[3]) - float(box[1]) if box is not None else None
+        box = tuple(float(v) for v in getattr(line, "box", None)[:4])  # type: ignore[index]
     except (TypeError, ValueError, IndexError):
-        h = None
-    return text, (h if h is not None and math.isfinite(h) and h > 0 else None)
+        return text, None
+    ok = len(box) == 4 and all(math.isfinite(v) for v in box) and box[2] > box[0] and box[3] > box[1]
+    return text, (box if ok else None)  # type: ignore[return-value]
 
 
 class _Prices:
@@ -357,13 +362,13 @@ def prices_on_screen(lines: Sequence[object], candidates: Iterable[float] | None
     OCR reads "$" as "5" or "S": "5149.99" may be "$149.99". Both readings are returned unless
     ``candidates`` (catalogue prices) settle it: a reading found among them is kept, one that is not is
     dropped. Lines that look like chat ("mike22: is it $49?") give prices with source "chat". Lines may be
-    strings or ``ampere.ocr.TextLine``s; with boxes, a smaller price above the card's main one on the
-    same screen is taken for the struck-through old price.
+    strings or ``ampere.ocr.TextLine``s; with boxes, the dearer of two prices stacked on one card, or a
+    price smaller and dearer than the tallest one, is taken for the struck-through old price (kind "old").
     """
     known = _Prices(candidates or ())
-    found: list[tuple[Price, float | None]] = []
+    found: list[tuple[Price, Box | None]] = []
     for raw in list(lines or ())[:MAX_LINES]:
-        text, height = _line_text(raw)
+        text, box = _line_text(raw)
         if not text.strip():
             continue
         source: Source = "chat" if is_chat_line(text) else "screen"
@@ -395,8 +400,10 @@ def prices_on_screen(lines: Sequence[object], candidates: Iterable[float] | None
             else:
                 digits = m.group("num")
                 whole = digits.split(".")[0].split(",")[0]
-                # "5149.99": "$" read as 5 (or, less often, 8: only tried against catalogue prices)
-                if (digits[0] == "5" or (digits[0] == "8" and known)) and len(whole) >= 2 and (cents or len(whole) >= 3):
+                # "5149.99": "$" read as 5 (or, less often, 8: only tried against catalogue prices); a whole
+                # number only alone on its card, "Zorvik 540" is a model
+                if (digits[0] == "5" or (digits[0] == "8" and known)) and len(whole) >= 2 and (
+                        cents or (len(whole) >= 3 and only_number)):
                     alt = _number(digits[1:])
                     if alt is not None:
                         readings.append(Price(alt[0], kind, 0.45, alt[1], source, snippet, misread=True))
@@ -408,8 +415,8 @@ def prices_on_screen(lines: Sequence[object], candidates: Iterable[float] | None
                     continue  # "Zorvik 40", "2 for 1": a number in words is not a price
             if known and any(p.misread for p in readings):
                 readings = _resolve(readings, known)
-            found += [(p, height) for p in readings]
-    return _dedup(_old_by_height(found))
+            found += [(p, box) for p in readings]
+    return _dedup(_old_prices(found))
 
 
 def _resolve(readings: list[Price], known: _Prices) -> list[Price]:
@@ -424,19 +431,26 @@ def _resolve(readings: list[Price], known: _Prices) -> list[Price]:
     return plain
 
 
-def _old_by_height(found: list[tuple[Price, float | None]]) -> list[Price]:
-    """With text heights: the card's main price is the tallest; a screen price clearly smaller and
-    higher in value is the struck-through old one."""
-    main = [(h, p) for p, h in found if h and p.kind == "price" and p.source == "screen"]
-    if len(main) < 2:
-        return [p for p, _ in found]
-    top_h, top = max(main, key=lambda hp: (hp[0], hp[1].confidence))
-    out = []
-    for p, h in found:
-        if p.source == "screen" and p.kind == "price" and h and h < 0.8 * top_h and p.value > top.value:
-            p = Price(p.value, "old", p.confidence, p.has_cents, p.source, p.text, p.misread)
-        out.append(p)
-    return out
+def _old_prices(found: list[tuple[Price, Box | None]]) -> list[Price]:
+    """With boxes, find the struck-through old price among screen prices: of two prices stacked on one
+    card (overlapping columns, at most two line heights apart) the dearer one, as a deal shows the old
+    price beside the new; else a price clearly smaller than the tallest and dearer than it."""
+    boxed = [(k, p, b) for k, (p, b) in enumerate(found) if b and p.kind == "price" and p.source == "screen"]
+    old: set[int] = set()
+    for k, p, b in boxed:
+        for k2, p2, b2 in boxed:
+            h = max(b[3] - b[1], b2[3] - b2[1])
+            # one above the other; lines of several keyframes may put two prices at one spot: not stacked
+            gap = abs((b[1] + b[3]) - (b2[1] + b2[3])) / 2
+            stacked = min(b[2], b2[2]) > max(b[0], b2[0]) and 0.5 * h <= gap <= 2 * h
+            if k != k2 and stacked and p.value > p2.value:
+                old.add(k)
+    if len(boxed) >= 2:
+        _, top, tb = max(boxed, key=lambda x: (x[2][3] - x[2][1], x[1].confidence))
+        top_h = tb[3] - tb[1]
+        old |= {k for k, p, b in boxed if b[3] - b[1] < 0.8 * top_h and p.value > top.value}
+    return [Price(p.value, "old", p.confidence, p.has_cents, p.source, p.text, p.misread) if k in old else p
+            for k, (p, _) in enumerate(found)]
 
 
 # --- price agreement -------------------------------------------------------------------------------
@@ -668,7 +682,6 @@ class AttributeMatcher:
         return {key}
 
     def _add(self, row: Mapping, vocab: dict[str, set[str]]) -> None:
-        from ampere.names import names_of
         pid = clean_text(str(row.get("product_id")), 200).strip()
         p = self.products.setdefault(pid, _Product(pid))
         attrs = row.get("attributes") if isinstance(row.get("attributes"), Mapping) else {}

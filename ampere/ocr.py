@@ -91,7 +91,11 @@ class BadFrame(ValueError):
         self.reason = reason
 
 
-class OcrUnavailable(RuntimeError):
+class OcrError(RuntimeError):
+    """The OCR engine failed on a frame it was given."""
+
+
+class OcrUnavailable(OcrError):
     """The OCR engine is not installed or failed to load."""
 
 
@@ -238,9 +242,11 @@ class Reader:
         }
 
     def load(self) -> None:
-        """Load the models now (a worker's warm-up), so a missing package shows at start."""
-        with self._lock:
-            self._load_locked()
+        """Load the models now (a worker's warm-up), so a missing package shows at start; a disabled
+        reader loads nothing."""
+        if self.options.enabled:
+            with self._lock:
+                self._load_locked()
 
     def _load_locked(self):
         if self._engine is None:
@@ -253,7 +259,7 @@ class Reader:
                 # the engine loads each model on its first use (the recognizer only once something was
                 # detected): show it a word here, so no live frame pays for the load
                 engine(_warmup_image())
-            except Exception as exc:  # noqa: BLE001 - any load failure is the same news for the caller
+            except Exception as exc:  # any load failure is the same news for the caller
                 raise OcrUnavailable(f"OCR engine failed to load: {exc}") from exc
             self._engine = engine
         return self._engine
@@ -278,10 +284,10 @@ class Reader:
         again: its lines are returned (``stats.skipped`` counts these).
         """
         o = self.options
-        frame = self._prepare(rgb)
-        if not o.enabled:
-            return []
         with self._lock:
+            frame = self._prepare(rgb)
+            if not o.enabled:
+                return []
             thumb = None
             if stream is not None and o.skip_unchanged > 0:
                 prev = self._last.get(stream)
@@ -292,8 +298,10 @@ class Reader:
                     return list(prev[1])
             engine = self._load_locked()
             t = time.perf_counter()
-            # rapidocr wants BGR (OpenCV order)
-            out = engine(np.ascontiguousarray(frame[:, :, ::-1]))
+            try:
+                out = engine(np.ascontiguousarray(frame[:, :, ::-1]))  # rapidocr wants BGR (OpenCV order)
+            except Exception as exc:  # the engine's own errors (OpenCV, onnxruntime) under one name
+                raise OcrError(f"OCR failed on a {frame.shape[1]}x{frame.shape[0]} frame: {exc}") from exc
             self.stats.ms += (time.perf_counter() - t) * 1000
             self.stats.read += 1
             lines = self._lines(out, frame.shape[1], frame.shape[0])

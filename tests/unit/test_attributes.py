@@ -5,8 +5,17 @@ import time
 
 import pytest
 
-from ampere.attributes import (AttributeMatcher, Evidence, MatchWeights, Price, is_chat_line, price_matches,
-                               prices_in_speech, prices_on_screen, valid_price)
+from ampere.attributes import (
+    AttributeMatcher,
+    Evidence,
+    MatchWeights,
+    Price,
+    is_chat_line,
+    price_matches,
+    prices_in_speech,
+    prices_on_screen,
+    valid_price,
+)
 from ampere.ocr import TextLine
 
 
@@ -96,11 +105,19 @@ def test_screen_price_shapes(line, price):
 def test_screen_old_prices_and_noise():
     assert shown(["WAS $199.99", "NOW $149.99"]) == [(199.99, "old"), (149.99, "price")]
     assert shown(["-$199.99-"]) == [(199.99, "old")]
-    assert shown(["LIVE DEAL", "-20%", "SAVE $50", "Zorvik 40 Trail Backpack", "2 for 1"]) == []
+    assert shown(["LIVE DEAL", "-20%", "SAVE $50", "Zorvik 40 Trail Backpack", "2 for 1", "Zorvik 540 Tote"]) == []
+    assert (149.0, "price") in shown(["5149"])  # alone on its card, "$149" read as "5149" is a possibility
     # with boxes: the smaller, dearer price under the card's main one is the struck-through one
     main = TextLine("$149.99", 0.99, (0.70, 0.72, 0.96, 0.84), "bottom-right")
     struck = TextLine("$199.99", 0.99, (0.70, 0.83, 0.82, 0.90), "bottom-right")
     assert sorted(shown([main, struck])) == [(149.99, "price"), (199.99, "old")]
+    # stacked on one card at the same size: the dearer is the old one
+    small = TextLine("$266.99", 0.99, (0.03, 0.83, 0.20, 0.90), "bottom-left")
+    below = TextLine("$340.99", 0.99, (0.03, 0.90, 0.17, 0.96), "bottom-left")
+    assert sorted(shown([small, below])) == [(266.99, "price"), (340.99, "old")]
+    # two prices far apart on screen are two prices
+    far = TextLine("$340.99", 0.99, (0.70, 0.10, 0.85, 0.17), "top-right")
+    assert sorted(shown([small, far])) == [(266.99, "price"), (340.99, "price")]
 
 
 def test_dollar_sign_read_as_5_or_s_is_resolved_against_the_catalogue():
