@@ -1,0 +1,336 @@
+"""On-screen text of live keyframes: price cards, name cards, badges, chat lines.
+
+Whisper tiny.en mishears invented product names, but live streams print the price (and sometimes the
+name) on screen. PP-OCR det/rec models as shipped inside the ``rapidocr`` wheel (ONNX, run by
+onnxruntime, nothing downloaded) read them; on 640x360 frames the price card reads exactly, on the
+pipeline's 96 px square keyframes it mostly does not (offline-stack.md), so OCR wants the full frame.
+
+Nothing is loaded at import or construction: ``Reader`` builds the engine on first use. Frames of a
+live stream repeat (a static product shot, a paused host), so ``changed`` compares a small grayscale
+thumbnail with the previous frame's and the reader returns the previous lines for an unchanged frame.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Region = Literal["top-left", "top", "top-right", "left", "centre", "right", "bottom-left", "bottom", "bottom-right"]
+_REGIONS: tuple[tuple[str, ...], ...] = (("top-left", "top", "top-right"), ("left", "centre", "right"),
+                                         ("bottom-left", "bottom", "bottom-right"))
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How keyframes are read. Defaults are the measured ones for 640x360 live frames (bench/ocr_probe.py)."""
+
+    enabled: bool = True
+    # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
+    threads: int = 1
+    # the detector scales the frame's short side ("min") or long side ("max") to this many pixels;
+    # 360 with "min" runs a 640x360 frame at its own size (larger reads no more, costs ~1.8x / ~3x)
+    det_limit_side_len: int = 360
+    det_limit_type: Literal["min", "max"] = "min"
+    # lines the recognizer is less sure of than this are dropped (0..1)
+    min_score: float = 0.5
+    # at most this many lines per frame are kept (reading order), each cut to max_line_chars
+    max_lines: int = 32
+    max_line_chars: int = 120
+    # text-direction classifier: overlays are upright, so it only costs time (and RAM) by default
+    use_angle_classifier: bool = False
+    # frames above this many pixels are downscaled (or rejected) before OCR: bounds time and memory
+    max_pixels: int = 1920 * 1080
+    oversize: Literal["downscale", "reject"] = "downscale"
+    # frames thinner than 1:max_aspect are rejected (the engine would upscale the short side to 30 px)
+    max_aspect: float = 8.0
+    # a frame whose thumbnail differs from the stream's previous frame by at most this much in every cell
+    # (0..255 grey levels) is not read again; 0 reads every frame. On rendered 640x360 cards, JPEG
+    # re-encoding of the same frame moved cells by up to ~7, one changed price digit by 30+.
+    skip_unchanged: float = 12.0
+    thumb_size: tuple[int, int] = (64, 36)  # (width, height) of that thumbnail
+    # streams whose last thumbnail is remembered (least recently used are forgotten)
+    max_streams: int = 1024
+
+    def __post_init__(self) -> None:
+        def bad(why: str) -> None:
+            raise ValueError(f"OcrOptions: {why}")
+        if self.threads < 1:
+            bad(f"threads must be >= 1, got {self.threads}")
+        if not 32 <= self.det_limit_side_len <= 4096:
+            bad(f"det_limit_side_len must be in 32..4096, got {self.det_limit_side_len}")
+        if self.det_limit_type not in ("min", "max"):
+            bad(f"det_limit_type must be 'min' or 'max', got {self.det_limit_type!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            bad(f"min_score must be in 0..1, got {self.min_score}")
+        if self.max_lines < 1 or self.max_line_chars < 1:
+            bad("max_lines and max_line_chars must be >= 1")
+        if self.max_pixels < 64 * 64:
+            bad(f"max_pixels must be >= 4096, got {self.max_pixels}")
+        if self.oversize not in ("downscale", "reject"):
+            bad(f"oversize must be 'downscale' or 'reject', got {self.oversize!r}")
+        if not self.max_aspect >= 1.0:
+            bad(f"max_aspect must be >= 1, got {self.max_aspect}")
+        if not 0.0 <= self.skip_unchanged <= 255.0:
+            bad(f"skip_unchanged must be in 0..255, got {self.skip_unchanged}")
+        if len(self.thumb_size) != 2 or min(self.thumb_size) < 2 or max(self.thumb_size) > 512:
+            bad(f"thumb_size must be two sides in 2..512, got {self.thumb_size}")
+        if self.max_streams < 1:
+            bad("max_streams must be >= 1")
+
+
+class BadFrame(ValueError):
+    """The frame cannot be read: ``reason`` says why (shape, dtype, size)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"bad frame: {reason}")
+        self.reason = reason
+
+
+class OcrError(RuntimeError):
+    """The OCR engine failed on a frame it was given."""
+
+
+class OcrUnavailable(OcrError):
+    """The OCR engine is not installed or failed to load."""
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    score: float  # recognizer confidence, 0..1
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as shares of the frame's width and height
+    region: Region  # 3x3 grid cell of the box centre
+
+    @property
+    def height(self) -> float:
+        """Text height as a share of the frame's: the headline price is the tallest number on its card."""
+        return self.box[3] - self.box[1]
+
+
+def check_frame(rgb: object) -> np.ndarray:
+    """``rgb`` as a C-contiguous HxWx3 uint8 array, or ``BadFrame``."""
+    if not isinstance(rgb, np.ndarray):
+        raise BadFrame(f"expected a numpy array, got {type(rgb).__name__}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise BadFrame(f"expected shape HxWx3 (RGB), got {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        raise BadFrame(f"expected dtype uint8, got {rgb.dtype}")
+    h, w = rgb.shape[:2]
+    if h < 1 or w < 1:
+        raise BadFrame(f"empty frame {w}x{h}")
+    return np.ascontiguousarray(rgb)
+
+
+def region_of(box: tuple[float, float, float, float]) -> Region:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    col = 0 if cx < 1 / 3 else 2 if cx > 2 / 3 else 1
+    row = 0 if cy < 1 / 3 else 2 if cy > 2 / 3 else 1
+    return _REGIONS[row][col]  # type: ignore[return-value]
+
+
+# --- "did the frame change?" ----------------------------------------------------------------------
+
+def thumbnail(rgb: np.ndarray, size: tuple[int, int] = (64, 36)) -> np.ndarray:
+    """Grayscale block means of the frame on a ``size`` (width, height) grid, float32."""
+    frame = check_frame(rgb)
+    h, w = frame.shape[:2]
+    tw, th = min(size[0], w), min(size[1], h)
+    # a big frame is subsampled first: block means of a 4K frame would cost more than the check saves
+    step = max(1, min(h // (th * 4), w // (tw * 4)))
+    small = frame[::step, ::step]
+    grey = small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    rows = np.linspace(0, grey.shape[0], th + 1).astype(int)[:-1]
+    cols = np.linspace(0, grey.shape[1], tw + 1).astype(int)[:-1]
+    sums = np.add.reduceat(np.add.reduceat(grey, rows, axis=0), cols, axis=1)
+    counts = np.outer(np.diff(np.append(rows, grey.shape[0])), np.diff(np.append(cols, grey.shape[1])))
+    return (sums / counts).astype(np.float32)
+
+
+def changed(prev_thumb: np.ndarray | None, frame: np.ndarray, threshold: float = 12.0,
+            size: tuple[int, int] = (64, 36)) -> tuple[bool, np.ndarray]:
+    """(did ``frame`` change since the frame ``prev_thumb`` was made of, ``frame``'s thumbnail).
+
+    The largest cell difference decides, not the mean: a new price changes a few cells of a small card
+    a lot and the rest of the frame not at all. No previous thumbnail, or one of another shape, counts
+    as changed.
+    """
+    thumb = thumbnail(frame, size)
+    if prev_thumb is None or prev_thumb.shape != thumb.shape:
+        return True, thumb
+    return bool(np.max(np.abs(thumb - prev_thumb)) > threshold), thumb
+
+
+# --- the reader -----------------------------------------------------------------------------------
+
+def _clean(text: str, limit: int) -> str:
+    # recognizers emit odd code points now and then; keep printable text on one line
+    text = unicodedata.normalize("NFKC", str(text))
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(text.split())[:limit]
+
+
+def _warmup_image() -> np.ndarray:
+    import cv2
+    img = np.full((64, 256, 3), 255, np.uint8)
+    cv2.putText(img, "$12.99", (10, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (0, 0, 0), 3)
+    return img
+
+
+def _downscale(frame: np.ndarray, max_pixels: int) -> np.ndarray:
+    import cv2  # comes with rapidocr; only needed for oversized frames
+    h, w = frame.shape[:2]
+    ratio = (max_pixels / (h * w)) ** 0.5
+    return cv2.resize(frame, (max(1, int(w * ratio)), max(1, int(h * ratio))), interpolation=cv2.INTER_AREA)
+
+
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
+    """Top to bottom; lines whose centres lie within half a line height of a row's first line are one
+    row, read left to right (a price and its struck-through old price side by side)."""
+    out: list[TextLine] = []
+    row: list[TextLine] = []
+    for ln in sorted(lines, key=lambda ln: (ln.box[1] + ln.box[3]) / 2):
+        if row and abs((ln.box[1] + ln.box[3]) / 2 - (row[0].box[1] + row[0].box[3]) / 2) > row[0].height / 2:
+            out += sorted(row, key=lambda r: r.box[0])
+            row = []
+        row.append(ln)
+    return out + sorted(row, key=lambda r: r.box[0])
+
+
+@dataclass
+class ReaderStats:
+    read: int = 0  # frames OCRed
+    skipped: int = 0  # unchanged frames answered from the stream's previous lines
+    downscaled: int = 0
+    ms: float = 0.0  # total time in the engine
+
+
+class Reader:
+    """OCR of RGB keyframes. Cheap to construct; the engine loads on the first ``read`` (or ``load``).
+
+    Calls are serialised by a lock, so one instance may be shared by the threads of a worker, but they
+    take turns: one engine is meant for one worker thread.
+    """
+
+    def __init__(self, options: OcrOptions | None = None):
+        self.options = options or OcrOptions()
+        self.stats = ReaderStats()
+        self._engine = None
+        self._lock = threading.Lock()
+        # stream -> (thumbnail, lines) of its last read frame
+        self._last: OrderedDict[str, tuple[np.ndarray, list[TextLine]]] = OrderedDict()
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def _params(self) -> dict:
+        o = self.options
+        return {
+            # "warning" logs every frame without text as an engine error
+            "Global.log_level": "error",
+            "Global.use_cls": o.use_angle_classifier,
+            "Global.text_score": o.min_score,
+            "EngineConfig.onnxruntime.intra_op_num_threads": o.threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            "Det.limit_side_len": o.det_limit_side_len,
+            "Det.limit_type": o.det_limit_type,
+        }
+
+    def load(self) -> None:
+        """Load the models now (a worker's warm-up), so a missing package shows at start; a disabled
+        reader loads nothing."""
+        if self.options.enabled:
+            with self._lock:
+                self._load_locked()
+
+    def _load_locked(self):
+        if self._engine is None:
+            try:
+                from rapidocr import RapidOCR
+            except ImportError as exc:
+                raise OcrUnavailable("OCR needs the 'rapidocr' package (pip install rapidocr)") from exc
+            try:
+                engine = RapidOCR(params=self._params())
+                # the engine loads each model on its first use (the recognizer only once something was
+                # detected): show it a word here, so no live frame pays for the load
+                engine(_warmup_image())
+            except Exception as exc:  # any load failure is the same news for the caller
+                raise OcrUnavailable(f"OCR engine failed to load: {exc}") from exc
+            self._engine = engine
+        return self._engine
+
+    def _prepare(self, rgb: object) -> np.ndarray:
+        frame = check_frame(rgb)
+        h, w = frame.shape[:2]
+        o = self.options
+        if max(h, w) / min(h, w) > o.max_aspect:
+            raise BadFrame(f"aspect ratio {w}x{h} beyond 1:{o.max_aspect:g}")
+        if h * w > o.max_pixels:
+            if o.oversize == "reject":
+                raise BadFrame(f"{w}x{h} is over the {o.max_pixels} pixel limit")
+            frame = _downscale(frame, o.max_pixels)
+            self.stats.downscaled += 1
+        return frame
+
+    def read(self, rgb: np.ndarray, stream: str | None = None) -> list[TextLine]:
+        """The frame's text lines in reading order (top to bottom, then left to right).
+
+        With ``stream``, a frame that did not change since that stream's last read frame is not read
+        again: its lines are returned (``stats.skipped`` counts these).
+        """
+        o = self.options
+        with self._lock:
+            frame = self._prepare(rgb)
+            if not o.enabled:
+                return []
+            thumb = None
+            if stream is not None and o.skip_unchanged > 0:
+                prev = self._last.get(stream)
+                moved, thumb = changed(prev[0] if prev else None, frame, o.skip_unchanged, o.thumb_size)
+                if not moved and prev is not None:
+                    self._last.move_to_end(stream)
+                    self.stats.skipped += 1
+                    return list(prev[1])
+            engine = self._load_locked()
+            t = time.perf_counter()
+            try:
+                out = engine(np.ascontiguousarray(frame[:, :, ::-1]))  # rapidocr wants BGR (OpenCV order)
+            except Exception as exc:  # the engine's own errors (OpenCV, onnxruntime) under one name
+                raise OcrError(f"OCR failed on a {frame.shape[1]}x{frame.shape[0]} frame: {exc}") from exc
+            self.stats.ms += (time.perf_counter() - t) * 1000
+            self.stats.read += 1
+            lines = self._lines(out, frame.shape[1], frame.shape[0])
+            if thumb is not None:
+                self._last[stream] = (thumb, lines)
+                self._last.move_to_end(stream)
+                while len(self._last) > o.max_streams:
+                    self._last.popitem(last=False)
+            return list(lines)
+
+    def forget(self, stream: str) -> None:
+        """Drop a stream's last frame (the stream ended)."""
+        with self._lock:
+            self._last.pop(stream, None)
+
+    def _lines(self, out, width: int, height: int) -> list[TextLine]:
+        txts, scores, boxes = getattr(out, "txts", None), getattr(out, "scores", None), getattr(out, "boxes", None)
+        if not txts or boxes is None or scores is None:
+            return []
+        o = self.options
+        lines = []
+        for text, score, quad in zip(txts, scores, boxes):
+            text = _clean(text, o.max_line_chars)
+            if not text or not float(score) >= o.min_score:
+                continue
+            pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+            x0, y0 = pts.min(axis=0)
+            x1, y1 = pts.max(axis=0)
+            box = (float(np.clip(x0 / width, 0, 1)), float(np.clip(y0 / height, 0, 1)),
+                   float(np.clip(x1 / width, 0, 1)), float(np.clip(y1 / height, 0, 1)))
+            lines.append(TextLine(text, float(score), box, region_of(box)))
+        return reading_order(lines)[: o.max_lines]
