@@ -17,12 +17,14 @@ import av
 import numpy as np
 from PIL import Image
 
+from ampere.errors import PoisonRecord
+
 # int16 full scale used by every float <-> int16 conversion in the system (pipeline blobs too)
 _I16 = 32767.0
 _MAX_SKEW_S = 5.0  # how far one stream may lag the other before ordering stops waiting for it
 
 
-class MediaError(ValueError):
+class MediaError(PoisonRecord):
     """Bytes or a source that cannot be decoded, or do not have the expected format."""
 
 

@@ -14,11 +14,14 @@ from typing import Any, ClassVar
 
 import msgpack
 
+from ampere.errors import PoisonRecord
+from ampere.grid import valid_stream_id, window_id
+
 SCHEMA_VERSION = 1
 
 
-class BadRecord(ValueError):
-    """A record that cannot be processed; ``str(exc)`` is the reason."""
+class BadRecord(PoisonRecord):
+    """A record that cannot be decoded or does not fit its schema; ``str(exc)`` is the reason."""
 
 
 def _check_type(name: str, value: Any, typ: type | tuple[type, ...]) -> None:
@@ -64,8 +67,10 @@ class Record:
         return rec
 
     def validate(self) -> None:
-        if hasattr(self, "stream_id") and not self.stream_id:
-            raise BadRecord(f"{self.TYPE}: empty stream_id")
+        stream_id = getattr(self, "stream_id", None)
+        if stream_id is not None and not valid_stream_id(stream_id):
+            raise BadRecord(f"{self.TYPE}: bad stream_id {str(stream_id)[:40]!r} (letters, digits and _.:@- only, "
+                            "at most 128)")
 
 
 # --- ingest -------------------------------------------------------------------------------
@@ -127,7 +132,7 @@ class WindowReady(Record):
 
     @property
     def window_id(self) -> str:
-        return f"{self.stream_id}:{int(round(self.start * 1000))}"
+        return window_id(self.stream_id, self.start)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from encoders.frames import pick_evenly as frame_indices
+from ampere.grid import window_id
+from encoders.frames import pick_evenly
 
 
 @dataclass
@@ -28,7 +29,7 @@ class WindowMedia:
 
     @property
     def window_id(self) -> str:
-        return f"{self.stream_id}:{int(round(self.start * 1000))}"
+        return window_id(self.stream_id, self.start)
 
 
 @dataclass
@@ -134,7 +135,9 @@ class WindowAssembler:
         b = int(round((end - st.audio_start) * self.sr))
         audio = st.audio[max(a, 0):max(b, 0)].copy()
         inside = [f for f in st.frames if start <= f[0] < end]
-        return WindowMedia(stream_id, start, end, audio, pick_evenly(inside, self.k))
+        # the frame nearest the centre of each of k equal segments (the method's frame sampling)
+        picked = inside if len(inside) <= self.k else [inside[i] for i in pick_evenly(len(inside), self.k)]
+        return WindowMedia(stream_id, start, end, audio, picked)
 
     def _trim(self, st: _StreamState) -> None:
         keep_from = st.next_index * self.hop_s
@@ -143,10 +146,3 @@ class WindowAssembler:
             st.audio = st.audio[drop:]
             st.audio_start += drop / self.sr
         st.frames = [f for f in st.frames if f[0] >= keep_from]
-
-
-def pick_evenly(items: list, k: int) -> list:
-    """The item nearest the centre of each of k equal segments (the method's frame sampling); all if <= k."""
-    if len(items) <= k:
-        return list(items)
-    return [items[i] for i in frame_indices(len(items), k)]

@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ampere.grid import grid
+
 
 def load_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
@@ -54,16 +56,4 @@ def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
 
 def expected_windows(duration: float, window_s: float, hop_s: float, min_tail_s: float | None = None) -> int:
     """How many windows ``WindowAssembler`` closes for a stream of this length (tail included)."""
-    min_tail = window_s / 2 if min_tail_s is None else min_tail_s
-    n, k = 0, 0
-    while k * hop_s < duration:
-        start = k * hop_s
-        if start + window_s <= duration + 1e-6:
-            n += 1
-        elif duration - start >= min_tail:
-            n += 1
-            break
-        else:
-            break
-        k += 1
-    return n
+    return len(grid(duration, window_s, hop_s, min_tail_s))

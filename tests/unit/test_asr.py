@@ -7,6 +7,8 @@ import pytest
 from ampere import asr, media
 from ampere.settings import Settings
 
+pytestmark = pytest.mark.models  # loads a real model
+
 
 @pytest.fixture(scope="module")
 def transcriber():

@@ -48,6 +48,7 @@ def test_config_loads_and_validates():
 
 # --- model
 
+@pytest.mark.models
 def test_model_shapes_norms_and_modalities(text_backbone):
     cfg = ModelConfig(**SMALL)
     model = AmpereModel(cfg, text_backbone=text_backbone).eval()
@@ -222,6 +223,7 @@ def test_augmentation_keeps_shape_and_identity_crop():
 
 # --- training + runtime (end to end on the fake dataset)
 
+@pytest.mark.models
 def test_train_saves_small_checkpoint_and_torch_embedder_works(dataset, tmp_path):
     from encoders.runtime import TorchEmbedder
     from ampere_train.train import train
@@ -281,6 +283,7 @@ def test_ngram_features_keep_names_and_numbers_apart_and_tolerate_asr_drift():
                                              "Red Mountain Legend 80 suede handbag", "", None], 4096))  # stable hash
 
 
+@pytest.mark.models
 def test_model_with_ngrams_needs_them_and_uses_them(text_backbone):
     from encoders.ngrams import ngram_features
     cfg = ModelConfig(**{**SMALL, "text_ngram_dim": 256})

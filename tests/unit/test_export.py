@@ -14,6 +14,8 @@ from ampere_train.export import export_onnx  # noqa: E402
 from encoders.model import AmpereModel, save_checkpoint  # noqa: E402
 from encoders.runtime import Embedder, TorchEmbedder  # noqa: E402
 
+pytestmark = pytest.mark.models  # loads a real model
+
 CFG = ModelConfig(visual_channels=[16, 32, 64], visual_blocks=[1, 1, 1], image_size=48, frames=3)
 
 

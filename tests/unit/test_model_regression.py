@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from regression_reference import REFERENCE, fixed_inputs, tiny_metrics  # noqa: E402
 
+pytestmark = pytest.mark.models  # loads a real model
+
 REF = json.loads(REFERENCE.read_text())
 
 

@@ -32,7 +32,10 @@ def test_audio_and_frame_checks():
     (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "t": 1.0}), "missing field 'stream_id'"),
     (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": "late"}), "expected number"),
     (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": float("nan")}), "finite"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "", "t": 1.0}), "empty stream_id"),
+    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "", "t": 1.0}), "bad stream_id"),
+    # a stream id is part of Redis keys and their hash tag: braces, spaces and control characters are refused
+    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "a}{b", "t": 1.0}), "bad stream_id"),
+    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "x" * 500, "t": 1.0}), "bad stream_id"),
     (None, "empty message"),
 ])
 def test_bad_records_have_reasons(raw, reason):

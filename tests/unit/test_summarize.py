@@ -68,6 +68,7 @@ def llm():
     return s
 
 
+@pytest.mark.models
 def test_llm_summary_is_short_grounded_and_fast(llm):
     runs = [llm.summarize(NOISY) for _ in range(3)]
     out = runs[0]
@@ -80,6 +81,7 @@ def test_llm_summary_is_short_grounded_and_fast(llm):
     assert [r.text for r in runs] == [out.text] * 3  # temperature 0: deterministic
 
 
+@pytest.mark.models
 def test_llm_unconstrained_output_is_still_grounded(llm):
     free = S.LlamaSummarizer(Settings().summarizer, constrain=False)
     raw = free.generate(NOISY)
@@ -90,6 +92,7 @@ def test_llm_unconstrained_output_is_still_grounded(llm):
     assert raw  # the model said something before grounding
 
 
+@pytest.mark.models
 def test_llm_chatter_is_empty(llm):
     # the tiny model never chose "empty" by itself in trials; the product-signal gate does it
     assert llm.summarize(CHATTER).text == S.EMPTY
@@ -107,6 +110,7 @@ def adapted():
     return s
 
 
+@pytest.mark.models
 def test_adapted_summary_keeps_the_product_and_drops_the_passing_mention(adapted):
     from ampere.facts import parse
     runs = [adapted.summarize(NOISY) for _ in range(3)]
@@ -118,6 +122,7 @@ def test_adapted_summary_keeps_the_product_and_drops_the_passing_mention(adapted
     # the budget of 1 s per window on 2 cores is measured by bench/quality.py summarizer
 
 
+@pytest.mark.models
 def test_adapted_summary_carries_facts_over_chatter_and_resets_on_a_new_product(adapted):
     from ampere.facts import parse
     before = "brand: Green Shore | model: Lion 30 | type: lamp | price: 125"

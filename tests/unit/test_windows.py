@@ -1,7 +1,7 @@
 import numpy as np
 
 from ampere_synth.truth import expected_windows, on_air, score_tags
-from ampere.windows import WindowAssembler, pick_evenly
+from ampere.windows import WindowAssembler
 
 SR = 100  # a low sample rate keeps the arithmetic readable
 
@@ -72,11 +72,6 @@ def test_streams_are_independent():
     b = feed(asm, "b", 4)
     assert {w.stream_id for w in a} == {"a"} and {w.stream_id for w in b} == {"b"}
     assert len(a) == 2 and len(b) == 1
-
-
-def test_pick_evenly():
-    assert pick_evenly(list(range(10)), 4) == [1, 3, 6, 8]
-    assert pick_evenly([1, 2], 4) == [1, 2]
 
 
 def test_truth_majority_and_scoring():
