@@ -107,9 +107,9 @@ def _r(x: float) -> float:
 
 
 def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float, end: float, rng,
-                 card: bool = False, old: float | None = None) -> dict:
+                 card: bool = False, old: float | None = None, name: bool | None = None) -> dict:
     """What overlays show in one segment (drawn by the studio), as the truth records it; card: a price
-    card shows, old: the struck-through old price on it (or None)."""
+    card shows, old: the struck-through old price on it (or None); name: a name card shows (None: by chance)."""
     w, h = studio.w, studio.h
     screen: dict = {"price_card": None, "name_card": None, "badges": [], "chat": []}
     m = int(w * 0.03)
@@ -128,7 +128,7 @@ def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float,
                                     "t0": _r(t0), "t1": _r(t1), "box": it.box(w, h)}
             if old is not None and rng.random() < 0.8:
                 badge_texts.append(f"-{int(round(100 * (old - p.price) / old))}%")
-        if rng.random() < NAME_CARD_SHARE:
+        if (rng.random() < NAME_CARD_SHARE) if name is None else name:
             t0 = start + rng.uniform(0.5, 4.0)
             t1 = min(end, t0 + rng.uniform(4.0, 10.0))
             im = name_card_image(p.brand, p.model, rng.randint(16, 22), studio.style)
@@ -196,6 +196,9 @@ def write_stream(index: int, shown: list[Product], catalog: list[Product], prese
     kinds = _kinds(len(shown), preset, rng)
     queue = list(shown)
     earlier: list[Product] = []
+    # name cards on about a quarter of the product segments, never more than a third of a stream's
+    k = min(max(1, len(shown) // 3), int(NAME_CARD_SHARE * len(shown) + srng.random()))
+    name_slots = set(srng.sample(range(len(shown)), k))
     t = 0.0
     for i, kind in enumerate(kinds):
         voice = host if rng.random() < 0.7 else pick_voice(rng, heldout=heldout)  # now and then a co-host speaks
@@ -216,7 +219,7 @@ def write_stream(index: int, shown: list[Product], catalog: list[Product], prese
         length = frame_aligned(max(target, lead + len(speech) / SR + 0.3), preset.fps)
         seg_audio = fit(speech, int(round(length * SR)), int(lead * SR))
         audio_parts.append((seg_audio, rng.uniform(5, 20)))
-        screen = _plan_screen(studio, kind, p, t, t + length, srng, card, old)
+        screen = _plan_screen(studio, kind, p, t, t + length, srng, card, old, len(earlier) in name_slots)
         segments.append({
             "kind": kind, "start": _r(t), "end": _r(t + length), "product_id": p.product_id if p else None,
             "script": " ".join(s.text.rstrip(".") + "." for s, _, _ in spoken),

@@ -294,6 +294,8 @@ def test_screen_truth_is_consistent(data):
         # the product's box every 0.5 s, normalised, null where no product shows
         assert [b[0] for b in stream["boxes"]] == [round(0.5 * i, 3) for i in range(len(stream["boxes"]))]
         assert abs(stream["boxes"][-1][0] - dur) <= 0.5
+        product_segs = [s for s in stream["segments"] if s["product_id"]]
+        assert sum(s["screen"]["name_card"] is not None for s in product_segs) <= len(product_segs) / 3
         shown = [b for b in stream["boxes"] if b[1] is not None]
         assert shown and all(0 <= b[1] < b[3] <= 1 and 0 <= b[2] < b[4] <= 1 for b in shown)
         for seg in stream["segments"]:
