@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYSDEPS := espeak-ng sox
+SYSDEPS := espeak-ng sox flite
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -27,7 +27,7 @@ test-unit: venv
 setup: venv sysdeps
 	$(VENV)/bin/ampere setup
 
-# System packages the generator needs (speech and audio mixing). Installed when missing and
+# System packages the generator needs (speech with two engines, audio mixing). Installed when missing and
 # we are root; otherwise say what to install.
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \

@@ -143,7 +143,8 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
         for h in search.by_text(query, k=3):
             print(f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
                   f"score={h['score']:.3f}")
-        pid = live[0]["segments"][0]["product_id"] if live else example["product_id"]
+        on_air_first = [seg["product_id"] for seg in (live[0]["segments"] if live else []) if seg.get("product_id")]
+        pid = on_air_first[0] if on_air_first else example["product_id"]
         seen = search.by_product(pid)
         spans = ", ".join(f"{w['stream_id']}@{w['start']:.0f}s" for w in seen["live_before"][:8])
         print(f"  product {pid} ({pages.get(pid, {}).get('title', '')}): live now in "

@@ -11,40 +11,29 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from ampere.grid import grid, window_id
 from ampere_synth.truth import on_air
 
 from .clips import write_pages, write_video
-from .live import plan_streams, write_stream
+from .live import plan_heldout_streams, plan_streams, write_stream
 from .mediafile import video_codec
 from .presets import Preset, get_preset
 from .products import Product, make_products
 from .speech import check_tools
 
 # bump when the output for a given (preset, seed) changes, so cached datasets are rebuilt
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 def live_windows(streams: list[dict], window_s: float, hop_s: float) -> list[dict]:
-    """Windows on the [k*hop, k*hop + window) grid, as the live pipeline cuts them (a trailing
+    """Every window on the [k*hop, k*hop + window) grid, as the live pipeline cuts them (a trailing
     window of at least half a window included), labelled with the product on air for the majority
-    of the window; windows with no majority product are left out."""
+    of the window, or ``product_id`` null where no product holds a majority (intro, outro, breaks, ties)."""
     rows = []
     for st in streams:
-        dur, k = float(st["duration"]), 0
-        while k * hop_s < dur:
-            start = round(k * hop_s, 3)
-            end = start + window_s
-            if end > dur + 1e-6:
-                if dur - start < window_s / 2:
-                    break
-                end = dur
-            pid = on_air(st["segments"], start, end)
-            if pid is not None:
-                rows.append({"id": f"{st['stream_id']}:{int(round(start * 1000))}", "stream_id": st["stream_id"],
-                             "product_id": pid, "start": start, "end": round(end, 3)})
-            if end >= dur:
-                break
-            k += 1
+        for start, end in grid(float(st["duration"]), window_s, hop_s):
+            rows.append({"id": window_id(st["stream_id"], start), "stream_id": st["stream_id"],
+                         "product_id": on_air(st["segments"], start, end), "start": start, "end": end})
     return rows
 
 
@@ -81,7 +70,7 @@ def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: i
     if out_dir.exists() and m is None and any(out_dir.iterdir()):
         # never delete a folder we did not make
         raise FileExistsError(f"{out_dir} exists, is not empty and holds no dataset manifest; choose another --out")
-    check_tools()
+    check_tools(heldout=cfg.heldout_streams > 0)
     t0 = time.time()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
@@ -108,14 +97,17 @@ def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: i
 def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s: float, hop_s: float) -> dict:
     products = make_products(cfg, seed)
     _write_jsonl(root / "products.jsonl", [p.row() for p in products])
-    plans = plan_streams(products, cfg, seed)
+    regular = plan_streams(products, cfg, seed)
+    held = plan_heldout_streams(products, cfg, seed)
+    plans = [(shown, False) for shown in regular] + [(shown, True) for shown in held]
     say(f"generating {cfg.name} (seed {seed}): {len(products)} products, "
-        f"{len(products) * cfg.videos_per_product} videos, {len(plans)} live streams, {workers} workers")
+        f"{len(products) * cfg.videos_per_product} videos, {len(plans)} live streams "
+        f"({len(plans) - len(regular)} held-out), {workers} workers")
     pages, videos, streams = [], [], []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # long jobs first so the pool does not end on one straggler stream
-        futs = {pool.submit(write_stream, i, shown, products, cfg, seed, root): "live"
-                for i, shown in enumerate(plans)}
+        futs = {pool.submit(write_stream, i, shown, products, cfg, seed, root, heldout): "live"
+                for i, (shown, heldout) in enumerate(plans)}
         chunk = 16
         futs.update({pool.submit(_pages_task, products[i:i + chunk], cfg, seed, root): "pages"
                      for i in range(0, len(products), chunk)})
@@ -140,7 +132,8 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
     return {
         "counts": {"products": len(products), "groups": len({p.group for p in products}),
                    "categories": len({p.category for p in products}), "pages": len(pages), "videos": len(videos),
-                   "live_streams": len(streams), "windows": len(windows),
+                   "live_streams": len(streams), "heldout_streams": sum(s["heldout"] for s in streams),
+                   "windows": len(windows), "product_windows": sum(w["product_id"] is not None for w in windows),
                    "video_seconds": round(sum(v["duration"] for v in videos), 1),
                    "live_seconds": round(sum(s["duration"] for s in streams), 1)},
         "splits": {sp: sum(p.split == sp for p in products) for sp in ("train", "val", "test")},
@@ -158,4 +151,5 @@ def _refresh_windows(out_dir: Path, manifest: dict, window_s: float, hop_s: floa
     tmp.replace(out_dir / "windows.jsonl")
     manifest["window_grid"] = {"window_s": window_s, "hop_s": hop_s}
     manifest["counts"]["windows"] = len(windows)
+    manifest["counts"]["product_windows"] = sum(w["product_id"] is not None for w in windows)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -21,13 +21,15 @@ def video_codec() -> str:
 
 
 def write_mp4(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: int, sample_rate: int,
-              size: int) -> None:
-    """frames: HxWx3 uint8 RGB; audio: float32 mono in [-1, 1]. Both are written in full."""
+              size: int | tuple[int, int]) -> None:
+    """frames: HxWx3 uint8 RGB; audio: float32 mono in [-1, 1]. Both are written in full.
+    size: the frame side, or (width, height)."""
     path = Path(path)
+    width, height = (size, size) if isinstance(size, int) else size
     with av.open(str(path), "w", format="mp4") as out:
         codec = video_codec()
         vs = out.add_stream(codec, rate=fps)
-        vs.width = vs.height = size
+        vs.width, vs.height = width, height
         vs.pix_fmt = "yuv420p"
         # one encoder thread: x264 output is then the same bytes on every run (and workers are processes)
         vs.codec_context.thread_count = 1

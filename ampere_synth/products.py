@@ -1,13 +1,16 @@
 """Products, look-alike groups, titles and splits.
 
 A look-alike group shares category, shape, colour and pattern exactly (the renders are the same),
-and its members differ only in words: brand, model, material, price. Brand and model names are
-built from common English words so that Whisper tiny.en can spell them back.
+and its members differ only in words: brand, model, material, price. Brand and model names come
+from ``names``: English-word compounds and invented words, with a vocabulary of their own per split.
+Prices are whole dollars or, on a share of products, dollars and cents (49.99).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .names import (BRAND_FIRST, BRAND_SECOND, MODEL_NOUNS, MODEL_NUMBERS, SplitVocab, make_brand,  # noqa: F401
+                    make_model, make_model_family, split_vocabularies)
 from .presets import Preset
 from .seeding import rng_for
 
@@ -36,20 +39,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 PATTERNS = ("solid", "stripes", "dots", "checks", "zigzag")
 PATTERN_WORDS = {"solid": "", "stripes": "striped", "dots": "polka dot", "checks": "checked", "zigzag": "zigzag"}
 
-BRAND_FIRST = ("Silver", "Red", "North", "Blue", "Stone", "Golden", "Maple", "Iron", "Green", "Bright",
-               "Lake", "Open", "Sun", "White", "Storm", "High", "Old", "Wild", "Little", "Great",
-               "Summer", "Winter", "Morning", "Ocean", "Royal", "Lucky", "Happy", "Quiet", "Swift", "Cedar")
-BRAND_SECOND = ("Oak", "Harbor", "Peak", "River", "Bridge", "Field", "Street", "Hill", "Valley", "Star",
-                "Shore", "Road", "Coast", "Pine", "Cloud", "Ridge", "Lane", "Garden", "Forest", "Bay",
-                "Mountain", "Creek", "Point", "Gate", "Park", "House", "Works", "Trail", "Rock", "Island")
-MODEL_NOUNS = ("Falcon", "Eagle", "Tiger", "Wolf", "Fox", "Bear", "Hawk", "Rocket", "Comet", "Arrow",
-               "Pilot", "Ranger", "Scout", "Voyager", "Explorer", "Summit", "Thunder", "Lion", "Dolphin",
-               "Panther", "Atlas", "Titan", "Breeze", "Spark", "Blaze", "Echo", "Legend", "Hunter", "Rider",
-               "Runner", "Cruiser", "Jaguar", "Mustang", "Raven", "Robin", "Sparrow", "Panda", "Buffalo",
-               "Horizon", "Meadow")
-MODEL_NUMBERS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 600, 700, 800, 900)
-
-
 @dataclass(frozen=True)
 class Product:
     product_id: str
@@ -59,7 +48,7 @@ class Product:
     model: str
     colour: str
     material: str
-    price: int  # whole dollars
+    price: float  # dollars: an int when whole (49), else two decimals (49.99)
     shape: str
     pattern: str
     split: str
@@ -72,17 +61,49 @@ class Product:
     def name(self) -> str:
         return f"{self.brand} {self.model}"
 
+    @property
+    def price_label(self) -> str:
+        """The price as the title, the price card and the tag show it: "$49.99", "$49"."""
+        return price_label(self.price)
+
     def title(self) -> str:
         look = " ".join(w for w in (self.colour, PATTERN_WORDS[self.pattern]) if w)
-        return f"{self.brand} {self.model} {self.material} {self.noun}, {look}, ${self.price}"
+        return f"{self.brand} {self.model} {self.material} {self.noun}, {look}, {self.price_label}"
 
     def row(self) -> dict:
         return asdict(self)
 
 
+def price_label(price: float) -> str:
+    return f"${price:.2f}" if has_cents(price) else f"${int(round(price))}"
+
+
+def has_cents(price: float) -> bool:
+    return abs(price - round(price)) > 1e-6
+
+
 def _nice_prices(lo: int, hi: int) -> list[int]:
-    # shop prices end in 9, 5 or 0; whole dollars so they are spoken as plain words
+    # shop prices end in 9, 5 or 0
     return [p for p in range(lo, hi + 1) if p % 10 in (0, 5, 9)]
+
+
+CENTS_SHARE = 0.35  # share of products priced in dollars and cents
+
+
+def _with_cents(whole: int, rng) -> float | int:
+    """49 -> 49.99 or 49.95 now and then, 50 -> 49.99; whole dollars otherwise."""
+    if rng.random() >= CENTS_SHARE:
+        return whole
+    if whole % 10 == 9:
+        return round(whole + rng.choice((0.99, 0.95, 0.49)), 2)
+    return round(whole - 1 + rng.choice((0.99, 0.99, 0.95)), 2)
+
+
+def old_price(price: float, rng) -> float | int:
+    """A higher "was" price for a struck-through tag: 20-60 % more, a shop-like figure, same cents."""
+    whole = int(price * rng.uniform(1.2, 1.6))
+    whole = next(w for w in range(whole, whole + 11) if w % 10 in (0, 5, 9) and w > price)
+    return round(whole + (price - int(price)), 2) if has_cents(price) else whole
 
 
 def split_groups(group_ids: list[str], seed: int) -> dict[str, str]:
@@ -104,16 +125,23 @@ def make_products(preset: Preset, seed: int) -> list[Product]:
     cats = sorted(CATEGORIES)
     rng.shuffle(cats)
     cats = cats[: preset.categories]
-    n_products_max = preset.groups * preset.group_size[1]
-    brand_pool = [f"{a} {b}" for a in BRAND_FIRST for b in BRAND_SECOND]
-    rng.shuffle(brand_pool)
-    # brands recur across products, as real brands do; the pool is smaller than the product count
-    brand_pool = brand_pool[: max(6, n_products_max * 2 // 3)]
+    group_ids = [f"g{g:03d}" for g in range(preset.groups)]
+    splits = split_groups(group_ids, seed)
+    # each split names its products from words of its own (names.split_vocabularies)
+    vocab = split_vocabularies(seed, {"train": 0.6, "val": 0.2, "test": 0.2})
+    n_split = {s: sum(v == s for v in splits.values()) * preset.group_size[1] for s in ("train", "val", "test")}
+    brand_pools: dict[str, list[str]] = {}
+    for s in ("train", "val", "test"):
+        # brands recur across products, as real brands do; the pool is smaller than the product count
+        prng, pool = rng_for(seed, "brands", s), []
+        while len(pool) < max(4, n_split[s] * 2 // 3):
+            b = make_brand(prng, vocab[s])
+            if b not in pool:
+                pool.append(b)
+        brand_pools[s] = pool
 
     looks_used: set[tuple] = set()
     names_used: set[tuple[str, str]] = set()
-    group_ids = [f"g{g:03d}" for g in range(preset.groups)]
-    splits = split_groups(group_ids, seed)
     products: list[Product] = []
     for g, gid in enumerate(group_ids):
         grng = rng_for(seed, "group", gid)
@@ -125,20 +153,28 @@ def make_products(preset: Preset, seed: int) -> list[Product]:
                 looks_used.add(look)
                 break
         size = grng.randint(*preset.group_size)
-        prices = grng.sample(_nice_prices(lo, hi), size)  # distinct prices inside a group
-        prev_brand = prev_noun = None
+        split = splits[gid]
+        v: SplitVocab = vocab[split]
+        prices: list[float] = []
+        for w in grng.sample(_nice_prices(lo, hi), size):  # distinct inside a group, cents included
+            p = _with_cents(w, grng)
+            prices.append(w if p in prices else p)
+        prev_brand = prev_family = None
         for _ in range(size):
-            while True:
+            for attempt in range(1000):
                 # some members share the brand or the model family: then one word decides
-                brand = prev_brand if prev_brand and grng.random() < 0.35 else grng.choice(brand_pool)
-                noun = prev_noun if prev_noun and grng.random() < 0.3 else grng.choice(MODEL_NOUNS)
-                model = f"{noun} {grng.choice(MODEL_NUMBERS)}"
+                brand = prev_brand if prev_brand and grng.random() < 0.35 else grng.choice(brand_pools[split])
+                form, family = (prev_family if prev_family and grng.random() < 0.3
+                                else make_model_family(grng, v))
+                model = make_model(grng, form, family)
                 if (brand, model) not in names_used:
                     names_used.add((brand, model))
                     break
-            prev_brand, prev_noun = brand, noun
+            else:
+                raise RuntimeError(f"no unused name left for group {gid}")
+            prev_brand, prev_family = brand, (form, family)
             products.append(Product(
                 product_id=f"p{len(products):04d}", group=gid, category=cat, brand=brand, model=model,
                 colour=look[2], material=grng.choice(materials), price=prices.pop(), shape=look[1],
-                pattern=look[3], split=splits[gid]))
+                pattern=look[3], split=split))
     return products

@@ -11,7 +11,12 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from .products import COLOURS
 
-S = 192  # drawing resolution; sprites are downscaled, which anti-aliases the edges
+S = 384  # drawing resolution; sprites are downscaled, which anti-aliases the edges
+_K = S / 192  # the drawings were laid out at 192 px: line widths in pixels scale with this
+
+
+def _w(px: int) -> int:
+    return max(1, int(round(px * _K)))
 DARK = (52, 52, 58, 255)
 LIGHT = (240, 240, 236, 255)
 
@@ -59,8 +64,8 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         r = 0.18 if shape == "rounded" else 0.03
         det.arc(_box(0.36, 0.08, 0.64, 0.32), 180, 360, fill=DARK, width=int(0.04 * S))
         body.rounded_rectangle(_box(0.18, 0.18, 0.82, 0.93), radius=r * S, fill=W)
-        det.rounded_rectangle(_box(0.3, 0.55, 0.7, 0.86), radius=0.05 * S, outline=DARK, width=4)
-        det.line(_box(0.3, 0.62, 0.7, 0.62), fill=DARK, width=3)
+        det.rounded_rectangle(_box(0.3, 0.55, 0.7, 0.86), radius=0.05 * S, outline=DARK, width=_w(4))
+        det.line(_box(0.3, 0.62, 0.7, 0.62), fill=DARK, width=_w(3))
     elif category == "mug":
         body.ellipse(_box(0.58, 0.36, 0.88, 0.72), outline=W, width=int(0.06 * S))
         if shape == "straight":
@@ -75,10 +80,10 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         else:
             pts = [(0.1, 0.72), (0.13, 0.22), (0.4, 0.22), (0.45, 0.5), (0.7, 0.56), (0.92, 0.63), (0.92, 0.72)]
         body.polygon([tuple(_box(*p)) for p in pts], fill=W)
-        det.rounded_rectangle(_box(0.07, 0.7, 0.94, 0.82), radius=0.04 * S, fill=LIGHT, outline=DARK, width=2)
+        det.rounded_rectangle(_box(0.07, 0.7, 0.94, 0.82), radius=0.04 * S, fill=LIGHT, outline=DARK, width=_w(2))
         for i in range(3):
             x = 0.42 + 0.08 * i
-            det.line(_box(x, 0.48 + 0.02 * i, x + 0.05, 0.56 + 0.02 * i), fill=LIGHT, width=4)
+            det.line(_box(x, 0.48 + 0.02 * i, x + 0.05, 0.56 + 0.02 * i), fill=LIGHT, width=_w(4))
     elif category == "watch":
         body.rounded_rectangle(_box(0.38, 0.04, 0.62, 0.96), radius=0.05 * S, fill=W)
         if shape == "round":
@@ -87,8 +92,8 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         else:
             det.rounded_rectangle(_box(0.24, 0.28, 0.76, 0.72), radius=0.06 * S, fill=DARK)
             det.rounded_rectangle(_box(0.29, 0.33, 0.71, 0.67), radius=0.04 * S, fill=LIGHT)
-        det.line(_box(0.5, 0.5, 0.5, 0.38), fill=DARK, width=4)
-        det.line(_box(0.5, 0.5, 0.62, 0.55), fill=DARK, width=3)
+        det.line(_box(0.5, 0.5, 0.5, 0.38), fill=DARK, width=_w(4))
+        det.line(_box(0.5, 0.5, 0.62, 0.55), fill=DARK, width=_w(3))
     elif category == "lamp":
         if shape == "dome":
             body.chord(_box(0.16, 0.1, 0.84, 0.7), 180, 360, fill=W)
@@ -109,7 +114,7 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         cups = (0.1, 0.48, 0.36, 0.9) if shape == "over-ear" else (0.14, 0.55, 0.32, 0.8)
         body.ellipse(_box(*cups), fill=W)
         body.ellipse(_box(1 - cups[2], cups[1], 1 - cups[0], cups[3]), fill=W)
-        det.ellipse(_box(cups[0] + 0.05, cups[1] + 0.07, cups[2] - 0.05, cups[3] - 0.07), outline=DARK, width=3)
+        det.ellipse(_box(cups[0] + 0.05, cups[1] + 0.07, cups[2] - 0.05, cups[3] - 0.07), outline=DARK, width=_w(3))
     elif category == "chair":
         if shape == "armchair":
             body.rounded_rectangle(_box(0.22, 0.12, 0.78, 0.62), radius=0.06 * S, fill=W)
@@ -122,7 +127,7 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
             body.ellipse(_box(0.2, 0.2, 0.8, 0.38), fill=W)
             for x0, x1 in ((0.3, 0.2), (0.5, 0.5), (0.7, 0.8)):
                 det.line(_box(x0, 0.34, x1, 0.92), fill=DARK, width=int(0.04 * S))
-            det.line(_box(0.26, 0.7, 0.74, 0.7), fill=DARK, width=4)
+            det.line(_box(0.26, 0.7, 0.74, 0.7), fill=DARK, width=_w(4))
     elif category == "hat":
         if shape == "cap":
             body.chord(_box(0.14, 0.3, 0.74, 0.9), 180, 360, fill=W)
@@ -133,7 +138,7 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
             body.ellipse(_box(0.06, 0.56, 0.94, 0.76), fill=W)
             body.polygon([tuple(_box(0.28, 0.26)), tuple(_box(0.72, 0.26)), tuple(_box(0.8, 0.66)),
                           tuple(_box(0.2, 0.66))], fill=W)
-            det.line(_box(0.24, 0.56, 0.76, 0.56), fill=DARK, width=4)
+            det.line(_box(0.24, 0.56, 0.76, 0.56), fill=DARK, width=_w(4))
     elif category == "handbag":
         if shape == "tote":
             det.arc(_box(0.3, 0.14, 0.7, 0.6), 180, 360, fill=DARK, width=int(0.035 * S))
@@ -141,7 +146,7 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
                           tuple(_box(0.14, 0.9))], fill=W)
         else:
             body.rounded_rectangle(_box(0.12, 0.4, 0.88, 0.76), radius=0.04 * S, fill=W)
-            det.line([tuple(_box(0.12, 0.42)), tuple(_box(0.5, 0.6)), tuple(_box(0.88, 0.42))], fill=DARK, width=4)
+            det.line([tuple(_box(0.12, 0.42)), tuple(_box(0.5, 0.6)), tuple(_box(0.88, 0.42))], fill=DARK, width=_w(4))
             det.ellipse(_box(0.47, 0.57, 0.53, 0.63), fill=LIGHT)
     elif category == "vase":
         if shape == "round":
@@ -151,12 +156,12 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
             body.polygon([tuple(_box(0.36, 0.06)), tuple(_box(0.64, 0.06)), tuple(_box(0.58, 0.3)),
                           tuple(_box(0.68, 0.7)), tuple(_box(0.6, 0.95)), tuple(_box(0.4, 0.95)),
                           tuple(_box(0.32, 0.7)), tuple(_box(0.42, 0.3))], fill=W)
-        det.line(_box(0.38, 0.12, 0.62, 0.12) if shape == "round" else _box(0.36, 0.07, 0.64, 0.07), fill=DARK, width=5)
+        det.line(_box(0.38, 0.12, 0.62, 0.12) if shape == "round" else _box(0.36, 0.07, 0.64, 0.07), fill=DARK, width=_w(5))
     elif category == "speaker":
         if shape == "cylinder":
             body.rounded_rectangle(_box(0.3, 0.1, 0.7, 0.92), radius=0.14 * S, fill=W)
             for y in (0.3, 0.45, 0.6, 0.75):
-                det.line(_box(0.36, y, 0.64, y), fill=DARK, width=3)
+                det.line(_box(0.36, y, 0.64, y), fill=DARK, width=_w(3))
         else:
             body.rectangle(_box(0.18, 0.16, 0.82, 0.9), fill=W)
             det.ellipse(_box(0.34, 0.22, 0.66, 0.46), fill=DARK)
@@ -167,7 +172,7 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
 
 
 @lru_cache(maxsize=256)
-def sprite(category: str, shape: str, colour: str, pattern: str, size: int = 96) -> Image.Image:
+def sprite(category: str, shape: str, colour: str, pattern: str, size: int = 256) -> Image.Image:
     """RGBA sprite of side `size` on a transparent background."""
     mask = Image.new("L", (S, S), 0)
     details = Image.new("RGBA", (S, S), (0, 0, 0, 0))
@@ -175,8 +180,42 @@ def sprite(category: str, shape: str, colour: str, pattern: str, size: int = 96)
     out = Image.new("RGBA", (S, S), (0, 0, 0, 0))
     out.paste(_pattern(colour, pattern), (0, 0), mask)
     # a dark rim makes light colours (white, beige) visible on light backgrounds
-    rim = mask.point(lambda v: 255 if v else 0).filter(ImageFilter.FIND_EDGES)
+    rim = mask.point(lambda v: 255 if v else 0).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
     out.paste(DARK, (0, 0), rim)
     out.alpha_composite(details)
     return out.resize((size, size), Image.LANCZOS)
 
+
+
+# where a brand is printed on each drawing (centre, fractions of the sprite side)
+LABEL_AT: dict[tuple[str, str], tuple[float, float]] = {
+    ("backpack", "rounded"): (0.5, 0.42), ("backpack", "boxy"): (0.5, 0.42),
+    ("mug", "straight"): (0.44, 0.56), ("mug", "tapered"): (0.44, 0.56),
+    ("sneaker", "low"): (0.3, 0.62), ("sneaker", "high"): (0.26, 0.5),
+    ("watch", "round"): (0.5, 0.6), ("watch", "square"): (0.5, 0.6),
+    ("lamp", "dome"): (0.5, 0.32), ("lamp", "cone"): (0.5, 0.32),
+    ("bottle", "slim"): (0.5, 0.6), ("bottle", "wide"): (0.5, 0.62),
+    ("headphones", "over-ear"): (0.23, 0.69), ("headphones", "on-ear"): (0.23, 0.68),
+    ("chair", "armchair"): (0.5, 0.32), ("chair", "stool"): (0.5, 0.29),
+    ("hat", "cap"): (0.42, 0.52), ("hat", "bucket"): (0.5, 0.45),
+    ("handbag", "tote"): (0.5, 0.66), ("handbag", "clutch"): (0.5, 0.7),
+    ("vase", "round"): (0.5, 0.66), ("vase", "tall"): (0.5, 0.6),
+    ("speaker", "cylinder"): (0.5, 0.2), ("speaker", "box"): (0.5, 0.89),
+}
+
+
+@lru_cache(maxsize=512)
+def branded_sprite(category: str, shape: str, colour: str, pattern: str, brand: str, size: int = 256) -> Image.Image:
+    """The sprite with the brand printed small on the body, as on a real product: about 1/22 of the
+    sprite side, so 3-4 px high in a live frame (not readable there, a texture that differs by brand)."""
+    from .fonts import font
+
+    im = sprite(category, shape, colour, pattern, size).copy()
+    d = ImageDraw.Draw(im)
+    f = font(max(6, int(size / 22)), bold=True, condensed=True)
+    cx, cy = LABEL_AT.get((category, shape), (0.5, 0.5))
+    base = COLOURS[colour]
+    lum = 0.299 * base[0] + 0.587 * base[1] + 0.114 * base[2]
+    ink = (40, 40, 44, 255) if lum > 140 else (236, 236, 230, 255)
+    d.text((cx * size, cy * size), brand.upper(), font=f, fill=ink, anchor="mm")
+    return im

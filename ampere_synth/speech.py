@@ -1,4 +1,7 @@
-"""Speech with espeak-ng, resampled to 16 kHz mono with sox, plus noise and "music" beds.
+"""Speech with espeak-ng or flite, resampled to 16 kHz mono with sox, plus noise and "music" beds.
+
+Voices are split into a fit part (espeak-ng voices, said in regular streams and short videos) and a
+held-out part (flite's voices and two espeak-ng variants, said only in the held-out streams).
 
 sox runs with -D (no dither): its dither is random per run and would make the audio differ between
 two builds of the same seed. Noise and music are drawn from the item's own numpy generator.
@@ -8,13 +11,21 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 SR = 16000
 # espeak-ng voices and variants that exist in Debian's package (no mbrola)
 VOICES = ("en-us", "en-gb", "en+m3", "en+f2", "en-us+f3", "en-gb-x-rp+m7", "en-gb-scotland", "en+f4")
+FIT_VOICES = (("espeak-ng", "en-us"), ("espeak-ng", "en-gb"), ("espeak-ng", "en+m3"), ("espeak-ng", "en+f2"),
+              ("espeak-ng", "en-us+f3"), ("espeak-ng", "en-gb-x-rp+m7"))
+# Debian's flite voices (kal is 8 kHz, resampled like the rest) and two espeak-ng variants fitting never hears
+HELDOUT_VOICES = (("flite", "kal"), ("flite", "kal16"), ("flite", "awb"), ("flite", "rms"), ("flite", "slt"),
+                  ("flite", "slt"), ("espeak-ng", "en-gb-scotland"), ("espeak-ng", "en+f4"))
+FLITE_F0 = {"kal": 105.0, "kal16": 105.0, "awb": 110.0, "rms": 105.0, "slt": 170.0}  # mean pitch, Hz
 
 
 @dataclass(frozen=True)
@@ -22,26 +33,45 @@ class Voice:
     name: str
     speed: int  # words per minute
     pitch: int  # 0-99
+    engine: str = "espeak-ng"
 
 
-def pick_voice(rng: random.Random, speed: tuple[int, int] = (150, 185)) -> Voice:
-    return Voice(rng.choice(VOICES), rng.randint(*speed), rng.randint(35, 65))
+def pick_voice(rng: random.Random, speed: tuple[int, int] = (150, 185), heldout: bool = False) -> Voice:
+    engine, name = rng.choice(HELDOUT_VOICES if heldout else FIT_VOICES)
+    return Voice(name, rng.randint(*speed), rng.randint(35, 65), engine)
 
 
-def check_tools() -> None:
-    missing = [t for t in ("espeak-ng", "sox") if shutil.which(t) is None]
+def check_tools(heldout: bool = False) -> None:
+    """espeak-ng and sox always; flite when held-out streams are to be spoken."""
+    missing = [t for t in ("espeak-ng", "sox") + (("flite",) if heldout else ()) if shutil.which(t) is None]
     if missing:
         raise RuntimeError(f"the data generator needs {' and '.join(missing)} on PATH "
-                           f"(Debian: apt-get install espeak-ng sox)")
+                           f"(Debian: apt-get install {' '.join(missing)})")
+
+
+def _resample(wav: bytes) -> np.ndarray:
+    raw = subprocess.run(["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SR), "-e", "signed", "-b", "16",
+                          "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+
+
+def _flite(text: str, voice: Voice) -> bytes:
+    f0 = FLITE_F0.get(voice.name, 120.0) * (0.85 + 0.3 * (voice.pitch - 35) / 30)
+    with tempfile.TemporaryDirectory(prefix="ampere-flite-") as d:
+        out = Path(d) / "s.wav"
+        subprocess.run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={170 / voice.speed:.3f}",
+                        "--setf", f"int_f0_target_mean={f0:.1f}", "-t", text, "-o", str(out)],
+                       capture_output=True, check=True)
+        return out.read_bytes()
 
 
 def speak(text: str, voice: Voice) -> np.ndarray:
     """One utterance as float32 mono at 16 kHz."""
+    if voice.engine == "flite":
+        return _resample(_flite(text, voice))
     wav = subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch),
                           "--stdin", "--stdout"], input=text.encode(), capture_output=True, check=True).stdout
-    raw = subprocess.run(["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SR), "-e", "signed", "-b", "16",
-                          "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+    return _resample(wav)
 
 
 def trim_silence(x: np.ndarray, thresh: float = 1e-3) -> np.ndarray:
@@ -49,20 +79,21 @@ def trim_silence(x: np.ndarray, thresh: float = 1e-3) -> np.ndarray:
     return x[idx[0]: idx[-1] + 1] if len(idx) else x[:0]
 
 
-def speak_sentences(sentences: list[str], voice: Voice, rng: random.Random, max_s: float | None = None,
-                    min_count: int = 0, pause_s: tuple[float, float] = (0.15, 0.6)) -> tuple[np.ndarray, list[str]]:
-    """Speak sentences in order with short pauses; stop before one would pass max_s (the first
-    min_count sentences are always spoken). Returns (audio, the sentences actually spoken)."""
+def speak_sentences(sentences: list, voice: Voice, rng: random.Random, max_s: float | None = None,
+                    min_count: int = 0, pause_s: tuple[float, float] = (0.15, 0.6)) -> tuple[np.ndarray, list]:
+    """Speak sentences (strings or objects with .text) in order with short pauses; stop before one
+    would pass max_s (the first min_count sentences are always spoken). Returns (audio, spoken) where
+    spoken holds (sentence, t0, t1): each sentence actually spoken with its span in the audio, seconds."""
     parts: list[np.ndarray] = []
-    spoken: list[str] = []
+    spoken: list = []
     total = 0
     for i, s in enumerate(sentences):
-        clip = trim_silence(speak(s, voice))
+        clip = trim_silence(speak(getattr(s, "text", s), voice))
         gap = np.zeros(int(rng.uniform(*pause_s) * SR), np.float32)
         if max_s is not None and i >= min_count and total + len(clip) > max_s * SR:
             break
         parts += [clip, gap]
-        spoken.append(s)
+        spoken.append((s, total / SR, (total + len(clip)) / SR))
         total += len(clip) + len(gap)
     audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return audio, spoken

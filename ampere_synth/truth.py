@@ -13,7 +13,8 @@ def load_jsonl(path: Path) -> list[dict]:
 
 
 def on_air(segments: list[dict], start: float, end: float) -> str | None:
-    """The product on air for the majority of [start, end), or None if none holds a majority."""
+    """The product on air for the majority of [start, end), or None if none holds a majority (segments
+    with ``product_id`` null, the intro, outro and breaks, count as no product)."""
     if end <= start:
         return None
     share: dict[str, float] = {}
@@ -32,6 +33,7 @@ class TagScore:
     windows: int  # tagged windows that have a majority product in the truth
     correct: int
     untagged: int = 0
+    null_windows: int = 0  # tagged windows with no product on air (intro, outro, breaks): not scored
 
     @property
     def top1(self) -> float:
@@ -40,7 +42,7 @@ class TagScore:
 
 def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
     """tags: dicts with stream_id, start, end, product_id; streams: stream_id -> truth segments."""
-    seen, correct, n = set(), 0, 0
+    seen, correct, n, null = set(), 0, 0, 0
     for t in tags:
         key = (t["stream_id"], round(t["start"], 3))
         if key in seen or t["stream_id"] not in streams:
@@ -48,10 +50,11 @@ def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
         seen.add(key)
         truth = on_air(streams[t["stream_id"]], t["start"], t["end"])
         if truth is None:
+            null += 1
             continue
         n += 1
         correct += int(t["product_id"] == truth)
-    return TagScore(windows=n, correct=correct)
+    return TagScore(windows=n, correct=correct, null_windows=null)
 
 
 def expected_windows(duration: float, window_s: float, hop_s: float, min_tail_s: float | None = None) -> int:

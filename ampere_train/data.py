@@ -87,6 +87,8 @@ def live_windows(dataset_dir: Path, window_s: float | None = None, hop_s: float 
         wins = []
         for sid, st in streams.items():
             for seg in st["segments"]:
+                if seg.get("product_id") is None:
+                    continue  # intro, outro, breaks: no product on air
                 t = float(seg["start"])
                 while True:  # windows inside the segment; the last one is clipped to its end
                     wins.append({"id": f"{sid}:{int(round(t * 1000))}", "stream_id": sid,
@@ -159,7 +161,7 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
             out["video"].append(Item(r["id"], "video", r["product_id"], speech(r["id"], r.get("script", "")),
                                      r["path"], 0.0, float(r["duration"])))
     for w in live_windows(dataset_dir):
-        if keep(w["product_id"]):
+        if w.get("product_id") is not None and keep(w["product_id"]):  # windows with no product on air: skipped
             out["live"].append(Item(w["id"], "live", w["product_id"], speech(w["id"], w["script"]),
                                     w["path"], float(w["start"]), float(w["end"])))
     return out, missing

@@ -83,8 +83,17 @@ def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper
     for wins in by_stream.values():
         wins.sort(key=lambda w: w["start"])
         state, on_air = Facts(), None
-        for w in wins:
+        for i, w in enumerate(wins):
             pid = w["product_id"]
+            if pid is None:
+                # no product on air (intro, outro, a break): the target is none and what was known is reset.
+                # Its words may reach into the products around it, so both must be in the splits asked for.
+                nxt = next((x["product_id"] for x in wins[i + 1:] if x["product_id"] is not None), None)
+                ok = all(q is None or products[q]["split"] in splits for q in (on_air, nxt))
+                if ok and w["id"] in asr:
+                    pairs.append(Pair(w["id"], state.line(), asr[w["id"]], Facts().line()))
+                state, on_air = Facts(), None
+                continue
             if pid != on_air:
                 # a new product: what was known is about the previous one. A pair whose context holds
                 # another split's product would leak its names, so such pairs are skipped.

@@ -55,7 +55,7 @@ def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
         names_by_product.setdefault(row["product_id"], set()).update(names_of(row))
     all_names = set().union(*names_by_product.values())
     windows = load_jsonl(ds / "windows.jsonl")
-    data = {s: labelled_mentions([w for w in windows if split[w["product_id"]] == s], texts, names_by_product,
+    data = {s: labelled_mentions([w for w in windows if split.get(w["product_id"]) == s], texts, names_by_product,
                                  all_names) for s in ("train", "val")}
     model = fit(*data["train"])
     model.meta = {"dataset": ds.name, "mentions": {s: len(d[1]) for s, d in data.items()},

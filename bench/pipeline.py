@@ -59,7 +59,7 @@ def machine() -> dict:
 
 def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
     live = {s["stream_id"]: s for s in load_jsonl(dataset / "live.jsonl")}
-    windows = load_jsonl(dataset / "windows.jsonl")[:n_windows]
+    windows = [w for w in load_jsonl(dataset / "windows.jsonl") if w["product_id"]][:n_windows]
     clips = []
     for w in windows:
         path = str(dataset / live[w["stream_id"]]["path"])

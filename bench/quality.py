@@ -77,8 +77,8 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     asr = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "raw_asr.jsonl")}
     adapted = {r["id"]: r for r in load_jsonl(ds / "texts" / "summary.jsonl")}
-    windows = [w for w in load_jsonl(ds / "windows.jsonl") if products[w["product_id"]]["split"] == "test"
-               and w["id"] in asr]
+    windows = [w for w in load_jsonl(ds / "windows.jsonl")
+               if w["product_id"] and products[w["product_id"]]["split"] == "test" and w["id"] in asr]
     vocab = _fact_vocab(list(products.values()))
     # the adapted model's summaries come from prepare-texts, made in stream order with each window's
     # context as the live path makes them; the other variants see the window alone (they keep no state)
@@ -244,7 +244,7 @@ def oracle_section(ds: Path) -> dict:
         (view / "texts").mkdir()
         (view / "texts" / "raw_asr.jsonl").symlink_to((ds / "texts" / "raw_asr.jsonl").resolve())
         test_windows = {w["id"] for w in load_jsonl(ds / "windows.jsonl")
-                        if products[w["product_id"]]["split"] == "test"}
+                        if w["product_id"] and products[w["product_id"]]["split"] == "test"}
         known = {"windows": 0, "brand": 0, "model": 0, "brand_and_model": 0}
         with (view / "texts" / "summary.jsonl").open("w") as out:
             for p in build_pairs(ds, splits=("train", "val", "test"), snapper=input_snapper(ds, get_settings())):
@@ -275,7 +275,7 @@ def oracle_section(ds: Path) -> dict:
 def test_streams(ds: Path) -> list[str]:
     """Streams that show at least one test-split product (the others show training products only)."""
     split = {p["product_id"]: p["split"] for p in load_jsonl(ds / "products.jsonl")}
-    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl") if split[w["product_id"]] == "test"})
+    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl") if split.get(w["product_id"]) == "test"})
 
 
 def live_section(ds: Path, streams: list[str]) -> dict:

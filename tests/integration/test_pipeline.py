@@ -126,7 +126,7 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     # most windows carry the product the truth says is on air
     score = score_tags(tags, {stream_id: stream["segments"]})
     print(f"live tag top-1 on the tiny stream: {score.correct}/{score.windows} = {score.top1:.3f}")
-    assert score.windows >= want - 2
+    assert score.windows + score.null_windows >= want - 2  # intro and outro windows have no product
     assert score.top1 >= MIN_TAG_TOP1
 
     # each bad record is in the dead-letter topic with its reason and its original bytes
