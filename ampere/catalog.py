@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ampere import media
 from ampere.models import Models
 from ampere.asr import WHISPER_RATE
+from ampere.attributes import prices_on_screen, valid_price
 from ampere.names import CatalogNames, names_of
 from ampere.store import Store
 from ampere.summarize import summary_for_embedding
@@ -65,6 +66,22 @@ def load_image(ref: str, base: Path) -> np.ndarray:
         raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
 
 
+def page_fields(row: dict) -> dict:
+    """What a page item keeps of its catalogue row besides the title: the product's name (brand + model, or
+    the title's name run), its price and category as filterable fields, and its attributes as JSON (the
+    tagger matches prices, materials and colours heard or read on screen against them)."""
+    attrs = row.get("attributes") if isinstance(row.get("attributes"), dict) else {}
+    names = sorted(names_of(row), key=len, reverse=True)
+    out: dict = {"name": names[0] if names else None, "attributes": attrs or None,
+                 "category": str(attrs.get("category") or "") or None}
+    price = valid_price(attrs.get("price")) if "price" in attrs else None
+    if price is None:
+        seen = prices_on_screen([str(row.get("title") or "")])
+        price = seen[0].value if seen else None
+    out["price"] = price
+    return out
+
+
 def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progress: bool = True) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "title", "image"))
@@ -85,7 +102,7 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progres
         store.index.upsert_many([
             {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
              "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
-             "ts": 0}
+             "ts": 0, **page_fields(row)}
             for row, e in zip(chunk, embs)
         ])
         store.index.add_names(n for row in chunk for n in names_of(row))

@@ -55,7 +55,9 @@ class Ingestor:
             return rec.t0 + len(pcm) / rec.sample_rate, lambda: self.assembler.add_audio(rec.stream_id, rec.t0, pcm)
         if isinstance(rec, Keyframe):
             media.decode_jpeg(rec.data)  # reject undecodable images here, not three stages later
-            return rec.t, lambda: self.assembler.add_frame(rec.stream_id, rec.t, rec.data)
+            if rec.full:
+                media.decode_jpeg(rec.full)
+            return rec.t, lambda: self.assembler.add_frame(rec.stream_id, rec.t, rec.data, rec.full)
         raise BadRecord(f"unexpected record type {rec.TYPE!r} on the media topic")
 
     def _forget(self, stream_id: str) -> None:

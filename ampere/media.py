@@ -1,8 +1,8 @@
 """Decode and encode the media the pipeline moves around, with PyAV and Pillow only.
 
 No ffmpeg binary is needed at run time: PyAV links the ffmpeg libraries. Audio is
-always mono float32 in [-1, 1] at the pipeline's sample rate; frames are square
-RGB uint8 arrays (centre crop, then resize), as the visual tower expects.
+always mono float32 in [-1, 1] at the pipeline's sample rate; frames are whole RGB uint8 frames, downscaled
+with their aspect kept (``fit_within``).
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ class AudioPiece:
 @dataclass
 class FramePiece:
     t: float
-    rgb: np.ndarray  # frame_size x frame_size x 3 uint8
+    rgb: np.ndarray  # the whole frame, longest side frame_size (aspect kept): what the visual tower sees
+    full: np.ndarray | None = None  # the same frame, longest side <= full_size: readable text, for OCR
 
 
 @dataclass
@@ -47,14 +48,18 @@ class EndPiece:
 
 # --- frames -------------------------------------------------------------------------------------
 
-def square_rgb(img: Image.Image, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize: keeps the aspect ratio of what is on screen."""
+def fit_within(img: Image.Image, max_side: int) -> np.ndarray:
+    """The whole frame, downscaled so its longest side is at most ``max_side`` (never upscaled, aspect kept).
+
+    No crop: a live frame's product is often held at the edge and its price card sits in a corner, so the
+    pipeline keeps the whole picture; the visual tower squashes it to its square input exactly as training
+    does (``encoders.frames.to_square``).
+    """
+    img = img.convert("RGB")
     w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    img = img.convert("RGB").crop((left, top, left + side, top + side))
-    if side != size:
-        img = img.resize((size, size), Image.BILINEAR)
+    scale = min(1.0, max_side / max(w, h))
+    if scale < 1.0:
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
 
@@ -236,8 +241,10 @@ class _AudioChunker:
 
 
 def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyframe_fps: float = 2.0,
-               frame_size: int = 96, realtime: bool = False) -> Iterator[AudioPiece | FramePiece | EndPiece]:
+               frame_size: int = 256, realtime: bool = False, full_every_s: float = 0.0,
+               full_size: int = 640) -> Iterator[AudioPiece | FramePiece | EndPiece]:
     """Audio chunks and sampled keyframes of any source PyAV opens, in media-time order, then EndPiece.
+    Every ``full_every_s`` seconds (0: never) a keyframe also carries the frame at up to ``full_size`` px.
 
     Pieces are held back only until every active stream has moved past them, so
     memory stays bounded by the demuxer's interleaving, not by the source length.
@@ -253,7 +260,7 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
         origin = _origin(container)
         chunker = _AudioChunker(sample_rate, chunk_s) if a_st is not None else None
         step = 1.0 / keyframe_fps
-        next_frame_t = 0.0
+        next_frame_t = next_full_t = 0.0
         watermark = {s.index: 0.0 for s in (a_st, v_st) if s is not None}
         heap: list[tuple[float, int, object]] = []
         seq = 0
@@ -289,8 +296,14 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                         end_t = max(end_t, t + (float(1 / v_st.average_rate) if v_st.average_rate else 0.0))
                         watermark[v_st.index] = t
                         if t + 1e-6 >= next_frame_t:
-                            rgb = square_rgb(frame.to_image(), frame_size)
-                            heapq.heappush(heap, (t, seq, FramePiece(t, rgb))); seq += 1
+                            image = frame.to_image()
+                            full = None
+                            if full_every_s > 0 and t + 1e-6 >= next_full_t:
+                                full = fit_within(image, full_size)
+                                while next_full_t <= t + 1e-6:
+                                    next_full_t += full_every_s
+                            piece = FramePiece(t, fit_within(image, frame_size), full)
+                            heapq.heappush(heap, (t, seq, piece)); seq += 1
                             while next_frame_t <= t + 1e-6:
                                 next_frame_t += step
                 yield from emit_ready()
@@ -362,7 +375,7 @@ def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_r
 
 
 def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:
-    """One square RGB frame per requested time (the first frame at or after it; the last frame past the end)."""
+    """One RGB frame (longest side ``size``) per requested time (the first frame at or after it; the last frame past the end)."""
     if not times:
         return []
     order = sorted(range(len(times)), key=lambda i: times[i])
@@ -379,7 +392,7 @@ def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:
                 last = fr
                 rgb = None
                 while k < len(order) and t + 1e-6 >= times[order[k]]:
-                    rgb = rgb if rgb is not None else square_rgb(fr.to_image(), size)
+                    rgb = rgb if rgb is not None else fit_within(fr.to_image(), size)
                     out[order[k]] = rgb
                     k += 1
                 if k == len(order):
@@ -389,7 +402,7 @@ def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:
         if last is None:
             raise MediaError(f"{path}: video stream has no frames")
         if k < len(order):
-            rgb = square_rgb(last.to_image(), size)
+            rgb = fit_within(last.to_image(), size)
             for i in order[k:]:
                 out[i] = rgb
     return out  # type: ignore[return-value]

@@ -1,5 +1,5 @@
 """The models of one worker process, each loaded on first use and once (Whisper, the summarizer, the ONNX
-embedder, the on-air mention model). Loading is lazy so that importing or constructing costs nothing; a worker
+embedder, OCR, the on-air mention model). Loading is lazy so that importing or constructing costs nothing; a worker
 calls :meth:`Models.warm_up` at start so the first window is not a cold start and a missing file shows then."""
 from __future__ import annotations
 
@@ -44,9 +44,16 @@ class Models:
         t = self.settings.tagger
         return self._get("onair", lambda: OnAirModel.load(t.onair_model) if t.onair_weight > 0 else None)
 
+    @property
+    def ocr(self):
+        from ampere.ocr import Reader
+        return self._get("ocr", lambda: Reader(self.settings.ocr))
+
     def warm_up(self) -> None:
         self.transcriber.model  # noqa: B018 - loads faster-whisper's model
         summarizer = self.summarizer
         getattr(summarizer, "llm", None)  # loads llama.cpp's model where there is one
         self.embedder  # noqa: B018
         self.onair  # noqa: B018
+        if self.settings.ocr.enabled:
+            self.ocr.load()

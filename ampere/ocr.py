@@ -20,70 +20,17 @@ from typing import Literal
 
 import numpy as np
 
+from ampere.errors import PoisonRecord
+from ampere.settings import OcrOptions
+
 Region = Literal["top-left", "top", "top-right", "left", "centre", "right", "bottom-left", "bottom", "bottom-right"]
 _REGIONS: tuple[tuple[str, ...], ...] = (("top-left", "top", "top-right"), ("left", "centre", "right"),
                                          ("bottom-left", "bottom", "bottom-right"))
 
 
-@dataclass(frozen=True)
-class OcrOptions:
-    """How keyframes are read. Defaults are the measured ones for 640x360 live frames (bench/ocr_probe.py)."""
-
-    enabled: bool = True
-    # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
-    threads: int = 1
-    # the detector scales the frame's short side ("min") or long side ("max") to this many pixels;
-    # 360 with "min" runs a 640x360 frame at its own size (larger reads no more, costs ~1.8x / ~3x)
-    det_limit_side_len: int = 360
-    det_limit_type: Literal["min", "max"] = "min"
-    # lines the recognizer is less sure of than this are dropped (0..1)
-    min_score: float = 0.5
-    # at most this many lines per frame are kept (reading order), each cut to max_line_chars
-    max_lines: int = 32
-    max_line_chars: int = 120
-    # text-direction classifier: overlays are upright, so it only costs time (and RAM) by default
-    use_angle_classifier: bool = False
-    # frames above this many pixels are downscaled (or rejected) before OCR: bounds time and memory
-    max_pixels: int = 1920 * 1080
-    oversize: Literal["downscale", "reject"] = "downscale"
-    # frames thinner than 1:max_aspect are rejected (the engine would upscale the short side to 30 px)
-    max_aspect: float = 8.0
-    # a frame whose thumbnail differs from the stream's previous frame by at most this much in every cell
-    # (0..255 grey levels) is not read again; 0 reads every frame. On rendered 640x360 cards, JPEG
-    # re-encoding of the same frame moved cells by up to ~7, one changed price digit by 30+.
-    skip_unchanged: float = 12.0
-    thumb_size: tuple[int, int] = (64, 36)  # (width, height) of that thumbnail
-    # streams whose last thumbnail is remembered (least recently used are forgotten)
-    max_streams: int = 1024
-
-    def __post_init__(self) -> None:
-        def bad(why: str) -> None:
-            raise ValueError(f"OcrOptions: {why}")
-        if self.threads < 1:
-            bad(f"threads must be >= 1, got {self.threads}")
-        if not 32 <= self.det_limit_side_len <= 4096:
-            bad(f"det_limit_side_len must be in 32..4096, got {self.det_limit_side_len}")
-        if self.det_limit_type not in ("min", "max"):
-            bad(f"det_limit_type must be 'min' or 'max', got {self.det_limit_type!r}")
-        if not 0.0 <= self.min_score <= 1.0:
-            bad(f"min_score must be in 0..1, got {self.min_score}")
-        if self.max_lines < 1 or self.max_line_chars < 1:
-            bad("max_lines and max_line_chars must be >= 1")
-        if self.max_pixels < 64 * 64:
-            bad(f"max_pixels must be >= 4096, got {self.max_pixels}")
-        if self.oversize not in ("downscale", "reject"):
-            bad(f"oversize must be 'downscale' or 'reject', got {self.oversize!r}")
-        if not self.max_aspect >= 1.0:
-            bad(f"max_aspect must be >= 1, got {self.max_aspect}")
-        if not 0.0 <= self.skip_unchanged <= 255.0:
-            bad(f"skip_unchanged must be in 0..255, got {self.skip_unchanged}")
-        if len(self.thumb_size) != 2 or min(self.thumb_size) < 2 or max(self.thumb_size) > 512:
-            bad(f"thumb_size must be two sides in 2..512, got {self.thumb_size}")
-        if self.max_streams < 1:
-            bad("max_streams must be >= 1")
 
 
-class BadFrame(ValueError):
+class BadFrame(PoisonRecord):
     """The frame cannot be read: ``reason`` says why (shape, dtype, size)."""
 
     def __init__(self, reason: str):

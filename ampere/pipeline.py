@@ -4,8 +4,8 @@ Each stage takes the previous stage's record and returns the next one. The Faust
 only move records between topics and call these off the event loop, so the engine could be swapped without
 touching this code, and benchmarks drive the same methods without Kafka.
 
-    WindowMedia --store_window--> WindowReady --transcribe--> Transcribed --summarize--> Summarized
-                --embed_and_index--> Embedded --tag--> Tag
+    WindowMedia --store_window--> WindowReady --transcribe (hear + see)--> Transcribed --summarize-->
+    Summarized --embed_and_index--> Embedded --tag--> Tag (+ a correction of the previous window's tag)
 """
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ import time
 
 import numpy as np
 
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
 from ampere import media
+from ampere.asr import ChunkState, Transcript, names_prompt, transcribe_window
 from ampere.models import Models
 from ampere.names import CatalogNames
+from ampere.names import names_of
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
+from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
 from ampere.store import Store
 from ampere.summarize import summary_for_embedding
@@ -24,6 +31,21 @@ from ampere.tagger import Tagger
 from ampere.windows import WindowMedia
 
 _I16 = 32767.0  # window audio is kept as int16 in the claim-check store
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Heard:
+    text: str  # what was said in the window (the recognizer's words)
+    no_speech_prob: float
+    asr_ms: float
+    prompted: bool
+
+
+@dataclass
+class Seen:
+    lines: list  # [text, score, x0, y0, x1, y1, frame time]
+    ocr_ms: float
 
 
 def now() -> float:
@@ -43,6 +65,10 @@ class Pipeline:
         self.models = models or Models(settings)
         self.names = CatalogNames(store.index, settings.names)
         self.tagger = Tagger(store.index, settings.tagger)
+        t = settings.tagger
+        self.segmenter = Segmenter(t.switch_penalty, t.none_penalty, t.none_score)
+        # a readable frame is in two overlapping windows: read it once ((stream, frame time) -> lines)
+        self._screen_cache: OrderedDict[tuple[str, float], list] = OrderedDict()
 
     # --- claim-check: window media lives in Redis, records carry the key
 
@@ -51,25 +77,106 @@ class Pipeline:
         mapping = {"audio": (np.clip(win.audio, -1.0, 1.0) * _I16).astype("<i2").tobytes()}
         for i, (_, jpeg) in enumerate(win.frames):
             mapping[f"frame{i}"] = jpeg
+        for i, (_, jpeg) in enumerate(win.full):
+            mapping[f"full{i}"] = jpeg
         self.store.blobs.put(key, mapping)
         return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
-                           n_frames=len(win.frames), closed_at=now(), final=int(win.final))
+                           n_frames=len(win.frames), closed_at=now(), final=int(win.final), n_full=len(win.full),
+                           full_times=[float(t) for t, _ in win.full])
 
     def load_audio(self, rec: WindowReady) -> np.ndarray:
         blob = self.store.blobs.require(rec.blob_key, ["audio"])
         return np.frombuffer(blob["audio"], dtype="<i2").astype(np.float32) / _I16
 
-    def load_frames(self, rec: WindowReady) -> list[np.ndarray]:
-        names = [f"frame{i}" for i in range(rec.n_frames)]
+    def load_frames(self, rec: WindowReady, part: str = "frame") -> list[np.ndarray]:
+        """The window's small frames (``part="frame"``) or its readable ones (``part="full"``)."""
+        names = [f"{part}{i}" for i in range(rec.n_frames if part == "frame" else rec.n_full)]
         blob = self.store.blobs.require(rec.blob_key, names) if names else {}
         return [media.decode_jpeg(blob[n]) for n in names if n in blob]
 
     # --- stages
 
     def transcribe(self, rec: WindowReady) -> Transcribed:
-        tr = self.models.transcriber.transcribe(self.load_audio(rec), self.settings.ingest.sample_rate)
-        return Transcribed(**fields_of(rec), text=self.names.correct(tr.text), raw_text=tr.text,
-                           no_speech_prob=float(tr.no_speech_prob), asr_ms=float(tr.asr_ms))
+        """Hear and see one window (the Faust agent runs the two in parallel pools)."""
+        return self.transcribed(rec, self.hear(rec), self.see(rec))
+
+    def hear(self, rec: WindowReady) -> Heard:
+        """ASR of the window: chunked (only audio not recognised yet), biased to the stream's likely products."""
+        a = self.settings.asr
+        audio, sr = self.load_audio(rec), self.settings.ingest.sample_rate
+        prompt = self.asr_prompt(rec) if a.bias != "off" else ""
+        tr: Transcript | None
+        if a.chunked:
+            streams = self.store.streams
+            state = ChunkState.of(streams.asr_state(rec.stream_id))
+            text, tr = transcribe_window(self.models.transcriber, state, rec.start, rec.end, audio, sr, a.overlap_s,
+                                         prompt or None)
+            streams.put_asr_state(rec.stream_id, state.to_dict())
+        else:
+            tr = self.models.transcriber.transcribe(audio, sr, prompt=prompt or None)
+            text = tr.text
+        return Heard(text, float(tr.no_speech_prob) if tr else 0.0, float(tr.asr_ms) if tr else 0.0,
+                     bool(tr and tr.prompted and not tr.fell_back))
+
+    def see(self, rec: WindowReady) -> Seen:
+        """OCR of the window's readable frames; a frame read for the previous window is not read again, and an
+        OCR failure costs the window its screen text, not the window."""
+        if not self.settings.ocr.enabled or not rec.n_full:
+            return Seen([], 0.0)
+        t0 = time.perf_counter()
+        lines: list = []
+        frames = self.load_frames(rec, "full")
+        for t, frame in zip(rec.full_times or [0.0] * len(frames), frames):
+            key = (rec.stream_id, round(float(t), 3))
+            if key not in self._screen_cache:
+                try:
+                    read = self.models.ocr.read(frame, stream=rec.stream_id)
+                except Exception as exc:  # ampere.ocr.OcrError and friends
+                    log.warning("OCR failed on %s at %.1f s: %s", rec.stream_id, t, exc)
+                    read = []
+                self._screen_cache[key] = [[ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box],
+                                            float(t)] for ln in read]
+                while len(self._screen_cache) > 4096:
+                    self._screen_cache.popitem(last=False)
+            lines += self._screen_cache[key]
+        return Seen(lines, (time.perf_counter() - t0) * 1000)
+
+    def transcribed(self, rec: WindowReady, heard: Heard, seen: Seen) -> Transcribed:
+        return Transcribed(**fields_of(rec), text=self.names.correct(heard.text), raw_text=heard.text,
+                           no_speech_prob=heard.no_speech_prob, asr_ms=heard.asr_ms, screen=seen.lines,
+                           ocr_ms=seen.ocr_ms, prompted=int(heard.prompted))
+
+    def likely_products(self, stream_id: str, before_s: float) -> list[str]:
+        """The stream's product list when the platform gave one; else the top candidates of its latest
+        tagged window before ``before_s`` (what vision, the screen and the speech pointed at)."""
+        listed = self.store.streams.products(stream_id)
+        if listed:
+            return listed
+        hop = self.settings.windows.hop_s
+        entries = self.store.streams.history(stream_id, start=before_s - 3 * hop, end=before_s - 1e-3)
+        if not entries:
+            return []
+        return [c["product_id"] for c in entries[-1].get("candidates", []) if c.get("product_id")]
+
+    def product_names(self, product_ids: list[str]) -> list[str]:
+        """The products' names as the catalogue writes them (brand + model, else the title's name run)."""
+        if not product_ids:
+            return []
+        hits = self.store.index.find(tags={"domain": "page", "product_id": product_ids}, sort_by=None,
+                                     limit=4 * len(product_ids))
+        by_product: dict[str, str] = {}
+        for h in hits:
+            name = h.fields.get("name") or max(names_of({"title": h.fields.get("title", "")}), key=len, default="")
+            if name:
+                by_product.setdefault(h.product_id, name)
+        return [by_product[p] for p in product_ids if p in by_product]
+
+    def asr_prompt(self, rec: WindowReady) -> str:
+        a = self.settings.asr
+        likely = self.likely_products(rec.stream_id, rec.start)
+        listed = bool(self.store.streams.products(rec.stream_id))
+        return names_prompt(self.product_names(likely if listed else likely[: a.bias_candidates]),
+                            a.bias_max_words)
 
     def summarize(self, rec: Transcribed) -> Summarized:
         """Summarize a window, reading the facts the stream's previous window left (windows of one stream come
@@ -107,26 +214,57 @@ class Pipeline:
             return []
         return model.mentions(text, self.names.refresh().mentions)
 
-    def tag(self, rec: Embedded) -> Tag | None:
+    def tag(self, rec: Embedded) -> list[Tag]:
+        """This window's tag, and a correction of the previous window's when the segmenter revised it."""
         try:
             return self._tag(rec)
         finally:
             if rec.final:  # whatever this window scored, the stream is over: its products leave "live now"
                 self.end_stream(rec.stream_id, rec.end)
 
-    def _tag(self, rec: Embedded) -> Tag | None:
+    def _tag(self, rec: Embedded) -> list[Tag]:
         o = self.settings.tagger
         vec = np.frombuffer(rec.vector, dtype=np.float32)
-        ranked = self.tagger.rank(vec, rec.text, self.mentions(rec.text), self.previous_candidates(rec),
-                                  said_nothing=summary_for_embedding(rec.summary) == "")
-        if not ranked or ranked[0][1] < o.min_score:
-            return None
-        product_id, score = ranked[0]
+        listed = self.store.streams.products(rec.stream_id) or None
+        mentions = self.mentions(rec.text)
+        if not o.segmenter:
+            ranked = self.tagger.rank(vec, rec.text, mentions, self.previous_candidates(rec),
+                                      said_nothing=summary_for_embedding(rec.summary) == "", screen=rec.screen,
+                                      restrict=listed)
+            if not ranked or ranked[0][1] < o.min_score:
+                return []
+            return [self._publish(rec, rec.start, rec.end, ranked[0][0], ranked, 0.0, correction=False)]
+        ranked = self.tagger.scores(vec, rec.text, mentions, rec.screen, restrict=listed)
+        streams, hop = self.store.streams, self.settings.windows.hop_s
+        prev = SegmenterState.of(streams.segmenter_state(rec.stream_id, rec.start - hop)) if rec.start >= hop \
+            else SegmenterState()
+        step = self.segmenter.step(prev, dict(ranked))
+        streams.put_segmenter_state(rec.stream_id, rec.start, step.state.to_dict())
+        out = [self._publish(rec, rec.start, rec.end, step.decision, ranked, step.confidence, correction=False)]
+        if step.previous is not None and prev.decision is not None and step.previous != prev.decision:
+            start = rec.start - hop
+            before = streams.history(rec.stream_id, start=start - 1e-3, end=start + 1e-3)
+            kept = [(c["product_id"], c["score"]) for c in before[-1].get("candidates", [])] if before else []
+            end = float(before[-1]["end"]) if before else start + self.settings.windows.window_s
+            out.append(self._publish(rec, start, end, step.previous, kept, step.confidence, correction=True))
+        return out
+
+    def _publish(self, rec: Embedded, start: float, end: float, decision: str, ranked, confidence: float,
+                 correction: bool) -> Tag:
+        o = self.settings.tagger
+        score = dict(ranked).get(decision, 0.0) if decision != NONE else o.none_score
+        cands = [[p, float(s)] for p, s in ranked[: o.k]]
         # also marks the window's index entry with tag_product, so "where is product X shown" is one query
-        self.store.streams.record_tag(rec.stream_id, rec.start, rec.end, product_id, score, ranked)
-        return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id=product_id, score=float(score),
-                   candidates=[[p, float(s)] for p, s in ranked[: o.k]], summary=rec.summary,
-                   e2e_ms=(now() - rec.closed_at) * 1000)
+        self.store.streams.record_tag(rec.stream_id, start, end, decision, score, cands or None,
+                                      extra={"decision": "product" if decision else "none",
+                                             "confidence": confidence, "correction": int(correction)})
+        return Tag(stream_id=rec.stream_id, start=start, end=end, product_id=decision, score=float(score),
+                   candidates=cands, summary=rec.summary if not correction else "",
+                   e2e_ms=(now() - rec.closed_at) * 1000, decision="product" if decision else "none",
+                   confidence=float(confidence), correction=int(correction))
+
+    def set_products(self, stream_id: str, product_ids: list[str]) -> None:
+        self.store.streams.set_products(stream_id, product_ids)
 
     def end_stream(self, stream_id: str, media_t: float | None = None) -> None:
         self.store.streams.end(stream_id, media_t)

@@ -100,7 +100,8 @@ class Keyframe(Record):
     seq: int
     t: float
     codec: str
-    data: bytes
+    data: bytes  # the whole frame, small (ingest.frame_size): for the visual tower
+    full: bytes = b""  # now and then the same frame readable (ingest.full_size), for OCR
 
     def validate(self) -> None:
         super().validate()
@@ -117,6 +118,21 @@ class StreamEnd(Record):
     t: float
 
 
+@dataclass
+class StreamInfo(Record):
+    """What the platform knows about a stream: the products linked to it (its shopping bag). Optional; may come
+    at any time and replaces what was known. Published by ``ampere replay --products`` or by the platform."""
+    TYPE: ClassVar[str] = "stream"
+    stream_id: str
+    products: list = field(default_factory=list)  # product ids
+    title: str = ""
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.products) > 1000 or not all(isinstance(p, str) and 0 < len(p) <= 200 for p in self.products):
+            raise BadRecord("stream: products must be at most 1000 non-empty ids of at most 200 characters")
+
+
 # --- pipeline stages ----------------------------------------------------------------------
 
 @dataclass
@@ -129,6 +145,8 @@ class WindowReady(Record):
     n_frames: int
     closed_at: float  # wall clock (epoch s) when the window closed; e2e latency starts here
     final: int = 0  # 1 on a stream's last window
+    n_full: int = 0  # readable frames stored with the window (blob parts full0..), for OCR
+    full_times: list = field(default_factory=list)  # their media times
 
     @property
     def window_id(self) -> str:
@@ -142,6 +160,10 @@ class Transcribed(WindowReady):
     raw_text: str = ""  # the recognizer's words as they came
     no_speech_prob: float = 0.0
     asr_ms: float = 0.0
+    # text read on the window's readable keyframes: [text, score, x0, y0, x1, y1, frame time] (ampere.ocr)
+    screen: list = field(default_factory=list)
+    ocr_ms: float = 0.0
+    prompted: int = 0  # 1: recognised with the names of the stream's likely products as prompt
 
 
 @dataclass
@@ -170,10 +192,16 @@ class Tag(Record):
     candidates: list = field(default_factory=list)  # [[product_id, score], ...]
     summary: str = ""
     e2e_ms: float = 0.0
+    # "product": product_id is on air; "none": no product is on air (intro, outro, chatter), product_id ""
+    decision: str = "product"
+    confidence: float = 0.0  # 0..1: how far the decision is ahead of the runner-up
+    # 1: this tag revises the one published for the same window before (the segmenter looks one window ahead)
+    correction: int = 0
 
 
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.TYPE: cls for cls in (AudioChunk, Keyframe, StreamEnd, WindowReady, Transcribed, Summarized, Embedded, Tag)
+    cls.TYPE: cls for cls in (AudioChunk, Keyframe, StreamEnd, StreamInfo, WindowReady, Transcribed, Summarized,
+                              Embedded, Tag)
 }
 
 

@@ -29,13 +29,15 @@ def media_records(source: str, stream_id: str, settings: Settings, realtime: boo
     seq = 0
     for piece in media.iter_media(source, sample_rate=settings.ingest.sample_rate, chunk_s=settings.ingest.audio_chunk_s,
                                   keyframe_fps=settings.ingest.keyframe_fps, frame_size=settings.ingest.frame_size,
+                                  full_every_s=settings.ingest.full_every_s, full_size=settings.ingest.full_size,
                                   realtime=realtime):
         if isinstance(piece, media.AudioPiece):
             yield AudioChunk(stream_id=stream_id, seq=seq, t0=float(piece.t0), sample_rate=settings.ingest.sample_rate,
                              codec="flac", data=media.encode_audio(piece.pcm, settings.ingest.sample_rate))
         elif isinstance(piece, media.FramePiece):
             yield Keyframe(stream_id=stream_id, seq=seq, t=float(piece.t), codec="jpeg",
-                           data=media.encode_jpeg(piece.rgb))
+                           data=media.encode_jpeg(piece.rgb),
+                           full=media.encode_jpeg(piece.full) if piece.full is not None else b"")
         else:
             yield StreamEnd(stream_id=stream_id, t=float(piece.t))
         seq += 1

@@ -66,7 +66,12 @@ class IngestOptions(_Options):
     sample_rate: int = Field(16000, ge=8000, le=48000)  # audio on the wire; ASR resamples to 16 kHz
     audio_chunk_s: float = Field(1.0, gt=0, le=10)
     keyframe_fps: float = Field(2.0, gt=0, le=30)
-    frame_size: int = Field(96, ge=16, le=1024)  # keyframes are resized to a square of this side
+    # keyframes travel whole (no crop), downscaled to this longest side: what the visual tower sees
+    frame_size: int = Field(256, ge=16, le=1024)
+    # every this many seconds a keyframe also carries the frame at up to full_size px, for OCR (0: never);
+    # one per hop: a price card stays up for most of a product's segment. ~40-70 KB per record at 640x360
+    full_every_s: float = Field(4.0, ge=0)
+    full_size: int = Field(640, ge=64, le=1920)
 
 
 class WindowOptions(_Options):
@@ -89,6 +94,17 @@ class AsrOptions(_Options):
     beam_size: int = Field(1, ge=1)
     vad: bool = True
     no_speech_threshold: float = Field(0.6, ge=0, le=1)
+    # each audio second recognised once: a window decodes only its new audio (one hop), with this much of the
+    # audio before as context, and its words are placed by their timestamps (ampere.asr.transcribe_window)
+    chunked: bool = True
+    overlap_s: float = Field(1.0, ge=0, le=4)
+    # biased recognition: the names of the stream's likely products as Whisper's prompt (its product list, else
+    # the previous window's top candidates), at most bias_max_words words; a prompted pass with fewer than
+    # bias_min_words_per_s words per second of VAD speech lost speech, and the unprompted pass is kept
+    bias: Literal["off", "candidates"] = "candidates"
+    bias_max_words: int = Field(24, ge=1, le=120)
+    bias_candidates: int = Field(4, ge=1)
+    bias_min_words_per_s: float = Field(1.0, ge=0)
 
 
 class NameOptions(_Options):
@@ -118,6 +134,34 @@ class SummarizerOptions(_Options):
         return {"kind": value} if isinstance(value, str) else value
 
 
+class OcrOptions(_Options):
+    """How keyframes are read (ampere/ocr.py). Defaults are the measured ones for 640x360 live frames
+    (bench/ocr_probe.py)."""
+    enabled: bool = True
+    # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
+    threads: int = Field(1, ge=1)
+    # the detector scales the frame's short side ("min") or long side ("max") to this many pixels; 360 with
+    # "min" runs a 640x360 frame at its own size (larger reads no more, costs ~1.6x / ~2.6x)
+    det_limit_side_len: int = Field(360, ge=32, le=4096)
+    det_limit_type: Literal["min", "max"] = "min"
+    min_score: float = Field(0.5, ge=0, le=1)  # lines the recognizer is less sure of are dropped
+    # at most this many lines per frame are kept (reading order), each cut to max_line_chars
+    max_lines: int = Field(32, ge=1)
+    max_line_chars: int = Field(120, ge=1)
+    # text-direction classifier: overlays are upright; it flips small text ("$39" -> "63$") and costs time
+    use_angle_classifier: bool = False
+    # frames above this many pixels are downscaled (or rejected) before OCR: bounds time and memory
+    max_pixels: int = Field(1920 * 1080, ge=64 * 64)
+    oversize: Literal["downscale", "reject"] = "downscale"
+    max_aspect: float = Field(8.0, ge=1)  # thinner frames are rejected (the engine would upscale them)
+    # a frame whose thumbnail differs from the stream's previous frame by at most this much in every cell
+    # (0..255 grey levels) is not read again; 0 reads every frame. JPEG re-encoding of the same frame moved
+    # cells by up to ~7, one changed price digit by 30+
+    skip_unchanged: float = Field(12.0, ge=0, le=255)
+    thumb_size: tuple[Annotated[int, Field(ge=2, le=512)], Annotated[int, Field(ge=2, le=512)]] = (64, 36)
+    max_streams: int = Field(1024, ge=1)  # streams whose last thumbnail is remembered (LRU)
+
+
 class EmbedOptions(_Options):
     """The exported multi-branch model."""
     model_dir: Path = REPO_ROOT / "onnx"
@@ -138,7 +182,15 @@ class TaggerOptions(_Options):
     # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
     onair_weight: float = Field(3.0, ge=0)
     onair_model: str = str(CHECKPOINTS / "tagger" / "onair.json")
-    smoothing: float = Field(0.7, ge=0, lt=1)  # weight of the previous window's product scores
+    # prices, materials, colours and names heard or read on screen that agree with a product's attributes
+    attribute_weight: float = Field(1.0, ge=0)
+    # decide over time (ampere.segmenter): an online Viterbi with a switch cost, a "no product" state and a
+    # decision delay of one window; off: exponential smoothing of each window's scores (below)
+    segmenter: bool = True
+    switch_penalty: float = Field(1.0, ge=0)  # moving from one product to another
+    none_penalty: float = Field(0.5, ge=0)  # entering or leaving "no product on air"
+    none_score: float = 0.8  # what "no product" scores in every window, against the candidates' scores
+    smoothing: float = Field(0.7, ge=0, lt=1)  # without the segmenter: weight of the previous window's scores
     smoothing_empty: float = Field(0.9, ge=0, lt=1)  # the same when this window's speech said nothing
 
 
@@ -193,6 +245,7 @@ class Settings(BaseSettings):
     asr: AsrOptions = AsrOptions()
     names: NameOptions = NameOptions()
     summarizer: Annotated[SummarizerOptions, NoDecode] = SummarizerOptions()
+    ocr: OcrOptions = OcrOptions()
     embed: EmbedOptions = EmbedOptions()
     tagger: TaggerOptions = TaggerOptions()
     worker: WorkerOptions = WorkerOptions()

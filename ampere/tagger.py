@@ -1,22 +1,30 @@
-"""Which product is on air in a live window: candidates from the index, scored, then smoothed over the stream.
+"""Which product is on air in a live window: candidates from the index, scored on every signal the window has.
 
-A candidate product page is scored by
-    cosine(window, page) + lexical_weight x (share of the title's words said in the window)
-                         + onair_weight x (how surely the product's name was said on air, ``ampere.onair``)
-Title words are matched against what was said in this window, not the summary: the summary carries the previous
-product's name into the next one's first windows when the adapter misses the change (measured on the tests'
-tiny stream: 9/16 matching the summary, 13/16 matching the transcript).
+A candidate product page scores
+    cosine(window, page)                                       the embedding: look, summary
+  + lexical_weight   x share of the title's words said in the window
+  + onair_weight     x how surely the product's name was said on air, not in passing (``ampere.onair``)
+  + attribute_weight x agreement of the prices, materials, colours and names heard and read on screen with
+                       the product's catalogue attributes (``ampere.attributes``; chat lines count for nothing)
+Candidates are the pages nearest the window's embedding, the pages whose titles share words with what was
+said or shown, and the pages whose price was said or shown; when the platform gave the stream's product list,
+only its products. Title words are matched against what was said in this window, not the summary: the summary
+carries the previous product's name into the next one's first windows when the adapter misses the change.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from ampere import onair
+from ampere.attributes import AttributeMatcher, Evidence, prices_in_speech, prices_on_screen
 from ampere.settings import TaggerOptions
 from ampere.textnorm import content_tokens, overlap
+
+MAX_PRICE_QUERIES = 4
 
 
 @dataclass
@@ -26,6 +34,7 @@ class Candidate:
     title: str
     cosine: float
     score: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)  # each signal's contribution (for debugging, tests)
 
 
 def rank_products(hits: Iterable) -> list[tuple[str, float]]:
@@ -38,18 +47,29 @@ def rank_products(hits: Iterable) -> list[tuple[str, float]]:
 
 
 def smooth(current: list[tuple[str, float]], previous: list[tuple[str, float]], alpha: float) -> list[tuple[str, float]]:
-    """Blend this window's product scores with the previous window's (already blended) ones.
-
-    A product stays on air for tens of seconds and windows overlap, so one window of chatter or a passing
-    mention of another product should not flip the tag. A product missing from one list counts with that
-    list's lowest score.
-    """
+    """Blend this window's product scores with the previous window's (already blended) ones (the tagger
+    without the segmenter). A product missing from one list counts with that list's lowest score."""
     if not previous or alpha <= 0:
         return current
     cur, prev = dict(current), dict(previous)
     cur_floor, prev_floor = min(cur.values(), default=0.0), min(prev.values(), default=0.0)
     blended = {p: (1 - alpha) * cur.get(p, cur_floor) + alpha * prev.get(p, prev_floor) for p in cur.keys() | prev.keys()}
     return sorted(blended.items(), key=lambda kv: -kv[1])
+
+
+def screen_texts(screen: Sequence) -> list[str]:
+    """OCR lines of a window (``Transcribed.screen`` rows ``[text, score, x0, y0, x1, y1, t]`` or strings)."""
+    return [str(row[0] if isinstance(row, (list, tuple)) else row) for row in screen or ()]
+
+
+def _row(hit) -> dict:
+    f = hit.fields
+    try:
+        attrs = json.loads(f.get("attributes") or "{}")
+    except (TypeError, ValueError):
+        attrs = {}
+    return {"product_id": hit.product_id, "title": f.get("title", ""),
+            "attributes": attrs if isinstance(attrs, dict) else {}}
 
 
 class Tagger:
@@ -59,28 +79,66 @@ class Tagger:
         self.index = index
         self.options = options or TaggerOptions()
 
-    def candidates(self, vec: np.ndarray, transcript: str, mentions: Sequence = ()) -> list[Candidate]:
-        """Product pages near the window's embedding, plus pages whose title shares words with what was said."""
+    def _price_hits(self, prices: Iterable[float], restrict: Sequence[str] | None, k: int) -> list:
+        hits = []
+        for p in list(dict.fromkeys(round(p, 2) for p in prices))[:MAX_PRICE_QUERIES]:
+            tags: dict = {"domain": "page"}
+            if restrict:
+                tags["product_id"] = list(restrict)
+            hits += self.index.find(tags=tags, numeric={"price": (p * 0.995 - 0.01, p * 1.005 + 0.01)},
+                                    sort_by=None, limit=k)
+        return hits
+
+    def candidates(self, vec: np.ndarray, transcript: str, mentions: Sequence = (), screen: Sequence = (),
+                   restrict: Sequence[str] | None = None) -> list[Candidate]:
+        """Product pages scored for the window (``restrict``: the stream's product list, when known)."""
         o = self.options
         k = o.k * 4
-        cands = {h.key: Candidate(h.key, h.product_id, h.fields.get("title", ""), h.score)
-                 for h in self.index.knn(vec, k=k, domains=["page"])}
+        tags = {"product_id": list(restrict)} if restrict else None
+        hits = {h.key: h for h in self.index.knn(vec, k=k, domains=["page"], tags=tags)}
+        cosine = {key: h.score for key, h in hits.items()}
         spoken = content_tokens(transcript)
-        if spoken and o.lexical_weight > 0:
-            extra = [h for h in self.index.text_candidates(spoken, k=k) if h.key not in cands]
-            for h, v in zip(extra, self.index.vectors([h.key for h in extra])):
-                if v is not None:
-                    cands[h.key] = Candidate(h.key, h.product_id, h.fields.get("title", ""), float(v @ vec))
-        for c in cands.values():
-            c.score = (c.cosine + o.lexical_weight * overlap(content_tokens(c.title), spoken)
-                       + o.onair_weight * onair.onair_score(c.title, mentions))
-        return list(cands.values())
+        shown_lines = screen_texts(screen)
+        shown = content_tokens(" ".join(shown_lines))
+        words = spoken | shown
+        extra = []
+        if words and (o.lexical_weight > 0 or o.attribute_weight > 0):
+            extra += [h for h in self.index.text_candidates(words, k=k) if h.key not in hits
+                      and (not restrict or h.product_id in restrict)]
+        if o.attribute_weight > 0:
+            prices = [p.value for p in prices_on_screen(shown_lines) + prices_in_speech(transcript)
+                      if p.kind == "price"]
+            extra += [h for h in self._price_hits(prices, restrict, k) if h.key not in hits
+                      and (not restrict or h.product_id in restrict)]
+        extra = list({h.key: h for h in extra}.values())
+        for h, v in zip(extra, self.index.vectors([h.key for h in extra])):
+            if v is not None:
+                hits[h.key] = h
+                cosine[h.key] = float(v @ vec)
+        attr = {}
+        if o.attribute_weight > 0 and hits:
+            matcher = AttributeMatcher([_row(h) for h in hits.values()])
+            attr = matcher.score(Evidence(transcript, shown_lines))
+        out = []
+        for key, h in hits.items():
+            title = h.fields.get("title", "")
+            parts = {"cosine": cosine[key],
+                     "lexical": o.lexical_weight * overlap(content_tokens(title), spoken),
+                     "onair": o.onair_weight * onair.onair_score(title, mentions),
+                     "attributes": o.attribute_weight * (attr[h.product_id].total if h.product_id in attr else 0.0)}
+            out.append(Candidate(key, h.product_id, title, cosine[key], sum(parts.values()), parts))
+        return out
+
+    def scores(self, vec: np.ndarray, transcript: str, mentions: Sequence = (), screen: Sequence = (),
+               restrict: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """This window's products, best first (each product's best page)."""
+        return rank_products(self.candidates(vec, transcript, mentions, screen, restrict))[: self.options.k * 2]
 
     def rank(self, vec: np.ndarray, transcript: str, mentions: Sequence, previous: list[tuple[str, float]],
-             said_nothing: bool) -> list[tuple[str, float]]:
-        """This window's products, best first, blended with the previous window's (``said_nothing``: the
-        window's speech said nothing about a product, so it leans on the previous window more)."""
+             said_nothing: bool, screen: Sequence = (), restrict: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """This window's products blended with the previous window's (the tagger without the segmenter;
+        ``said_nothing``: the window's speech said nothing about a product, so it leans on the past more)."""
         o = self.options
-        current = rank_products(self.candidates(vec, transcript, mentions))[: o.k * 2]
+        current = self.scores(vec, transcript, mentions, screen, restrict)
         alpha = o.smoothing_empty if said_nothing else o.smoothing
         return smooth(current, previous, alpha)[: o.k * 2]

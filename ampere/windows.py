@@ -25,6 +25,7 @@ class WindowMedia:
     end: float
     audio: np.ndarray  # float32 mono
     frames: list[tuple[float, bytes]]  # (media time, jpeg), at most frames_per_window, time order
+    full: list[tuple[float, bytes]] = field(default_factory=list)  # readable frames inside the window (OCR)
     final: bool = False  # the stream's last window (its products are no longer live once it is tagged)
 
     @property
@@ -37,6 +38,7 @@ class _StreamState:
     audio_start: float = 0.0  # media time of audio[0]
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     frames: list[tuple[float, bytes]] = field(default_factory=list)
+    full: list[tuple[float, bytes]] = field(default_factory=list)
     next_index: int = 0  # index of the next window to close
     last_t: float = 0.0
 
@@ -91,12 +93,15 @@ class WindowAssembler:
         st = self._streams.get(stream_id)
         return None if st is None else st.next_index * self.hop_s
 
-    def add_frame(self, stream_id: str, t: float, jpeg: bytes) -> list[WindowMedia]:
+    def add_frame(self, stream_id: str, t: float, jpeg: bytes, full: bytes = b"") -> list[WindowMedia]:
         st = self._state(stream_id)
         if any(abs(f[0] - t) < 1e-6 for f in st.frames):
             return []  # redelivered
         st.frames.append((t, jpeg))
         st.frames.sort(key=lambda f: f[0])
+        if full:
+            st.full.append((t, full))
+            st.full.sort(key=lambda f: f[0])
         return []
 
     def end(self, stream_id: str) -> list[WindowMedia]:
@@ -135,9 +140,10 @@ class WindowAssembler:
         b = int(round((end - st.audio_start) * self.sr))
         audio = st.audio[max(a, 0):max(b, 0)].copy()
         inside = [f for f in st.frames if start <= f[0] < end]
+        readable = [f for f in st.full if start <= f[0] < end]
         # the frame nearest the centre of each of k equal segments (the method's frame sampling)
         picked = inside if len(inside) <= self.k else [inside[i] for i in pick_evenly(len(inside), self.k)]
-        return WindowMedia(stream_id, start, end, audio, picked)
+        return WindowMedia(stream_id, start, end, audio, picked, readable)
 
     def _trim(self, st: _StreamState) -> None:
         keep_from = st.next_index * self.hop_s
@@ -146,3 +152,4 @@ class WindowAssembler:
             st.audio = st.audio[drop:]
             st.audio_start += drop / self.sr
         st.frames = [f for f in st.frames if f[0] >= keep_from]
+        st.full = [f for f in st.full if f[0] >= keep_from]

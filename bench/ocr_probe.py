@@ -7,7 +7,7 @@ Each frame has a busy background, a price card ("$149.99", sometimes a struck-th
 card. Reported: the share of frames whose price is read exactly (as an OCR line, and as the price
 ``ampere.attributes.prices_on_screen`` parses, with and without catalogue prices to resolve "$" read as
 "5"), the name-card read rate where there is one, ms per frame on 1 thread at several detector sizes and on
-the pipeline's 96 px square keyframes (``ampere.media.square_rgb``: centre crop, so corner cards are cut)
+the pipeline's former 96 px square keyframes (centre crop, so corner cards are cut: ``old_square_keyframe``)
 and on the whole frame at 96 px high, and the RSS the OCR adds. Printed as JSON and written to
 /tmp/ocr_probe.json.
 
@@ -210,6 +210,15 @@ class Config:
         }
 
 
+def old_square_keyframe(rgb: np.ndarray, size: int) -> np.ndarray:
+    """What the pipeline carried before full frames: a centre-cropped square at ``size`` px."""
+    img = Image.fromarray(rgb)
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return np.asarray(img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR))
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=30, help="rendered frames (default 30)")
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     out["rss_added_mb_after_reading"] = round(rss_mb() - before, 1)
 
     configs = [Config(f"full_640x360_det{sizes[0]}", first),
-               Config("square_96px_keyframe", first, lambda rgb: media.square_rgb(Image.fromarray(rgb), 96)),
+               Config("square_96px_keyframe", first, lambda rgb: old_square_keyframe(rgb, 96)),
                Config("whole_frame_171x96", first,
                       lambda rgb: np.asarray(Image.fromarray(rgb).resize((171, 96), Image.BILINEAR)))]
     configs += [Config(f"full_640x360_det{side}", reader(det_limit_side_len=side)) for side in sizes[1:]]

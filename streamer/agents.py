@@ -20,13 +20,13 @@ from typing import Any, Awaitable, Callable
 from ampere.errors import PoisonRecord
 from ampere.ingest import Ingestor
 from ampere.pipeline import Pipeline
-from ampere.records import AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized, Transcribed, \
-    WindowReady, decode
+from ampere.records import (AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, StreamInfo, Summarized,
+                            Transcribed, WindowReady, decode)
 from ampere.settings import Settings
 
 log = logging.getLogger("ampere.agents")
 
-POOLS = ("io", "asr", "llm", "embed")
+POOLS = ("io", "asr", "ocr", "llm", "embed")
 
 
 @dataclass
@@ -96,6 +96,9 @@ class Stages:
 
     def _ingest(self, rec) -> list:
         """Media record -> closed windows (in the io pool: FLAC/JPEG checks cost a few ms)."""
+        if isinstance(rec, StreamInfo):
+            self.deps.pipeline.set_products(rec.stream_id, list(rec.products))
+            return []
         windows = self.deps.ingestor.handle(rec)
         if isinstance(rec, StreamEnd):
             # recorded here, not only when the last window is tagged: that window may fail in a stage, and
@@ -105,7 +108,7 @@ class Stages:
 
     async def ingest(self, ev: Event) -> None:
         try:
-            rec = self._decode(ev, (AudioChunk, Keyframe, StreamEnd))
+            rec = self._decode(ev, (AudioChunk, Keyframe, StreamEnd, StreamInfo))
             windows = await self.run_in("io", self._ingest, rec)
         except PoisonRecord as exc:
             await self.dead_letter(ev, str(exc))
@@ -123,11 +126,20 @@ class Stages:
                 continue
             await self.forward("windows", ready)
 
+    async def _hear_and_see(self, rec):
+        """ASR and OCR of one window side by side, each in its own pool (two cores, two models)."""
+        pipe = self.deps.pipeline
+        heard, seen = await asyncio.gather(self.run_in("asr", pipe.hear, rec), self.run_in("ocr", pipe.see, rec))
+        return pipe.transcribed(rec, heard, seen)
+
     async def stage(self, ev: Event, expect: tuple, pool: str, method: str, out: str | None) -> Any:
         """Decode, run one pipeline stage in its pool and send its result to ``out``; on failure dead-letter."""
         try:
             rec = self._decode(ev, expect)
-            result = await self.run_in(pool, getattr(self.deps.pipeline, method), rec)
+            if method == "transcribe":
+                result = await self._hear_and_see(rec)
+            else:
+                result = await self.run_in(pool, getattr(self.deps.pipeline, method), rec)
         except PoisonRecord as exc:
             await self.dead_letter(ev, str(exc))
             return None
@@ -135,8 +147,9 @@ class Stages:
             log.exception("stage %s failed", method)
             await self.dead_letter(ev, f"{type(exc).__name__}: {exc}")
             return None
-        if result is not None and out is not None:
-            await self.forward(out, result)
+        if out is not None:
+            for r in (result if isinstance(result, list) else [result] if result is not None else []):
+                await self.forward(out, r)
         return result
 
     async def transcribe(self, ev: Event):
@@ -149,11 +162,11 @@ class Stages:
         return await self.stage(ev, (Summarized,), "embed", "embed_and_index", "embeddings")
 
     async def tag(self, ev: Event):
-        out = await self.stage(ev, (Embedded,), "io", "tag", "tags")
-        if out is not None:
-            log.info("tag %s [%.0f-%.0fs] -> %s (%.3f) e2e %.0f ms", out.stream_id, out.start, out.end,
-                     out.product_id, out.score, out.e2e_ms)
-        return out
+        tags = await self.stage(ev, (Embedded,), "io", "tag", "tags")
+        for t in tags or []:
+            log.info("tag %s [%.0f-%.0fs] -> %s (%s %.3f)%s e2e %.0f ms", t.stream_id, t.start, t.end,
+                     t.product_id or "-", t.decision, t.score, " correction" if t.correction else "", t.e2e_ms)
+        return tags
 
     async def warm_up(self) -> None:
         """Load the models before the first window arrives, so its latency is not a cold start (and a missing

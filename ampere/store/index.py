@@ -42,7 +42,10 @@ TEXT_FIELDS = _fields_of("text")
 VECTOR_FIELD = _fields_of("vector")[0]
 BRANCH_VECTOR_FIELDS = _fields_of("vector")[1:]  # text-only and visual-only embeddings, for branch queries
 VECTOR_DIMS = int(next(f for f in _base_schema()["fields"] if f["type"] == "vector")["attrs"]["dims"])
-RETURN_FIELDS = list(TAG_FIELDS + TEXT_FIELDS + NUMERIC_FIELDS)
+# hash fields returned with every hit but not indexed: a page's structured attributes (JSON) and its
+# product name, which the tagger scores evidence against
+STORED_FIELDS = ("attributes", "name")
+RETURN_FIELDS = list(TAG_FIELDS + TEXT_FIELDS + NUMERIC_FIELDS + STORED_FIELDS)
 
 
 def load_schema(prefix: str = "ampere", ef_runtime: int = 64) -> dict:

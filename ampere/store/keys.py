@@ -10,6 +10,9 @@ slot, so the tagger's script, which updates a stream's state and its window's it
     <p>:blob:{<stream>}:<start ms>         window media        (hash of byte strings, TTL)
     <p>:stream:{<stream>}:journal          open windows' media records (list, TTL)
     <p>:stream:{<stream>}:facts:<start ms> the summarizer's facts after a window (string, TTL)
+    <p>:stream:{<stream>}:asr              chunked ASR: words recognised so far, and up to when (JSON, TTL)
+    <p>:stream:{<stream>}:seg:<start ms>   the segmenter's state after a window (JSON, TTL)
+    <p>:stream:{<stream>}:products         the stream's product list, when the platform gives one (set, TTL)
     <p>:stream:{<stream>}:now              the stream's current tag (hash)
     <p>:stream:{<stream>}:tags             tag history by window start (sorted set)
     <p>:product:<id>:on_air                streams whose current tag is this product (set)
@@ -60,6 +63,15 @@ class Keys:
 
     def facts(self, stream_id: str, start_s: float) -> str:
         return f"{self.prefix}:stream:{self._stream(stream_id)}:facts:{window_ms(start_s)}"
+
+    def asr(self, stream_id: str) -> str:
+        return f"{self.prefix}:stream:{self._stream(stream_id)}:asr"
+
+    def segmenter(self, stream_id: str, start_s: float) -> str:
+        return f"{self.prefix}:stream:{self._stream(stream_id)}:seg:{window_ms(start_s)}"
+
+    def products(self, stream_id: str) -> str:
+        return f"{self.prefix}:stream:{self._stream(stream_id)}:products"
 
     def now(self, stream_id: str) -> str:
         return f"{self.prefix}:stream:{self._stream(stream_id)}:now"

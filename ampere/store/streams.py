@@ -155,6 +155,38 @@ class StreamState:
         v = self.r.get(self.keys.facts(stream_id, start_s))
         return _s(v) if v is not None else None
 
+    # ---------------------------------------------------------------- the segmenter's state, per window
+
+    def segmenter_state(self, stream_id: str, start_s: float) -> dict | None:
+        v = self.r.get(self.keys.segmenter(stream_id, start_s))
+        return json.loads(v) if v else None
+
+    def put_segmenter_state(self, stream_id: str, start_s: float, state: dict) -> None:
+        self.r.set(self.keys.segmenter(stream_id, start_s), json.dumps(state, separators=(",", ":")), ex=self.ttl_s)
+
+    # ---------------------------------------------------------------- the stream's product list
+
+    def set_products(self, stream_id: str, product_ids: list[str]) -> None:
+        key = self.keys.products(stream_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(key)
+        if product_ids:
+            pipe.sadd(key, *product_ids)
+            pipe.expire(key, self.history_ttl_s)
+        pipe.execute()
+
+    def products(self, stream_id: str) -> list[str]:
+        return sorted(_s(m) for m in self.r.smembers(self.keys.products(stream_id)))
+
+    # ---------------------------------------------------------------- chunked ASR state (ampere.asr)
+
+    def asr_state(self, stream_id: str) -> dict | None:
+        v = self.r.get(self.keys.asr(stream_id))
+        return json.loads(v) if v else None
+
+    def put_asr_state(self, stream_id: str, state: dict) -> None:
+        self.r.set(self.keys.asr(stream_id), json.dumps(state, separators=(",", ":")), ex=self.ttl_s)
+
     # ---------------------------------------------------------------- journal of open windows (ampere.ingest)
 
     def journal_append(self, stream_id: str, raw: bytes) -> None:

@@ -23,8 +23,11 @@ class FakePipeline:
     def end_stream(self, stream_id, media_t=None):
         self.ended.append((stream_id, media_t))
 
-    def transcribe(self, rec):
+    def hear(self, rec):
         raise RuntimeError("model server down")
+
+    def see(self, rec):
+        return None
 
 
 def stages(settings=None):
@@ -88,12 +91,14 @@ def test_a_failing_stage_dead_letters_the_window_instead_of_stopping_the_agent()
 
 def test_stage_results_go_to_the_next_topic():
     st, pipe, sent = stages()
-    tag = Tag(stream_id="s1", start=0.0, end=8.0, product_id="p1", score=0.9)
-    pipe.tag = lambda rec: tag
+    tag = Tag(stream_id="s1", start=4.0, end=12.0, product_id="p1", score=0.9)
+    fix = Tag(stream_id="s1", start=0.0, end=8.0, product_id="p2", score=0.7, correction=1)
+    pipe.tag = lambda rec: [tag, fix]  # this window's tag and a correction of the previous one's
     from ampere.records import Embedded
-    rec = Embedded(stream_id="s1", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0)
-    assert run(st.tag(Event("ampere.embeddings", 0, 1, b"s1", rec.encode()))) is tag
-    assert [(s, decode(v).product_id) for s, _, v in sent] == [("tags", "p1")]
+    rec = Embedded(stream_id="s1", start=4.0, end=12.0, blob_key="k", n_frames=0, closed_at=0.0)
+    assert run(st.tag(Event("ampere.embeddings", 0, 1, b"s1", rec.encode()))) == [tag, fix]
+    assert [(s, decode(v).product_id, decode(v).correction) for s, _, v in sent] == [("tags", "p1", 0),
+                                                                                       ("tags", "p2", 1)]
 
 
 def test_dependencies_are_built_on_first_use_only():

@@ -14,7 +14,7 @@ def _write_mp4(path, seconds=3.0, fps=10, size=64, sr=16000, audio=True, video=T
         # every stream must exist before the first packet is muxed
         if video:
             vs = out.add_stream("mpeg4", rate=fps)
-            vs.width, vs.height, vs.pix_fmt = size + 32, size, "yuv420p"  # not square: exercises the centre crop
+            vs.width, vs.height, vs.pix_fmt = size + 32, size, "yuv420p"  # not square: the aspect must be kept
         if audio:
             as_ = out.add_stream("aac", rate=sr)
             as_.layout = "mono"
@@ -72,7 +72,8 @@ def test_jpeg_round_trip_and_garbage():
 
 def test_iter_media_orders_audio_and_frames_and_covers_duration(tmp_path):
     path = _write_mp4(tmp_path / "a.mp4", seconds=3.0)
-    pieces = list(media.iter_media(str(path), chunk_s=1.0, keyframe_fps=2.0, frame_size=32))
+    pieces = list(media.iter_media(str(path), chunk_s=1.0, keyframe_fps=2.0, frame_size=48, full_every_s=1.0,
+                                   full_size=640))
     assert isinstance(pieces[-1], media.EndPiece)
     times = [p.t0 if isinstance(p, media.AudioPiece) else p.t for p in pieces[:-1]]
     assert times == sorted(times)
@@ -82,7 +83,10 @@ def test_iter_media_orders_audio_and_frames_and_covers_duration(tmp_path):
     total = sum(len(a.pcm) for a in audio) / 16000
     assert 2.9 <= total <= 3.2 and 2.9 <= pieces[-1].t <= 3.3
     assert [round(f.t, 2) for f in frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
-    assert all(f.rgb.shape == (32, 32, 3) and f.rgb.dtype == np.uint8 for f in frames)
+    # the whole 96x64 frame, longest side 48, no crop; every second also the frame as it is, for OCR
+    assert all(f.rgb.shape == (32, 48, 3) and f.rgb.dtype == np.uint8 for f in frames)
+    assert [f.t for f in frames if f.full is not None] == [0.0, 1.0, 2.0]
+    assert all(f.full.shape == (64, 96, 3) for f in frames if f.full is not None)
     # frame at 1.5 s is frame index 15: brightness 120
     assert abs(float(frames[3].rgb.mean()) - 120) < 8
     # the tone survives AAC: mostly 440 Hz energy
@@ -104,7 +108,7 @@ def test_iter_media_without_audio_or_video(tmp_path):
 def test_read_frames_and_read_audio(tmp_path):
     path = _write_mp4(tmp_path / "a.mp4", seconds=2.0)
     frames = media.read_frames(str(path), [1.0, 0.0, 99.0], 48)
-    assert [f.shape for f in frames] == [(48, 48, 3)] * 3
+    assert [f.shape for f in frames] == [(32, 48, 3)] * 3
     assert abs(frames[0].mean() - 80) < 8 and frames[1].mean() < 8 and abs(frames[2].mean() - 152) < 8
     pcm = media.read_audio(str(path), 0.5, 1.5, 16000)
     assert pcm.shape == (16000,) and 0.15 < np.abs(pcm).max() < 0.45

@@ -89,10 +89,13 @@ class FakeIndex:
     def __init__(self, pages):
         self.pages = pages
 
-    def knn(self, vec, k, domains=None):
+    def knn(self, vec, k, domains=None, tags=None):
         return self.pages
 
     def text_candidates(self, words, k):
+        return []
+
+    def find(self, tags=None, numeric=None, sort_by=None, limit=10):
         return []
 
     def vectors(self, keys):
@@ -106,8 +109,8 @@ def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing():
     model = fit(*_synthetic())
     said = model.mentions(text, NameIndex.of(["Sun Lane Pilot 40", "Lake Island Wolf 10"]))
     vec = np.zeros(4, np.float32)
-    with_onair = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=3.0)).candidates(vec, text, said)
-    without = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=0.0)).candidates(vec, text, said)
+    with_onair = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=3.0, attribute_weight=0)).candidates(vec, text, said)
+    without = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=0.0, attribute_weight=0)).candidates(vec, text, said)
     rank = lambda cands: [p for p, _ in rank_products(SimpleNamespace(product_id=c.product_id, score=c.score)
                                                        for c in cands)]
     assert rank(with_onair)[0] == "A"

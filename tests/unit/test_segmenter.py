@@ -1,0 +1,54 @@
+"""The online segmenter: switch cost, the no-product state, and the one-window decision delay."""
+from ampere.segmenter import NONE, Segmenter, SegmenterState
+
+
+def run(seg, windows):
+    state, out = SegmenterState(), []
+    for emissions in windows:
+        step = seg.step(state, emissions)
+        out.append(step)
+        state = step.state
+    return out
+
+
+def test_one_ambiguous_window_does_not_flip_the_tag():
+    seg = Segmenter(switch_penalty=1.0, none_penalty=1.0, none_score=0.0)
+    steps = run(seg, [{"A": 2.0, "B": 1.0}, {"A": 2.0, "B": 1.0}, {"A": 1.0, "B": 1.5}, {"A": 2.0, "B": 1.0}])
+    assert [s.decision for s in steps] == ["A", "A", "A", "A"]
+
+
+def test_a_clear_change_of_product_is_followed():
+    seg = Segmenter(switch_penalty=1.0, none_penalty=1.0, none_score=0.0)
+    steps = run(seg, [{"A": 3.0, "B": 1.0}] * 3 + [{"A": 1.0, "B": 3.0}] * 3)
+    assert [s.decision for s in steps] == ["A", "A", "A", "B", "B", "B"]
+
+
+def test_no_product_is_decided_where_nothing_scores_above_it():
+    seg = Segmenter(switch_penalty=1.0, none_penalty=0.5, none_score=1.0)
+    intro = [{"A": 0.4, "B": 0.3}] * 3
+    product = [{"A": 3.0, "B": 1.0}] * 4
+    steps = run(seg, intro + product + intro)
+    assert [s.decision for s in steps] == [NONE] * 3 + ["A"] * 4 + [NONE] * 3
+
+
+def test_the_delay_is_one_window_and_a_revision_names_the_previous_window():
+    seg = Segmenter(switch_penalty=2.0, none_penalty=2.0, none_score=-5.0)
+    # window 1 leans to B a little; window 2 says A clearly: with a switch cost, window 1 was A after all
+    steps = run(seg, [{"A": 2.0, "B": 1.0}, {"A": 1.0, "B": 1.6}, {"A": 3.0, "B": 0.0}])
+    assert steps[0].previous is None
+    assert steps[1].decision == "A"  # the switch cost keeps A
+    seg2 = Segmenter(switch_penalty=0.4, none_penalty=2.0, none_score=-5.0)
+    s2 = run(seg2, [{"A": 2.0, "B": 1.0}, {"A": 1.0, "B": 1.6}, {"A": 3.0, "B": 0.0}])
+    assert s2[1].decision == "B"  # provisional: B leads at window 1
+    assert s2[2].decision == "A" and s2[2].previous == "A"  # final for window 1, one window later: A
+    assert s2[2].state.decision == "A"
+
+
+def test_state_is_small_and_round_trips():
+    seg = Segmenter(1.0, 1.0, 0.0, keep=4)
+    steps = run(seg, [{f"p{i}": float(i) for i in range(50)}] * 3)
+    d = steps[-1].state.to_dict()
+    assert len(d["scores"]) <= 5 and NONE in d["scores"]
+    assert SegmenterState.of(d).scores == steps[-1].state.scores
+    assert max(d["scores"].values()) == 0.0  # shifted: numbers stay small over a long stream
+    assert 0.0 <= steps[-1].confidence <= 1.0
