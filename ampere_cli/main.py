@@ -231,10 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
     g.set_defaults(fn=cmd_generate)
 
-    t = sub.add_parser("prepare-texts", help="ASR + summaries for a dataset's videos and live windows")
+    t = sub.add_parser("prepare-texts", help="ASR, on-screen text and summaries of a dataset's videos and windows")
     t.add_argument("dataset", help="dataset directory (from `ampere generate`)")
-    t.add_argument("--modes", nargs="+", default=["raw_asr", "summary"], choices=["raw_asr", "summary"],
-                   help="which texts to make (summary implies raw_asr; default: both)")
+    t.add_argument("--modes", nargs="+", default=["raw_asr", "screen", "summary"],
+                   choices=["raw_asr", "screen", "summary"],
+                   help="which texts to make: ASR, OCR of the live windows' readable frames, summaries "
+                        "(summary implies raw_asr; default: all three)")
     t.set_defaults(fn=cmd_prepare_texts)
 
     sm = sub.add_parser("summarizer", help="the LLM summarizer: task adaptation")

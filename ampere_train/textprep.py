@@ -14,15 +14,18 @@ windows, so a stream's audio is decoded once per task rather than once per windo
 from __future__ import annotations
 
 import json
+import sys
 import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
 
+from tqdm import tqdm
+
 from ampere.settings import Settings
 
-MODES = ("raw_asr", "summary")
+MODES = ("raw_asr", "screen", "summary")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -49,25 +52,24 @@ def _require(path: Path, what: str) -> list[dict]:
     return _read_jsonl(path)
 
 
-def asr_tasks(dataset_dir: Path, done: set[str], per_task: int = 12) -> list[tuple]:
-    """(kind, path, [(id, start, end)]) work items for everything not transcribed yet."""
+def asr_tasks(dataset_dir: Path, done: set[str]) -> list[tuple]:
+    """(kind, path, [(id, start, end)]) work items for everything not transcribed yet: one per short video,
+    one per live stream (its windows in order: chunked ASR carries what it heard from window to window, as
+    the live path does)."""
     ds = Path(dataset_dir)
     tasks: list[tuple] = []
-    for v in _require(ds / "videos.jsonl", "videos.jsonl"):
-        if v["id"] not in done:
-            tasks.append(("video", str(ds / v["path"]), [(v["id"], 0.0, None)]))
     streams = {s["stream_id"]: str(ds / s["path"]) for s in _read_jsonl(ds / "live.jsonl")}
     by_stream: dict[str, list] = {}
     for w in _read_jsonl(ds / "windows.jsonl"):
-        if w["id"] in done:
-            continue
         if w["stream_id"] not in streams:
             raise ValueError(f"window {w['id']}: stream {w['stream_id']!r} is not in live.jsonl")
         by_stream.setdefault(w["stream_id"], []).append((w["id"], float(w["start"]), float(w["end"])))
-    for sid, wins in by_stream.items():
-        wins.sort(key=lambda x: x[1])
-        for i in range(0, len(wins), per_task):
-            tasks.append(("live", streams[sid], wins[i:i + per_task]))
+    for sid, wins in by_stream.items():  # long jobs first, so the pool does not end on one stream
+        if any(wid not in done for wid, _, _ in wins):
+            tasks.append(("live", streams[sid], sorted(wins, key=lambda x: x[1])))
+    for v in _require(ds / "videos.jsonl", "videos.jsonl"):
+        if v["id"] not in done:
+            tasks.append(("video", str(ds / v["path"]), [(v["id"], 0.0, None)]))
     return tasks
 
 
@@ -77,17 +79,82 @@ _worker_transcriber = None
 def _transcribe_task(task: tuple, settings_dict: dict) -> list[tuple[str, str]]:
     global _worker_transcriber
     from ampere import media
-    from ampere.asr import Transcriber
+    from ampere.asr import ChunkState, Transcriber, transcribe_window
+    settings = Settings(**settings_dict)
     if _worker_transcriber is None:
-        _worker_transcriber = Transcriber(Settings(**settings_dict).asr)
+        _worker_transcriber = Transcriber(settings.asr)
     kind, path, items = task
     sr = 16000
     if kind == "video":
         pcm = media.read_audio(path, 0.0, None, sr)
         return [(items[0][0], _worker_transcriber.transcribe(pcm).text)]
-    # decode only as far as the last window of this slice, once
-    pcm = media.read_audio(path, 0.0, max(e for _, _, e in items), sr)
-    return [(wid, _worker_transcriber.transcribe(pcm[int(s * sr):int(e * sr)]).text) for wid, s, e in items]
+    pcm = media.read_audio(path, 0.0, max(e for _, _, e in items), sr)  # decoded once per stream
+    if not settings.asr.chunked:
+        return [(wid, _worker_transcriber.transcribe(pcm[int(s * sr):int(e * sr)]).text) for wid, s, e in items]
+    state, out = ChunkState(), []
+    for wid, s, e in items:
+        text, _ = transcribe_window(_worker_transcriber, state, s, e, pcm[int(s * sr):int(e * sr)], sr,
+                                    settings.asr.overlap_s)
+        out.append((wid, text))
+    return out
+
+
+# --- on-screen text of the live windows (ampere.ocr), as the live path reads it ---------------------------
+
+def screen_tasks(dataset_dir: Path, done: set[str]) -> list[tuple[str, list[tuple[str, float, float]]]]:
+    ds = Path(dataset_dir)
+    streams = {s["stream_id"]: str(ds / s["path"]) for s in _read_jsonl(ds / "live.jsonl")}
+    by_stream: dict[str, list] = {}
+    for w in _read_jsonl(ds / "windows.jsonl"):
+        by_stream.setdefault(w["stream_id"], []).append((w["id"], float(w["start"]), float(w["end"])))
+    return [(streams[sid], sorted(wins, key=lambda x: x[1])) for sid, wins in by_stream.items()
+            if any(wid not in done for wid, _, _ in wins)]
+
+
+_worker_reader = None
+
+
+def _screen_task(task: tuple, settings_dict: dict) -> list[dict]:
+    """OCR of a stream's readable frames (every ``ingest.full_every_s``, as ``ampere replay`` sends them),
+    each frame read once and given to every window it falls in."""
+    global _worker_reader
+    from ampere import media
+    from ampere.ocr import Reader
+    settings = Settings(**settings_dict)
+    if _worker_reader is None:
+        _worker_reader = Reader(settings.ocr)
+    path, wins = task
+    every = settings.ingest.full_every_s or settings.windows.hop_s
+    end = max(e for _, _, e in wins)
+    times = [round(k * every, 3) for k in range(int(end / every) + 1) if k * every < end]
+    try:
+        frames = media.read_frames(path, times, settings.ingest.full_size)
+    except media.MediaError:  # an audio-only stream shows nothing
+        return [{"id": wid, "lines": []} for wid, _, _ in wins]
+    lines = {}
+    for t, frame in zip(times, frames):
+        lines[t] = [[ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box], t]
+                    for ln in _worker_reader.read(frame, stream=path)]
+    return [{"id": wid, "lines": [ln for t in times if s <= t < e for ln in lines[t]]} for wid, s, e in wins]
+
+
+def run_screen(dataset_dir: Path, settings: Settings, workers: int = 2, progress: Callable = print) -> Path:
+    out = Path(dataset_dir) / "texts" / "screen.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {r["id"] for r in _read_jsonl(out) if "id" in r}
+    tasks = screen_tasks(dataset_dir, done)
+    if not tasks:
+        progress(f"screen: {len(done)} windows cached, nothing to do")
+        return out
+    sdict = settings.model_dump(mode="json")
+    bar = tqdm(total=sum(len(t[1]) for t in tasks), desc="screen (OCR)", unit="window", file=sys.stderr)
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("spawn")) as ex:
+        for fut in as_completed([ex.submit(_screen_task, t, sdict) for t in tasks]):
+            rows = [r for r in fut.result() if r["id"] not in done]
+            _append(out, rows)
+            bar.update(len(rows))
+    bar.close()
+    return out
 
 
 def _append(path: Path, rows: Iterable[dict]) -> None:
@@ -108,27 +175,23 @@ def run_asr(dataset_dir: Path, settings: Settings, workers: int = 2, progress: C
         return texts
     progress(f"raw_asr: {n_items} items to transcribe ({len(texts)} cached), {workers} process(es)")
     sdict = settings.model_dump(mode="json")
-    done = 0
+    bar = tqdm(total=n_items, desc="raw_asr", unit="item", file=sys.stderr)
+
+    def collect(rows: list[tuple[str, str]]) -> None:
+        _append(out, ({"id": i, "text": t} for i, t in rows))
+        texts.update(rows)
+        bar.update(len(rows))
+
     if workers <= 1 or len(tasks) == 1:
-        results = (_transcribe_task(t, sdict) for t in tasks)
-        for rows in results:
-            done = _collect(out, texts, rows, done, n_items, progress)
+        for t in tasks:
+            collect(_transcribe_task(t, sdict))
     else:
         # spawn: no model or thread state is inherited from the caller
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            futs = [ex.submit(_transcribe_task, t, sdict) for t in tasks]
-            for fut in as_completed(futs):
-                done = _collect(out, texts, fut.result(), done, n_items, progress)
+            for fut in as_completed([ex.submit(_transcribe_task, t, sdict) for t in tasks]):
+                collect(fut.result())
+    bar.close()
     return texts
-
-
-def _collect(out: Path, texts: dict, rows: list[tuple[str, str]], done: int, total: int, progress) -> int:
-    _append(out, ({"id": i, "text": t} for i, t in rows))
-    texts.update(rows)
-    done += len(rows)
-    if done == total or done // 25 != (done - len(rows)) // 25:
-        progress(f"raw_asr: {done}/{total}")
-    return done
 
 
 def summary_order(dataset_dir: Path, ids) -> list[tuple[str, str | None]]:
@@ -252,6 +315,9 @@ def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODE
         raise FileNotFoundError(f"dataset directory {ds} does not exist")
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     texts = run_asr(ds, settings, workers=workers, progress=progress)
+    paths_screen = {}
+    if "screen" in modes:
+        paths_screen["screen"] = run_screen(ds, settings, workers=workers, progress=progress)
     paths = {"raw_asr": ds / "texts" / "raw_asr.jsonl"}
     snapper = input_snapper(ds, settings)
     if snapper is not None:  # the transcripts as the summarizer reads them (cheap: made again every run)
@@ -262,4 +328,5 @@ def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODE
     if "summary" in modes:
         run_summaries(ds, texts, settings, progress, workers=workers)
         paths["summary"] = ds / "texts" / "summary.jsonl"
+    paths.update(paths_screen)
     return {m: p for m, p in paths.items() if m in modes or m == "asr_names"}
