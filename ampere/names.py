@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 from ampere.textnorm import WORD, name_runs, numbers_as_digits, word_spans
 # names shorter than this (in characters, spaces included) are too easy to hit by chance
 MIN_CHARS = 6
+MIN_SINGLE_CHARS = 4  # a one-word name ("Zorvik"), snapped only towards the stream's likely products
 
 
 def _norm(words: Iterable[str]) -> str:
@@ -33,20 +34,26 @@ def _digits(words: Iterable[str]) -> tuple[str, ...]:
 
 def names_of(row: Mapping) -> set[str]:
     """The names a catalogue row gives: brand, model and brand + model from its attributes when it has
-    them, else the runs of capitalised words and numbers in its title ("Open Lane Jaguar 50")."""
+    them (of any length: "Zorvik", "K7"), else the runs of two or more capitalised words and numbers in its
+    title ("Open Lane Jaguar 50"; a title's first word is capitalised anyway, so one word says nothing)."""
     attrs = row.get("attributes") or {}
     brand, model = str(attrs.get("brand") or "").strip(), str(attrs.get("model") or "").strip()
-    out = {n for n in (brand, model, f"{brand} {model}".strip()) if n}
+    out = {n for n in (brand, model, f"{brand} {model}".strip()) if WORD.findall(n)}
     if not out:
         out = {" ".join(run) for run in name_runs(str(row.get("title") or "")) if len(run) >= 2}
-    return {n for n in out if len(WORD.findall(n)) >= 2}
+    return out
 
 
 @dataclass
 class NameSnapper:
-    """Fuzzy replacement of word spans by catalogue names (``names``: canonical spellings)."""
+    """Fuzzy replacement of word spans by catalogue names (``names``: canonical spellings).
+
+    Names of one word are left out unless ``single_words``: across a whole catalogue a lone word is too easy
+    to hit by chance ("Summit" in "at the summit"); the pipeline snaps them only towards the few products the
+    stream is likely showing (``Pipeline.hear``)."""
     names: Iterable[str]
     min_score: float = 80.0  # rapidfuzz ratio, 0-100
+    single_words: bool = False
     _by_key: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,7 +63,8 @@ class NameSnapper:
         for name in self.names:
             words = WORD.findall(name)
             norm = _norm(words)
-            if len(words) < 2 or len(norm) < MIN_CHARS or norm in canon:
+            short = len(norm) < (MIN_SINGLE_CHARS if len(words) == 1 else MIN_CHARS)
+            if (len(words) < 2 and not self.single_words) or short or norm in canon:
                 continue
             canon[norm] = name
             self._by_key.setdefault((_digits(words), len(words)), {})[norm] = name
@@ -130,15 +138,27 @@ class CatalogNames:
         self._at = float("-inf")
         self.snapper = NameSnapper([], options.min_score)
         self.mentions = NameIndex.of([])
+        self._names: list[str] = []
+        self._vocab = None
 
     def refresh(self) -> "CatalogNames":
         with self._lock:
             if time.monotonic() - self._at > self.options.refresh_s:
                 names = self._index.names()
+                self._names, self._vocab = names, None
                 self.snapper = NameSnapper(names, self.options.min_score)
                 self.mentions = self._name_index_cls.of(names)
                 self._at = time.monotonic()
         return self
+
+    def vocabulary(self):
+        """The names for the summarizer's guard (``ampere.summarize.NameVocabulary``), None without a catalogue."""
+        from ampere.summarize import NameVocabulary
+        self.refresh()
+        with self._lock:
+            if self._vocab is None and self._names:
+                self._vocab = NameVocabulary(self._names)
+            return self._vocab
 
     def correct(self, text: str) -> str:
         """``text`` with catalogue names snapped in (or as it is when correction is off)."""

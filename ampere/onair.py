@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 from ampere.textnorm import longest_name_run, words
 
 CONTEXT = 4  # words each side of a mention that the classifier sees
+MIN_SINGLE_CHARS = 4
 MAX_NAME_WORDS = 6
 
 
@@ -42,7 +43,8 @@ class NameIndex:
         by_len: dict[int, set[tuple[str, ...]]] = {}
         for n in names:
             w = tuple(words(n))
-            if 1 < len(w) <= MAX_NAME_WORDS:
+            # a one-word name counts when it is long enough not to be an ordinary word by chance ("Zorvik")
+            if (len(w) > 1 or (w and len(w[0]) >= MIN_SINGLE_CHARS)) and len(w) <= MAX_NAME_WORDS:
                 by_len.setdefault(len(w), set()).add(w)
         return cls({n: frozenset(v) for n, v in sorted(by_len.items(), reverse=True)})
 
@@ -112,11 +114,6 @@ class OnAirModel:
         return cls({k: float(v) for k, v in d["weights"].items()}, float(d["bias"]), d.get("meta", {}))
 
 
-def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
-    n = len(needle)
-    return any(tuple(haystack[i:i + n]) == tuple(needle) for i in range(len(haystack) - n + 1))
-
-
 def title_name(title: str) -> list[str]:
     """The product's name in its title: the longest run of capitalised words and numbers
     ("Open Lane Jaguar 50" in "Open Lane Jaguar 50 cotton handbag, grey")."""
@@ -124,15 +121,19 @@ def title_name(title: str) -> list[str]:
 
 
 def onair_score(title: str, scored: Sequence[tuple[Mention, float]]) -> float:
-    """Best mention probability x share of the product's name the mention covers (the brand alone names
-    half of "North River Blaze 300"), over the mentions that are part of this product's name."""
+    """How much of the product's name was said on air: each word of the name counts with the best on-air
+    probability of a mention that covers it, over the name's words (the brand alone names half of "North
+    River Blaze 300"; "the K7 by Zorvik" names all of "Zorvik K7", in either order)."""
     name = title_name(title)
     if not name:
         return 0.0
-    best = 0.0
+    covered = [0.0] * len(name)
     for m, p in scored:
-        if _contains(name, m.name):
-            best = max(best, p * len(m.name) / len(name))
-    return best
+        n = len(m.name)
+        for i in range(len(name) - n + 1):
+            if tuple(name[i:i + n]) == tuple(m.name):
+                for j in range(i, i + n):
+                    covered[j] = max(covered[j], p)
+    return sum(covered) / len(name)
 
 

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ampere import media
 from ampere.asr import ChunkState, Transcript, names_prompt, transcribe_window
 from ampere.models import Models
 from ampere.names import CatalogNames
-from ampere.names import names_of
+from ampere.names import NameSnapper, names_of
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
@@ -40,6 +41,7 @@ class Heard:
     no_speech_prob: float
     asr_ms: float
     prompted: bool
+    likely_names: list[str]  # names of the stream's likely products (the prompt's, all of their parts)
 
 
 @dataclass
@@ -50,6 +52,17 @@ class Seen:
 
 def now() -> float:
     return time.time()
+
+
+def read_facts(stored: str | None) -> tuple[str | None, dict[str, int]]:
+    """(facts line, ages) as ``Pipeline.summarize`` stores them (a plain line from before ages existed)."""
+    if not stored:
+        return None, {}
+    try:
+        d = json.loads(stored)
+        return d.get("facts"), {str(k): int(v) for k, v in (d.get("ages") or {}).items()}
+    except (ValueError, AttributeError):
+        return stored, {}
 
 
 def fields_of(rec) -> dict:
@@ -104,7 +117,8 @@ class Pipeline:
         """ASR of the window: chunked (only audio not recognised yet), biased to the stream's likely products."""
         a = self.settings.asr
         audio, sr = self.load_audio(rec), self.settings.ingest.sample_rate
-        prompt = self.asr_prompt(rec) if a.bias != "off" else ""
+        likely = self.likely_names(rec)
+        prompt = names_prompt([n for n in likely if " " in n] or likely, a.bias_max_words) if a.bias != "off" else ""
         tr: Transcript | None
         if a.chunked:
             streams = self.store.streams
@@ -116,7 +130,7 @@ class Pipeline:
             tr = self.models.transcriber.transcribe(audio, sr, prompt=prompt or None)
             text = tr.text
         return Heard(text, float(tr.no_speech_prob) if tr else 0.0, float(tr.asr_ms) if tr else 0.0,
-                     bool(tr and tr.prompted and not tr.fell_back))
+                     bool(tr and tr.prompted and not tr.fell_back), likely)
 
     def see(self, rec: WindowReady) -> Seen:
         """OCR of the window's readable frames; a frame read for the previous window is not read again, and an
@@ -142,7 +156,11 @@ class Pipeline:
         return Seen(lines, (time.perf_counter() - t0) * 1000)
 
     def transcribed(self, rec: WindowReady, heard: Heard, seen: Seen) -> Transcribed:
-        return Transcribed(**fields_of(rec), text=self.names.correct(heard.text), raw_text=heard.text,
+        text = self.names.correct(heard.text)
+        if heard.likely_names and self.settings.names.correction:
+            # one-word names ("Zorvik", "K7") only towards the few products the stream is likely showing
+            text = NameSnapper(heard.likely_names, self.settings.names.min_score, single_words=True).correct(text)
+        return Transcribed(**fields_of(rec), text=text, raw_text=heard.text,
                            no_speech_prob=heard.no_speech_prob, asr_ms=heard.asr_ms, screen=seen.lines,
                            ocr_ms=seen.ocr_ms, prompted=int(heard.prompted))
 
@@ -159,34 +177,39 @@ class Pipeline:
         return [c["product_id"] for c in entries[-1].get("candidates", []) if c.get("product_id")]
 
     def product_names(self, product_ids: list[str]) -> list[str]:
-        """The products' names as the catalogue writes them (brand + model, else the title's name run)."""
+        """The products' names as the catalogue writes them: brand + model first, then each part alone."""
         if not product_ids:
             return []
         hits = self.store.index.find(tags={"domain": "page", "product_id": product_ids}, sort_by=None,
                                      limit=4 * len(product_ids))
-        by_product: dict[str, str] = {}
+        by_product: dict[str, set[str]] = {}
         for h in hits:
-            name = h.fields.get("name") or max(names_of({"title": h.fields.get("title", "")}), key=len, default="")
-            if name:
-                by_product.setdefault(h.product_id, name)
-        return [by_product[p] for p in product_ids if p in by_product]
+            try:
+                attrs = json.loads(h.fields.get("attributes") or "{}")
+            except ValueError:
+                attrs = {}
+            by_product.setdefault(h.product_id, set()).update(
+                names_of({"title": h.fields.get("title", ""), "attributes": attrs if isinstance(attrs, dict) else {}}))
+        out: list[str] = []
+        for p in product_ids:
+            out += sorted(by_product.get(p, ()), key=lambda n: (-len(n.split()), n))
+        return out
 
-    def asr_prompt(self, rec: WindowReady) -> str:
-        a = self.settings.asr
+    def likely_names(self, rec: WindowReady) -> list[str]:
         likely = self.likely_products(rec.stream_id, rec.start)
         listed = bool(self.store.streams.products(rec.stream_id))
-        return names_prompt(self.product_names(likely if listed else likely[: a.bias_candidates]),
-                            a.bias_max_words)
+        return self.product_names(likely if listed else likely[: self.settings.asr.bias_candidates])
 
     def summarize(self, rec: Transcribed) -> Summarized:
         """Summarize a window, reading the facts the stream's previous window left (windows of one stream come
         in order: the stream id is the partition key) and leaving this window's for the next one."""
         hop = self.settings.windows.hop_s
         streams = self.store.streams
-        before = streams.facts(rec.stream_id, rec.start - hop) if rec.start >= hop else None
-        s = self.models.summarizer.summarize(rec.text, before=before)
+        stored = streams.facts(rec.stream_id, rec.start - hop) if rec.start >= hop else None
+        before, ages = read_facts(stored)
+        s = self.models.summarizer.summarize(rec.text, before=before, names=self.names.vocabulary(), ages=ages)
         if s.facts:
-            streams.put_facts(rec.stream_id, rec.start, s.facts)
+            streams.put_facts(rec.stream_id, rec.start, json.dumps({"facts": s.facts, "ages": s.ages}))
         return Summarized(**fields_of(rec), summary=s.text, summary_ms=float(s.ms))
 
     def embed_and_index(self, rec: Summarized) -> Embedded:

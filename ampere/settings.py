@@ -127,6 +127,8 @@ class SummarizerOptions(_Options):
     lora: str | None = str(CHECKPOINTS / "summarizer" / "facts-lora.gguf")
     threads: int = Field(2, ge=1)
     max_tokens: int = Field(40, ge=1)
+    # a fact not heard again for this many windows expires (a product's facts must not outlive it); 0: never
+    max_fact_age: int = Field(4, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +184,8 @@ class TaggerOptions(_Options):
     # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
     onair_weight: float = Field(3.0, ge=0)
     onair_model: str = str(CHECKPOINTS / "tagger" / "onair.json")
+    # the title's words read on screen (price card, name card; viewers' chat lines left out)
+    screen_weight: float = Field(3.0, ge=0)
     # prices, materials, colours and names heard or read on screen that agree with a product's attributes
     attribute_weight: float = Field(1.0, ge=0)
     # decide over time (ampere.segmenter): an online Viterbi with a switch cost, a "no product" state and a

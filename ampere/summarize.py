@@ -25,9 +25,10 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 from ampere.facts import Facts, heard, parse
 from ampere.textnorm import STOPWORDS, surface_tokens
@@ -63,7 +64,43 @@ class Summary:
     ms: float
     model: str
     facts: str = ""  # keyed facts line (adapted LLM only): the context handed to the stream's next window
+    ages: dict[str, int] = field(default_factory=dict)  # windows since each fact was last heard
 
+
+class NameVocabulary:
+    """The catalogue's brand and model names, to check and spell the summarizer's names against."""
+
+    def __init__(self, names: Iterable[str], min_ratio: float = 85.0):
+        self.canonical = {" ".join(n.lower().split()): n for n in names if n and n.strip()}
+        self.min_ratio = min_ratio
+
+    def __len__(self) -> int:
+        return len(self.canonical)
+
+    def snap(self, value: str) -> str | None:
+        """The catalogue's spelling of ``value``, or None when the catalogue has no such name."""
+        from rapidfuzz import fuzz, process
+        key = " ".join((value or "").lower().split())
+        if not key:
+            return None
+        if key in self.canonical:
+            return self.canonical[key]
+        hit = process.extractOne(key, self.canonical.keys(), scorer=fuzz.ratio, score_cutoff=self.min_ratio)
+        return self.canonical[hit[0]] if hit else None
+
+
+def expire(facts: Facts, transcript: str, ages: dict[str, int], max_age: int) -> tuple[Facts, dict[str, int]]:
+    """Age each fact by one window unless heard in this one; drop those older than ``max_age`` windows."""
+    if max_age <= 0:
+        return facts, {}
+    new_ages, drop = {}, {}
+    for a, v in facts.items().items():
+        age = 0 if heard(v, transcript) else ages.get(a, 0) + 1
+        if age > max_age:
+            drop[a] = ""
+        else:
+            new_ages[a] = age
+    return (replace(facts, **drop) if drop else facts), new_ages
 
 # --- the adapted model's prompt (ampere_train.summarizer trains on exactly this) ---------------------------
 
@@ -155,7 +192,8 @@ class RawSummarizer:
     def __init__(self, max_words: int = 48):
         self.max_words = max_words
 
-    def summarize(self, text: str, before: str | None = None) -> Summary:
+    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
+                  ages: dict[str, int] | None = None) -> Summary:
         t = time.perf_counter()
         words = (text or "").split()
         out = " ".join(words[: self.max_words]) if words else EMPTY
@@ -170,7 +208,8 @@ class KeywordSummarizer:
     def __init__(self, max_words: int = 24):
         self.max_words = max_words
 
-    def summarize(self, text: str, before: str | None = None) -> Summary:
+    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
+                  ages: dict[str, int] | None = None) -> Summary:
         t = time.perf_counter()
         keep = [s for s in _SENT_SPLIT.split(text or "") if s.strip() and has_product_signal(s)]
         out = compact(" ".join(keep), self.max_words) if keep else ""
@@ -272,7 +311,8 @@ class LlamaSummarizer(_OnLlama):
                                              repeat_penalty=1.3)  # grammar runs loop on names otherwise
         return out["choices"][0]["text"].strip()
 
-    def summarize(self, text: str, before: str | None = None) -> Summary:
+    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
+                  ages: dict[str, int] | None = None) -> Summary:
         t = time.perf_counter()
         transcript = " ".join((text or "").split()[: self.max_input_words])
         if not transcript or (self.gate and not has_product_signal(transcript)):
@@ -292,8 +332,12 @@ class FactsSummarizer(_OnLlama):
     air and reset when the host moves on. The summary text is the facts in catalogue-title order.
 
     Not grammar-constrained: the adapter's job includes spelling names as the catalogue does
-    ("OpenLink" -> "Open Lane"). Guard: a fact is kept only if it was known before or some span of the
-    transcript resembles it (``facts.heard`` at a loose ratio; prices as digits), so none comes from nowhere.
+    ("OpenLink" -> "Open Lane"). Guards, so that nothing comes from nowhere:
+    - a fact is kept only if it was known before or some span of the transcript resembles it (``facts.heard``
+      at a loose ratio; prices as digits);
+    - with the catalogue's names given, a brand or model must be one of them (snapped to its spelling):
+      a small model trained on one vocabulary otherwise writes names from it that no catalogue has;
+    - a fact not heard again for ``max_fact_age`` windows expires, so a product's facts do not outlive it.
     """
 
     name = "llm"
@@ -320,27 +364,36 @@ class FactsSummarizer(_OnLlama):
                                              stop=["<|im_end|>", "\n"])
         return out["choices"][0]["text"].strip()
 
-    def guard(self, facts: Facts, before: Facts, transcript: str) -> Facts:
+    def guard(self, facts: Facts, before: Facts, transcript: str, names: "NameVocabulary | None" = None) -> Facts:
         # another name than before means the host moved on: what was known belongs to the previous
         # product, so every fact must now be heard (the model sometimes keeps the old colour or price)
         moved_on = any(getattr(facts, a) and getattr(before, a) and getattr(facts, a) != getattr(before, a)
                        for a in ("brand", "model"))
-        drop = {}
+        change: dict[str, str] = {}
         for a, v in facts.items().items():
+            if names is not None and a in ("brand", "model"):
+                canonical = names.snap(v)
+                if canonical is None:
+                    change[a] = ""  # not a name the catalogue knows: invented
+                    continue
+                if canonical != v:
+                    change[a] = v = canonical
             if (moved_on or v != getattr(before, a)) and not heard(v, transcript, self.guard_ratio):
-                drop[a] = ""
-        return replace(facts, **drop) if drop else facts
+                change[a] = ""
+        return replace(facts, **change) if change else facts
 
-    def summarize(self, text: str, before: str | None = None) -> Summary:
+    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
+                  ages: dict[str, int] | None = None) -> Summary:
         t = time.perf_counter()
         prev = parse(before or "")
         transcript = " ".join((text or "").split())
         if not transcript:  # silence: nothing new was said, what was known still holds
             facts = prev
         else:
-            facts = self.guard(parse(self.generate(transcript, prev.line())), prev, transcript)
+            facts = self.guard(parse(self.generate(transcript, prev.line())), prev, transcript, names)
+        facts, new_ages = expire(facts, transcript, ages or {}, int(self.options.max_fact_age))
         out = EMPTY if facts.is_empty() else facts.text()
-        return Summary(out, (time.perf_counter() - t) * 1000, self.name, facts=facts.line())
+        return Summary(out, (time.perf_counter() - t) * 1000, self.name, facts=facts.line(), ages=new_ages)
 
 
 class NoSummarizer:
@@ -348,7 +401,8 @@ class NoSummarizer:
 
     name = "none"
 
-    def summarize(self, text: str, before: str | None = None) -> Summary:
+    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
+                  ages: dict[str, int] | None = None) -> Summary:
         return Summary(EMPTY, 0.0, self.name)
 
 

@@ -3,6 +3,7 @@
 A candidate product page scores
     cosine(window, page)                                       the embedding: look, summary
   + lexical_weight   x share of the title's words said in the window
+  + screen_weight    x share of the title's words shown on screen (OCR; viewers' chat lines left out)
   + onair_weight     x how surely the product's name was said on air, not in passing (``ampere.onair``)
   + attribute_weight x agreement of the prices, materials, colours and names heard and read on screen with
                        the product's catalogue attributes (``ampere.attributes``; chat lines count for nothing)
@@ -20,7 +21,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ampere import onair
-from ampere.attributes import AttributeMatcher, Evidence, prices_in_speech, prices_on_screen
+from ampere.attributes import AttributeMatcher, Evidence, is_chat_line, prices_in_speech, prices_on_screen
 from ampere.settings import TaggerOptions
 from ampere.textnorm import content_tokens, overlap
 
@@ -99,10 +100,10 @@ class Tagger:
         cosine = {key: h.score for key, h in hits.items()}
         spoken = content_tokens(transcript)
         shown_lines = screen_texts(screen)
-        shown = content_tokens(" ".join(shown_lines))
+        shown = content_tokens(" ".join(line for line in shown_lines if not is_chat_line(line)))
         words = spoken | shown
         extra = []
-        if words and (o.lexical_weight > 0 or o.attribute_weight > 0):
+        if words and (o.lexical_weight > 0 or o.screen_weight > 0 or o.attribute_weight > 0):
             extra += [h for h in self.index.text_candidates(words, k=k) if h.key not in hits
                       and (not restrict or h.product_id in restrict)]
         if o.attribute_weight > 0:
@@ -122,8 +123,10 @@ class Tagger:
         out = []
         for key, h in hits.items():
             title = h.fields.get("title", "")
+            title_tokens = content_tokens(title)
             parts = {"cosine": cosine[key],
-                     "lexical": o.lexical_weight * overlap(content_tokens(title), spoken),
+                     "lexical": o.lexical_weight * overlap(title_tokens, spoken),
+                     "screen": o.screen_weight * overlap(title_tokens, shown),
                      "onair": o.onair_weight * onair.onair_score(title, mentions),
                      "attributes": o.attribute_weight * (attr[h.product_id].total if h.product_id in attr else 0.0)}
             out.append(Candidate(key, h.product_id, title, cosine[key], sum(parts.values()), parts))

@@ -233,19 +233,31 @@ def _chains(order: list[tuple[str, str | None]], videos_per_chain: int = 40) -> 
 _worker_summarizers: dict[str, object] = {}
 
 
-def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str], settings_dict: dict) -> list[dict]:
-    from ampere.summarize import EMPTY, make_summarizer
+def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str], settings_dict: dict,
+                     names: list[str] | None = None) -> list[dict]:
+    """One stream's windows in order (or a group of videos), as ``Pipeline.summarize`` makes them: each reads
+    the facts (and their ages) its predecessor left, with the catalogue's names as the guard's vocabulary."""
+    from ampere.pipeline import read_facts
+    from ampere.summarize import EMPTY, NameVocabulary, make_summarizer
     key = json.dumps(settings_dict, sort_keys=True, default=str)
     if key not in _worker_summarizers:  # one model per process and settings
         _worker_summarizers[key] = make_summarizer(Settings(**settings_dict).summarizer)
     summarizer = _worker_summarizers[key]
+    vocab = NameVocabulary(names) if names else None
     facts = dict(facts_before)
     rows = []
     for i, prev in chain:
-        s = summarizer.summarize(texts[i], before=facts.get(prev) if prev else None)
-        facts[i] = s.facts
-        rows.append({"id": i, "text": s.text or EMPTY, "facts": s.facts, "model": s.model, "ms": round(s.ms, 1)})
+        before, ages = read_facts(facts.get(prev) if prev else None)
+        s = summarizer.summarize(texts[i], before=before, names=vocab, ages=ages)
+        facts[i] = json.dumps({"facts": s.facts, "ages": s.ages}) if s.facts else ""
+        rows.append({"id": i, "text": s.text or EMPTY, "facts": facts[i], "model": s.model, "ms": round(s.ms, 1)})
     return rows
+
+
+def catalogue_names(dataset_dir: Path) -> list[str]:
+    """Every product name the dataset's catalogue gives (what a worker reads from Redis)."""
+    from ampere.names import names_of
+    return sorted({n for row in _read_jsonl(Path(dataset_dir) / "catalog.jsonl") for n in names_of(row)})
 
 
 def input_snapper(dataset_dir: Path, settings: Settings):
@@ -290,15 +302,16 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
         if done == len(order) or done // 50 != before // 50:
             progress(f"summary: {done}/{len(order)}, {sum(ms) / len(ms):.0f} ms each")
 
+    names = catalogue_names(dataset_dir)
     if workers <= 1:
         sdict = settings.model_dump(mode="json")
         for chain in chains:
-            collect(_summarize_chain(chain, texts, facts, sdict))
+            collect(_summarize_chain(chain, texts, facts, sdict, names))
     else:
         sdict = settings.with_options(summarizer={"threads": 1}).model_dump(mode="json")
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             futs = [ex.submit(_summarize_chain, c, {i: texts[i] for i, _ in c},
-                              {p: facts[p] for _, p in c[:1] if p in facts}, sdict) for c in chains]
+                              {p: facts[p] for _, p in c[:1] if p in facts}, sdict, names) for c in chains]
             for fut in as_completed(futs):
                 collect(fut.result())
     return have

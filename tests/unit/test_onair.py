@@ -19,8 +19,8 @@ def test_mentions_are_longest_names_said_without_overlap():
     said = [" ".join(m.name) for m in NAMES.find(tw)]
     assert said == ["north river blaze 300", "north river", "blue lane rocket 600"]
     assert NAMES.find(words("nothing named here")) == []
-    # one-word names are too easy to hit by chance and are not looked for
-    assert NameIndex.of(["Rocket"]).find(words("a rocket")) == []
+    # one-word names count ("the K7 by Zorvik"), unless too short to be anything but an ordinary word
+    assert [m.name for m in NameIndex.of(["Zorvik", "Rex"]).find(words("by zorvik, the rex"))] == [("zorvik",)]
 
 
 def test_features_see_the_words_around_a_mention():
@@ -116,3 +116,11 @@ def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing():
     assert rank(with_onair)[0] == "A"
     # both titles are fully spoken: word overlap alone cannot tell them apart
     assert {c.product_id: c.score for c in without}["A"] == {c.product_id: c.score for c in without}["B"]
+
+
+def test_a_name_said_in_two_parts_in_either_order_covers_the_whole_name():
+    names = NameIndex.of(["Zorvik", "K7", "Zorvik K7"])
+    scored = [(m, 0.9) for m in names.find(words("check out the K7 by Zorvik"))]
+    assert onair_score("Zorvik K7 cotton handbag, grey, $49.99", scored) == pytest.approx(0.9)
+    half = [(m, 0.9) for m in names.find(words("the zorvik is back"))]
+    assert onair_score("Zorvik K7 cotton handbag", half) == pytest.approx(0.9 / 3)

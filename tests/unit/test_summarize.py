@@ -1,6 +1,7 @@
 import pytest
 
 from ampere import summarize as S
+from ampere.facts import parse
 from ampere.settings import Settings
 
 NOISY = ("Hey everyone, welcome back to the stream. Don't forget to follow and like. Um, so, you know. "
@@ -136,3 +137,28 @@ def test_adapted_summary_carries_facts_over_chatter_and_resets_on_a_new_product(
 def test_adapted_summarizer_says_how_to_get_a_missing_adapter(tmp_path):
     with pytest.raises(S.ConfigError, match="ampere summarizer train"):
         S.make_summarizer(Settings(summarizer={"kind": "llm", "lora": str(tmp_path / "missing.gguf")}).summarizer)
+
+
+def test_the_adapted_summarizer_cannot_state_a_name_the_catalogue_does_not_have(monkeypatch):
+    s = S.FactsSummarizer(Settings().summarizer)
+    # what a small model trained on one vocabulary writes: a brand of its training set, not of this catalogue
+    monkeypatch.setattr(s, "generate", lambda transcript, before: "brand: Wild Park | model: Zorvik 40 | price: 49")
+    vocab = S.NameVocabulary(["Zorvik", "40", "Zorvik 40", "Mellora Tey"])
+    out = s.summarize("check out the zorvik 40 handbag, only 49 dollars", names=vocab)
+    facts = parse(out.facts)
+    assert facts.brand == "" and facts.model == "Zorvik 40" and facts.price == "49"
+    # a near miss is written the catalogue's way
+    monkeypatch.setattr(s, "generate", lambda transcript, before: "brand: Melora Tey | price: 120")
+    assert parse(s.summarize("the melora tey is 120 dollars", names=vocab).facts).brand == "Mellora Tey"
+
+
+def test_facts_expire_when_not_heard_for_a_while():
+    facts = parse("brand: Zorvik | price: 49")
+    ages: dict = {}
+    for _ in range(3):
+        facts, ages = S.expire(facts, "drop a heart in the chat", ages, max_age=3)
+    assert facts.brand == "Zorvik" and ages == {"brand": 3, "price": 3}
+    facts, ages = S.expire(facts, "thanks for the likes", ages, max_age=3)
+    assert facts.is_empty() and ages == {}
+    kept, ages = S.expire(parse("brand: Zorvik"), "the zorvik again", {"brand": 3}, max_age=3)
+    assert kept.brand == "Zorvik" and ages == {"brand": 0}
