@@ -182,6 +182,11 @@ def window_text(state: ChunkState, start: float, end: float) -> str:
     return " ".join(w for a, b, w in state.words if start <= (a + b) / 2 < end)
 
 
+def new_words(state: ChunkState, since: float, end: float) -> str:
+    """The window's words heard after ``since`` (for a hop-sized window step: what the window adds)."""
+    return window_text(state, since, end)
+
+
 def transcribe_window(transcriber: "Transcriber", state: ChunkState, start: float, end: float, pcm: np.ndarray,
                       sample_rate: int, overlap_s: float, prompt: str | None = None) -> tuple[str, Transcript | None]:
     """Chunked ASR for one window ``[start, end)`` of a stream (``pcm``: the window's audio): only the audio not

@@ -19,7 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ampere import media
-from ampere.asr import ChunkState, Transcript, names_prompt, transcribe_window
+from ampere.asr import ChunkState, Transcript, names_prompt, new_words, transcribe_window
+from ampere.facts import parse
 from ampere.models import Models
 from ampere.names import CatalogNames
 from ampere.names import NameSnapper, names_of
@@ -27,7 +28,7 @@ from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
 from ampere.store import Store
-from ampere.summarize import summary_for_embedding
+from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding
 from ampere.tagger import Tagger
 from ampere.windows import WindowMedia
 
@@ -42,6 +43,7 @@ class Heard:
     asr_ms: float
     prompted: bool
     likely_names: list[str]  # names of the stream's likely products (the prompt's, all of their parts)
+    new_text: str = ""  # the words of the window's last hop: what it adds to the window before
 
 
 @dataclass
@@ -126,11 +128,12 @@ class Pipeline:
             text, tr = transcribe_window(self.models.transcriber, state, rec.start, rec.end, audio, sr, a.overlap_s,
                                          prompt or None)
             streams.put_asr_state(rec.stream_id, state.to_dict())
+            fresh = new_words(state, max(rec.start, rec.end - self.settings.windows.hop_s), rec.end)
         else:
             tr = self.models.transcriber.transcribe(audio, sr, prompt=prompt or None)
-            text = tr.text
+            text = fresh = tr.text
         return Heard(text, float(tr.no_speech_prob) if tr else 0.0, float(tr.asr_ms) if tr else 0.0,
-                     bool(tr and tr.prompted and not tr.fell_back), likely)
+                     bool(tr and tr.prompted and not tr.fell_back), likely, fresh)
 
     def see(self, rec: WindowReady) -> Seen:
         """OCR of the window's readable frames; a frame read for the previous window is not read again, and an
@@ -156,11 +159,15 @@ class Pipeline:
         return Seen(lines, (time.perf_counter() - t0) * 1000)
 
     def transcribed(self, rec: WindowReady, heard: Heard, seen: Seen) -> Transcribed:
-        text = self.names.correct(heard.text)
-        if heard.likely_names and self.settings.names.correction:
-            # one-word names ("Zorvik", "K7") only towards the few products the stream is likely showing
-            text = NameSnapper(heard.likely_names, self.settings.names.min_score, single_words=True).correct(text)
-        return Transcribed(**fields_of(rec), text=text, raw_text=heard.text,
+        def correct(raw: str) -> str:
+            text = self.names.correct(raw)
+            if heard.likely_names and self.settings.names.correction:
+                # one-word names ("Zorvik", "K7") only towards the few products the stream is likely showing
+                text = NameSnapper(heard.likely_names, self.settings.names.min_score, single_words=True).correct(text)
+            return text
+
+        text = correct(heard.text)
+        return Transcribed(**fields_of(rec), text=text, raw_text=heard.text, new_text=correct(heard.new_text),
                            no_speech_prob=heard.no_speech_prob, asr_ms=heard.asr_ms, screen=seen.lines,
                            ocr_ms=seen.ocr_ms, prompted=int(heard.prompted))
 
@@ -207,7 +214,13 @@ class Pipeline:
         streams = self.store.streams
         stored = streams.facts(rec.stream_id, rec.start - hop) if rec.start >= hop else None
         before, ages = read_facts(stored)
-        s = self.models.summarizer.summarize(rec.text, before=before, names=self.names.vocabulary(), ages=ages)
+        if before and self.settings.summarizer.skip_unchanged and not has_product_signal(rec.new_text):
+            # the window's new hop says nothing about a product (chatter, silence): what was known carries over,
+            # one window older, and the LLM is not asked (its answer would be the same facts)
+            facts, ages = expire(parse(before), rec.new_text, ages, self.settings.summarizer.max_fact_age)
+            s = Summary(EMPTY if facts.is_empty() else facts.text(), 0.0, "carried", facts=facts.line(), ages=ages)
+        else:
+            s = self.models.summarizer.summarize(rec.text, before=before, names=self.names.vocabulary(), ages=ages)
         if s.facts:
             streams.put_facts(rec.stream_id, rec.start, json.dumps({"facts": s.facts, "ages": s.ages}))
         return Summarized(**fields_of(rec), summary=s.text, summary_ms=float(s.ms))

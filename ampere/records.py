@@ -164,6 +164,7 @@ class Transcribed(WindowReady):
     screen: list = field(default_factory=list)
     ocr_ms: float = 0.0
     prompted: int = 0  # 1: recognised with the names of the stream's likely products as prompt
+    new_text: str = ""  # what the window adds to the one before it (its last hop), names corrected
 
 
 @dataclass

@@ -129,6 +129,8 @@ class SummarizerOptions(_Options):
     max_tokens: int = Field(40, ge=1)
     # a fact not heard again for this many windows expires (a product's facts must not outlive it); 0: never
     max_fact_age: int = Field(4, ge=0)
+    # no LLM call for a window whose new hop says nothing about a product: the facts carry over (bench/README)
+    skip_unchanged: bool = True
 
     @model_validator(mode="before")
     @classmethod

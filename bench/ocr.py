@@ -1,0 +1,101 @@
+"""OCR of the benchmark's live frames: is the on-screen price read exactly, is the name card read, at what cost.
+
+    .venv/bin/python bench/ocr.py [--frames 150]
+
+Frames are taken from the test split's streams at times the truth says a price card (or a name card) is on
+screen, decoded as ``ampere replay`` carries them: the readable frame (``ingest.full_size``, 640 px) that the
+OCR stage reads, and for comparison the small frame the visual tower gets (``ingest.frame_size``). Writes the
+``ocr`` section of bench/results/quality.json (price_exact, name_card_read, ms_per_frame, and the same at the
+small resolution).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ampere import media  # noqa: E402
+from ampere.attributes import prices_on_screen  # noqa: E402
+from ampere.ocr import Reader  # noqa: E402
+from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
+from ampere_synth.truth import load_jsonl  # noqa: E402
+from bench.quality import update  # noqa: E402
+
+
+def samples(ds: Path, n: int, seed: int = 0) -> list[dict]:
+    """(stream path, time, price shown, name shown) at random moments inside price-card or name-card spans."""
+    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
+    rng = random.Random(seed)
+    out = []
+    for st in load_jsonl(ds / "live.jsonl"):
+        for seg in st["segments"]:
+            pid = seg.get("product_id")
+            if not pid or products[pid]["split"] != "test" or st.get("heldout"):
+                continue
+            screen = seg.get("screen") or {}
+            for card in ("price_card", "name_card"):
+                c = screen.get(card)
+                if c and c["t1"] - c["t0"] > 1.0:
+                    out.append({"path": str(ds / st["path"]), "t": round(rng.uniform(c["t0"] + 0.5, c["t1"] - 0.5), 2),
+                                "kind": card, "price": c.get("price"), "text": c.get("text", ""),
+                                "name": f"{c.get('brand', '')} {c.get('model', '')}".strip()})
+    rng.shuffle(out)
+    return out[:n]
+
+
+def _norm(s: str) -> str:
+    return " ".join("".join(ch for ch in s.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def run(frames: list[dict], size: int, reader: Reader) -> dict:
+    price_hits = name_hits = n_price = n_name = 0
+    ms = []
+    for f in frames:
+        (rgb,) = media.read_frames(f["path"], [f["t"]], size)
+        t = time.perf_counter()
+        lines = reader.read(rgb)
+        ms.append((time.perf_counter() - t) * 1000)
+        texts = [ln.text for ln in lines]
+        if f["kind"] == "price_card":
+            n_price += 1
+            read = {round(p.value, 2) for p in prices_on_screen(texts) if p.kind == "price"}
+            price_hits += round(float(f["price"]), 2) in read
+        else:
+            n_name += 1
+            name_hits += _norm(f["name"]) in _norm(" ".join(texts))
+    return {"price_exact": round(price_hits / n_price, 4) if n_price else None, "price_frames": n_price,
+            "name_card_read": round(name_hits / n_name, 4) if n_name else None, "name_frames": n_name,
+            "ms_per_frame_p50": round(statistics.median(ms), 1), "ms_per_frame_mean": round(statistics.mean(ms), 1),
+            "frame_long_side": size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", type=Path, default=REPO_ROOT / ".ampere" / "data" / "bench-s0", help="benchmark")
+    ap.add_argument("--frames", type=int, default=150, help="frames to read (default: 150)")
+    args = ap.parse_args(argv)
+    settings = get_settings()
+    frames = samples(args.dataset, args.frames)
+    reader = Reader(settings.ocr.model_copy(update={"skip_unchanged": 0.0}))  # time every frame
+    reader.load()
+    full = run(frames, settings.ingest.full_size, reader)
+    small = run(frames, settings.ingest.frame_size, reader)
+    section = {"ocr": {**{k: full[k] for k in ("price_exact", "name_card_read")},
+                       "ms_per_frame": full["ms_per_frame_p50"], "threads": settings.ocr.threads,
+                       "det_limit_side_len": settings.ocr.det_limit_side_len, "full": full,
+                       "at_visual_frame_size": small}}
+    print(json.dumps(section, indent=2))
+    update(section, "python bench/ocr.py" + (f" --frames {args.frames}" if args.frames != 150 else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
