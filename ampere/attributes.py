@@ -311,7 +311,7 @@ _STRIKE = "-–—~=_"
 def is_chat_line(text: str) -> bool:
     """A viewer's chat line ("name: message") rather than the shop's own overlay."""
     m = _CHAT.match(text)
-    return bool(m) and m.group(1).lower() not in _NOT_USERS and not m.group(1)[:1] in "$€£"
+    return m is not None and m.group(1).lower() not in _NOT_USERS and m.group(1)[:1] not in "$€£"
 
 
 def _screen_text(line: str) -> str:
@@ -661,7 +661,8 @@ class AttributeMatcher:
                                       "pattern": {_phrase_key(p) for vs in PATTERN_WORDS.values() for p in vs},
                                       "category": set()}
         for r in rows:  # the catalogue's own values are words its titles use
-            attrs = r.get("attributes") if isinstance(r.get("attributes"), Mapping) else {}
+            raw = r.get("attributes")
+            attrs: Mapping = raw if isinstance(raw, Mapping) else {}
             for a in _PHRASE_ATTRS:
                 for p in self._phrases_of(a, attrs.get(a)):
                     vocab[a].add(p)
@@ -684,7 +685,8 @@ class AttributeMatcher:
     def _add(self, row: Mapping, vocab: dict[str, set[str]]) -> None:
         pid = clean_text(str(row.get("product_id")), 200).strip()
         p = self.products.setdefault(pid, _Product(pid))
-        attrs = row.get("attributes") if isinstance(row.get("attributes"), Mapping) else {}
+        raw = row.get("attributes")
+        attrs: Mapping = raw if isinstance(raw, Mapping) else {}
         title = clean_text(row.get("title"), 400)
         if p.price is None:
             p.price = valid_price(attrs.get("price")) if attrs.get("price") is not None else None
@@ -835,8 +837,10 @@ class AttributeMatcher:
         entries: list[tuple[Source, str, str, float]] = []
         speech = digits_for_words(clean_text(evidence.speech_text if isinstance(evidence, Evidence) else ""))
         lines = list(evidence.screen_lines or ())[:MAX_LINES] if isinstance(evidence, Evidence) else []
-        texts = [(src, t) for src, t in ([("speech", speech)] + [
-            ("chat" if is_chat_line(t) else "screen", t) for t in (_line_text(x)[0] for x in lines)]) if t.strip()]
+        sourced: list[tuple[Source, str]] = [("speech", speech)]
+        for t in (_line_text(x)[0] for x in lines):
+            sourced.append(("chat" if is_chat_line(t) else "screen", t))
+        texts = [(src, t) for src, t in sourced if t.strip()]
         masked_speech = speech
         for src, text in texts:
             spans = list(_WORD.finditer(text.lower()))[:MAX_TOKENS]
@@ -888,8 +892,8 @@ class AttributeMatcher:
         """Products with any agreeing evidence (only ``candidates`` when given), with per-source,
         per-attribute agreement (the best piece of evidence for each) and the weighted total."""
         keep = None if candidates is None else {str(c) for c in candidates}
-        known = self._price_values if keep is None else [self.products[c].price for c in keep
-                                                         if c in self.products and self.products[c].price is not None]
+        known: list[float] = self._price_values if keep is None else [
+            p for c in keep if c in self.products and (p := self.products[c].price) is not None]
         _, entries = self._evidence(evidence, known)
         out: dict[str, AttributeScore] = {}
         for src, pid, attr, s in entries:

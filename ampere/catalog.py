@@ -70,7 +70,8 @@ def page_fields(row: dict) -> dict:
     """What a page item keeps of its catalogue row besides the title: the product's name (brand + model, or
     the title's name run), its price and category as filterable fields, and its attributes as JSON (the
     tagger matches prices, materials and colours heard or read on screen against them)."""
-    attrs = row.get("attributes") if isinstance(row.get("attributes"), dict) else {}
+    raw = row.get("attributes")
+    attrs: dict = raw if isinstance(raw, dict) else {}
     names = sorted(names_of(row), key=len, reverse=True)
     out: dict = {"name": names[0] if names else None, "attributes": attrs or None,
                  "category": str(attrs.get("category") or "") or None}

@@ -4,6 +4,7 @@ calls :meth:`Models.warm_up` at start so the first window is not a cold start an
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from ampere.settings import Settings
 
@@ -42,7 +43,7 @@ class Models:
         """The on-air mention model, or None when the tagger does not use it (``tagger.onair_weight`` 0)."""
         from ampere.onair import OnAirModel
         t = self.settings.tagger
-        return self._get("onair", lambda: OnAirModel.load(t.onair_model) if t.onair_weight > 0 else None)
+        return self._get("onair", lambda: OnAirModel.load(Path(t.onair_model)) if t.onair_weight > 0 else None)
 
     @property
     def ocr(self):

@@ -166,7 +166,7 @@ class Reader:
     def __init__(self, options: OcrOptions | None = None):
         self.options = options or OcrOptions()
         self.stats = ReaderStats()
-        self._engine = None
+        self._engine: object | None = None
         self._lock = threading.Lock()
         # stream -> (thumbnail, lines) of its last read frame
         self._last: OrderedDict[str, tuple[np.ndarray, list[TextLine]]] = OrderedDict()
@@ -252,7 +252,7 @@ class Reader:
             self.stats.ms += (time.perf_counter() - t) * 1000
             self.stats.read += 1
             lines = self._lines(out, frame.shape[1], frame.shape[0])
-            if thumb is not None:
+            if thumb is not None and stream is not None:
                 self._last[stream] = (thumb, lines)
                 self._last.move_to_end(stream)
                 while len(self._last) > o.max_streams:

@@ -260,8 +260,8 @@ def _load_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
 
 def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
     from llama_cpp import Llama
-    kw = dict(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-              verbose=False, seed=0)
+    kw: dict = dict(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                    verbose=False, seed=0)
     if lora:
         if not Path(lora).is_file():
             raise FileNotFoundError(f"LoRA adapter not found: {lora}")
@@ -272,6 +272,9 @@ def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
 class _OnLlama:
     """A summarizer backed by the shared, loaded-once llama.cpp model (``lora``: adapter file or None)."""
     lora: str | None = None
+    model_path: str
+    options: SummarizerOptions
+    n_ctx: int
 
     @property
     def llm(self):

@@ -271,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    # each window's top candidates under the chosen weights: what biased recognition would prompt with
+    # (bench/asr_bias.py reads them)
+    w = best.weights()
+    with (args.dataset / "texts" / "candidates.jsonl").open("w") as f:
+        for win in windows:
+            top = sorted(win.cands, key=lambda kv: -float(kv[1] @ w))[:5]
+            f.write(json.dumps({"id": win.id, "products": [p for p, _ in top]}) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

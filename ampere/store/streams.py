@@ -101,7 +101,7 @@ class StreamState:
         ended at; tags of windows before it that arrive later keep the stream ended."""
         key = self.keys.now(stream_id)
         product_id = self.r.hget(key, "product_id")
-        mapping = {"ended": "1", "ended_at": repr(time.time()), "stream_id": stream_id}
+        mapping: dict = {"ended": "1", "ended_at": repr(time.time()), "stream_id": stream_id}
         if media_t is not None:
             mapping["ended_t"] = repr(float(media_t))
         pipe = self.r.pipeline(transaction=False)
@@ -131,7 +131,7 @@ class StreamState:
         """Tag entries ordered by window start, optionally with start in [start, end]."""
         lo = "-inf" if start is None else repr(float(start))
         hi = "+inf" if end is None else repr(float(end))
-        return [json.loads(m) for m in self.r.zrangebyscore(self.keys.tags(stream_id), lo, hi)]
+        return [json.loads(m) for m in self.r.zrangebyscore(self.keys.tags(stream_id), lo, hi)]  # type: ignore[arg-type]
 
     def live_now(self, product_id: str) -> list[dict]:
         """Streams whose current tag is this product and that have not ended."""
@@ -197,7 +197,7 @@ class StreamState:
         pipe.execute()
 
     def journal(self, stream_id: str) -> list[bytes]:
-        return list(self.r.lrange(self.keys.journal(stream_id), 0, -1))
+        return [x if isinstance(x, bytes) else str(x).encode() for x in self.r.lrange(self.keys.journal(stream_id), 0, -1)]
 
     def journal_drop_first(self, stream_id: str, n: int) -> None:
         if n > 0:
