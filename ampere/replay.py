@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ampere import media
 from ampere.broker import make_producer
-from ampere.records import AudioChunk, Keyframe, StreamEnd
+from ampere.records import AudioChunk, Keyframe, StreamEnd, StreamInfo
 from ampere.settings import Settings
 
 
@@ -44,14 +44,18 @@ def media_records(source: str, stream_id: str, settings: Settings, realtime: boo
 
 
 def replay(source: str, stream_id: str, kafka_url: str, settings: Settings, realtime: bool = True,
-           producer=None, on_record=None, stop=None) -> ReplayStats:
-    """Publish ``source`` as ``stream_id``; ``stop`` (a threading.Event) ends it early, cleanly."""
+           producer=None, on_record=None, stop=None, products: list[str] | None = None) -> ReplayStats:
+    """Publish ``source`` as ``stream_id``; ``stop`` (a threading.Event) ends it early, cleanly. ``products``: the
+    stream's product list (its shopping bag), sent first as a ``StreamInfo`` record."""
     own = producer is None
     producer = producer or make_producer(kafka_url)
     topic = settings.topic("media")
     stats = ReplayStats(stream_id)
     t0 = time.perf_counter()
     try:
+        if products:
+            info = StreamInfo(stream_id=stream_id, products=list(products))
+            producer.send(topic, key=stream_id.encode(), value=info.encode())
         for rec in media_records(source, stream_id, settings, realtime):
             if stop is not None and stop.is_set():
                 break

@@ -149,7 +149,9 @@ def cmd_replay(args) -> int:
     settings = _settings()
     with resolve_services(settings) as urls:
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
-        stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast)
+        products = [p for p in (args.products or "").split(",") if p.strip()]
+        stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast,
+                       products=[p.strip() for p in products] or None)
     print(f"{stats.stream_id}: {stats.media_s:.1f} s of media in {stats.wall_s:.1f} s, {stats.audio_chunks} audio "
           f"chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB")
     return 0
@@ -309,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("source", help="file, HLS playlist, RTMP URL, ...")
     rp.add_argument("--stream", required=True, help="stream id (letters, digits, _.:@-)")
     rp.add_argument("--fast", action="store_true", help="as fast as possible instead of real-time pace")
+    rp.add_argument("--products", default=None,
+                    help="the stream's product list, comma-separated product ids: the tagger ranks among them "
+                         "(a platform can publish the same as a StreamInfo record, docs/DESIGN.md)")
     rp.set_defaults(fn=cmd_replay)
 
     se = sub.add_parser("search", help="search the index")

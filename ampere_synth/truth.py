@@ -33,28 +33,46 @@ class TagScore:
     windows: int  # tagged windows that have a majority product in the truth
     correct: int
     untagged: int = 0
-    null_windows: int = 0  # tagged windows with no product on air (intro, outro, breaks): not scored
+    null_windows: int = 0  # tagged windows with no product on air (intro, outro, breaks): not in top1
+    null_recalled: int = 0  # of those, tagged "no product"
+    said_none: int = 0  # windows tagged "no product"
+    said_none_right: int = 0  # of those, with no product on air
 
     @property
     def top1(self) -> float:
         return self.correct / self.windows if self.windows else 0.0
 
+    @property
+    def no_product_recall(self) -> float | None:
+        return self.null_recalled / self.null_windows if self.null_windows else None
+
+    @property
+    def no_product_precision(self) -> float | None:
+        return self.said_none_right / self.said_none if self.said_none else None
+
 
 def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
-    """tags: dicts with stream_id, start, end, product_id; streams: stream_id -> truth segments."""
-    seen, correct, n, null = set(), 0, 0, 0
+    """tags: dicts with stream_id, start, end, product_id ("" for "no product on air"), in the order they were
+    published; streams: stream_id -> truth segments. The last tag of a window counts (a correction comes after
+    the tag it revises; at-least-once delivery can repeat one)."""
+    last: dict[tuple[str, float], dict] = {}
     for t in tags:
-        key = (t["stream_id"], round(t["start"], 3))
-        if key in seen or t["stream_id"] not in streams:
-            continue  # at-least-once delivery can repeat a tag; score each window once
-        seen.add(key)
+        if t["stream_id"] in streams:
+            last[(t["stream_id"], round(t["start"], 3))] = t
+    correct = n = null = null_hit = said_none = said_none_right = 0
+    for t in last.values():
         truth = on_air(streams[t["stream_id"]], t["start"], t["end"])
+        none = not t.get("product_id")
+        said_none += none
         if truth is None:
             null += 1
+            null_hit += none
+            said_none_right += none
             continue
         n += 1
         correct += int(t["product_id"] == truth)
-    return TagScore(windows=n, correct=correct, null_windows=null)
+    return TagScore(windows=n, correct=correct, null_windows=null, null_recalled=null_hit, said_none=said_none,
+                    said_none_right=said_none_right)
 
 
 def expected_windows(duration: float, window_s: float, hop_s: float, min_tail_s: float | None = None) -> int:

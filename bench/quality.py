@@ -273,12 +273,17 @@ def oracle_section(ds: Path) -> dict:
 # --- live tagging through the streaming path -------------------------------------------------------
 
 def test_streams(ds: Path) -> list[str]:
-    """Streams that show at least one test-split product (the others show training products only)."""
+    """Regular streams that show at least one test-split product (the others show training products only;
+    the held-out streams are scored apart)."""
     split = {p["product_id"]: p["split"] for p in load_jsonl(ds / "products.jsonl")}
-    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl") if split.get(w["product_id"]) == "test"})
+    held = {s["stream_id"] for s in load_jsonl(ds / "live.jsonl") if s.get("heldout")}
+    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl")
+                   if split.get(w["product_id"] or "") == "test" and w["stream_id"] not in held})
 
 
-def live_section(ds: Path, streams: list[str]) -> dict:
+def run_live(ds: Path, streams: list[dict], with_products: bool, log_name: str) -> tuple[list[dict], float]:
+    """Replay ``streams`` through a real worker on services of its own (the whole benchmark catalogue as the
+    gallery); with_products: each stream's product list is given first (StreamInfo). Returns (tags, wall s)."""
     from ampere.broker import ensure_topics, topic_names
     from ampere.catalog import add_pages
     from ampere.models import Models
@@ -289,7 +294,7 @@ def live_section(ds: Path, streams: list[str]) -> dict:
     from ampere_dev.derive import ensure_onnx
     from ampere_dev.services import resolve_services
     from ampere_dev.worker import FaustWorker
-    from ampere_synth.truth import expected_windows, on_air, score_tags
+    from ampere_synth.truth import expected_windows
     settings = get_settings()
     ensure_onnx(settings)  # the worker runs the shipped model's ONNX export
     if settings.kafka_url or settings.redis_url or running_services(settings) is not None:
@@ -297,49 +302,78 @@ def live_section(ds: Path, streams: list[str]) -> dict:
         raise SystemExit("the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "
                          "`ampere services up` first")
     settings = settings.model_copy(update={"home": settings.home / "quality"})
-    live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
-    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
-    chosen = [live[s] for s in streams]
     with resolve_services(settings) as urls:
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
         store = Store.connect(urls.redis_url, settings.redis)
         store.r.flushdb()
         store.index.create(overwrite=True)
         models = Models(settings)
-        add_pages(store, ds / "catalog.jsonl", models)  # every product of the benchmark: the tagger's gallery
+        add_pages(store, ds / "catalog.jsonl", models, progress=False)
         del models
         t0 = time.time()
-        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "quality-live.log") as worker:
+        with FaustWorker(urls, settings, log_path=settings.home / "logs" / f"{log_name}.log") as worker:
             worker.wait_ready(timeout=240)
             tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
             tags.start()
-            for s in chosen:
-                replay(str(ds / s["path"]), s["stream_id"], urls.kafka_url, settings, realtime=False)
-            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in chosen)
-            deadline = time.time() + 3600
+            for s in streams:
+                bag = [seg["product_id"] for seg in s["segments"] if seg.get("product_id")] if with_products else None
+                replay(str(ds / s["path"]), s["stream_id"], urls.kafka_url, settings, realtime=False, products=bag)
+            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s)
+                           for s in streams)
+            deadline = time.time() + 5400
             while time.time() < deadline:
                 got = {(t["stream_id"], round(t["start"], 3)) for t in tags.tags}
                 if len(got) >= expected:
                     break
                 print(f"  {len(got)}/{expected} windows tagged", flush=True)
                 time.sleep(15)
-            time.sleep(2)
+            time.sleep(5)  # a last correction
             tags.stop()
-        wall = time.time() - t0
-    segs = {s["stream_id"]: s["segments"] for s in chosen}
-    all_score = score_tags(tags.tags, segs)
-    # windows whose on-air product is a test-split product (the others were seen in training)
-    test_tags = []
-    for t in tags.tags:
+        return tags.tags, time.time() - t0
+
+
+def _score(tags: list[dict], streams: list[dict], products: dict, split: str | None) -> dict:
+    """Top-1 on the windows whose on-air product is of ``split`` (None: all), and the no-product decisions."""
+    from ampere_synth.truth import on_air, score_tags
+    segs = {s["stream_id"]: s["segments"] for s in streams}
+    keep = []
+    for t in tags:
         pid = on_air(segs[t["stream_id"]], t["start"], t["end"]) if t["stream_id"] in segs else None
-        if pid and products[pid]["split"] == "test":
-            test_tags.append(t)
-    test_score = score_tags(test_tags, segs)
-    return {"live_tag_top1": round(test_score.top1, 4), "live_tag": {
-        "streams": streams, "gallery_products": len(products), "wall_s": round(wall, 1),
-        "test_products_top1": round(test_score.top1, 4), "test_windows": test_score.windows,
-        "all_products_top1": round(all_score.top1, 4), "all_windows": all_score.windows,
-        "summarizer": settings.summarizer.kind, "onnx_variant": settings.embed.variant}}
+        if split is None or (pid and products[pid]["split"] == split) or pid is None:
+            keep.append(t)
+    sc = score_tags(keep, segs)
+    r = lambda x: round(x, 4) if x is not None else None
+    return {"top1": r(sc.top1), "windows": sc.windows, "no_product_windows": sc.null_windows,
+            "no_product_recall": r(sc.no_product_recall), "no_product_precision": r(sc.no_product_precision),
+            "corrections": sum(1 for t in tags if t.get("correction"))}
+
+
+def live_section(ds: Path, streams: list[str] | None = None, products_too: bool = True) -> dict:
+    """Live tagging through the streaming path: the regular streams that show test products, without and with
+    their product lists, and the held-out streams (templates and voices never used for fitting or tuning)."""
+    settings = get_settings()
+    live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
+    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
+    regular = [live[s] for s in (streams or test_streams(ds))]
+    heldout = [s for s in live.values() if s.get("heldout")]
+    tags, wall = run_live(ds, regular + heldout, with_products=False, log_name="quality-live")
+    reg = _score([t for t in tags if not live[t["stream_id"]].get("heldout")], regular, products, "test")
+    held = _score([t for t in tags if live[t["stream_id"]].get("heldout")], heldout, products, "test")
+    section = {"live_tag_top1": reg["top1"], "live_tag_top1_heldout": held["top1"],
+               "segmenter": {"top1": reg["top1"], "no_product_precision": reg["no_product_precision"],
+                             "no_product_recall": reg["no_product_recall"], "max_delay_windows": 1,
+                             "corrections_published": reg["corrections"]},
+               "live_tag": {"streams": [s["stream_id"] for s in regular], "heldout_streams":
+                            [s["stream_id"] for s in heldout], "gallery_products": len(products),
+                            "wall_s": round(wall, 1), "test": reg, "heldout": held,
+                            "summarizer": settings.summarizer.kind, "onnx_variant": settings.embed.variant,
+                            "asr_bias": settings.asr.bias, "ocr": settings.ocr.enabled}}
+    if products_too:
+        tags_p, wall_p = run_live(ds, regular, with_products=True, log_name="quality-live-products")
+        with_p = _score(tags_p, regular, products, "test")
+        section["live_tag_top1_with_products"] = with_p["top1"]
+        section["live_tag"]["with_products"] = {**with_p, "wall_s": round(wall_p, 1)}
+    return section
 
 
 def tables() -> str:
@@ -415,7 +449,7 @@ def main() -> int:
     if args.section in ("oracle", "all"):
         update(oracle_section(args.dataset), cmd)
     if args.section in ("live", "all"):
-        update(live_section(args.dataset, args.streams or test_streams(args.dataset)), cmd)
+        update(live_section(args.dataset, args.streams or None), cmd)
     return 0
 
 
