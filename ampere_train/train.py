@@ -111,16 +111,17 @@ def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | 
     most of its time below block 14, so this is what lets a bench-sized run fit the 60 minutes of `make model`.
     The price: augmentations are drawn from V fixed views per image instead of fresh every epoch."""
     cfg, vis = model.cfg, model.visual
-    was_training = model.training
+    was_training = vis.training
     vis.eval()
     c, h, w = vis.body.lower_shape(vis.split, cfg.image_size)
+    weights = _frozen_digest(model)
     aug = {k: getattr(cfg, k) for k in ("augment_scale", "augment_small_product", "augment_blur", "augment_colour")}
     n_views = views if augment else 1
     out = {}
     for d, dd in split.domains.items():
         n, k = dd.frames.shape[:2]
         key = hashlib.sha1(json.dumps([[(i.id, i.source, i.start, i.end) for i in dd.items], d, cfg.image_size,
-                                       cfg.image_fit, k, cfg.visual_backbone, vis.split, _frozen_digest(model),
+                                       cfg.image_fit, k, cfg.visual_backbone, vis.split, weights,
                                        aug if augment else None, n_views, seed]).encode()).hexdigest()[:12]
         path = cache_dir / f"lower-{split.split}-{d}-{key}.npy" if cache_dir else None
         if path is not None and path.is_file():
@@ -150,7 +151,7 @@ def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | 
         out[d] = arr
         if progress:
             progress(f"lower features {split.split} {d}: {n_views} x {n} x {k} images in {time.time() - t0:.0f}s")
-    model.train(was_training)
+    vis.train(was_training)
     return out
 
 
