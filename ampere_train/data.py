@@ -168,11 +168,12 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
 
 
 def decode_frames(dataset_dir: Path, items: list[Item], domain: str, k: int, size: int,
-                  progress: Callable[[str], None] | None = None) -> np.ndarray:
+                  progress: Callable[[str], None] | None = None, fit: str = "squash") -> np.ndarray:
+    """uint8 [N, k, size, size, 3]; ``fit`` (ModelConfig.image_fit) squares frames as the runtime does."""
     if domain == "page":
         arr = np.zeros((len(items), 1, size, size, 3), np.uint8)
         for i, it in enumerate(items):
-            arr[i, 0] = load_image(dataset_dir / it.source, size)
+            arr[i, 0] = load_image(dataset_dir / it.source, size, fit)
         return arr
     arr = np.zeros((len(items), k, size, size, 3), np.uint8)
     by_file: dict[str, list[int]] = {}
@@ -180,7 +181,7 @@ def decode_frames(dataset_dir: Path, items: list[Item], domain: str, k: int, siz
         by_file.setdefault(it.source, []).append(i)
     for n, (src, idx) in enumerate(by_file.items(), 1):
         times = [t for i in idx for t in segment_centres(items[i].start, items[i].end, k)]
-        frames = sample_video_frames(dataset_dir / src, times, size)
+        frames = sample_video_frames(dataset_dir / src, times, size, fit)
         for j, i in enumerate(idx):
             arr[i] = frames[j * k:(j + 1) * k]
         if progress and n % 20 == 0:
@@ -189,20 +190,21 @@ def decode_frames(dataset_dir: Path, items: list[Item], domain: str, k: int, siz
 
 
 def load_split(dataset_dir: str | Path, split: str, k: int, size: int, text_mode: str = "script",
-               cache: bool = True, progress: Callable[[str], None] | None = None) -> SplitData:
+               cache: bool = True, progress: Callable[[str], None] | None = None, fit: str = "squash") -> SplitData:
     dataset_dir = Path(dataset_dir)
     items, missing = list_items(dataset_dir, split, text_mode)
     domains = {}
     for d in DOMAINS:
         its = items[d]
         key = hashlib.sha1(json.dumps([(i.id, i.source, i.start, i.end) for i in its]).encode()).hexdigest()[:12]
-        path = dataset_dir / "cache" / "encoders" / f"{split}-{d}-k{k}-s{size}-{key}.npy"
+        tag = "" if fit == "squash" else f"-{fit}"  # squash keeps the cache names of before fits existed
+        path = dataset_dir / "cache" / "encoders" / f"{split}-{d}-k{k}-s{size}{tag}-{key}.npy"
         if cache and path.is_file():
             frames = np.load(path)
         else:
             if progress:
                 progress(f"decoding {len(its)} {split} {d} items ...")
-            frames = decode_frames(dataset_dir, its, d, k, size, progress)
+            frames = decode_frames(dataset_dir, its, d, k, size, progress, fit)
             if cache:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp.npy")
@@ -244,3 +246,113 @@ def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generat
     theta = theta.repeat_interleave(group, dim=0).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def _per_clip(m: int, p: float, generator) -> "torch.Tensor":
+    import torch
+
+    return torch.rand(m, generator=generator) < p
+
+
+def small_product(x, p: float, scale=(0.35, 0.75), generator=None, group: int = 1):
+    """With probability p per clip, shrink the picture to ``scale`` of its side and paste it at a random
+    place on clutter: live frames show the product small, beside a host, in a busy studio, while pages fill
+    the frame with it. The clutter is another clip's picture cut into 4x4 tiles and shuffled, so it brings
+    colour and texture but no second whole product (that one is a negative of the same batch)."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = x.shape
+    m = n // group
+    pick = _per_clip(m, p, generator)
+    s = torch.empty(m).uniform_(scale[0], scale[1], generator=generator)
+    cx = (torch.rand(m, generator=generator) * 2 - 1) * (1 - s)
+    cy = (torch.rand(m, generator=generator) * 2 - 1) * (1 - s)
+    if not pick.any():
+        return x
+    bg = x.roll(group, dims=0)
+    if h % 4 == 0 and w % 4 == 0:
+        tiles = bg.reshape(n, 3, 4, h // 4, 4, w // 4).permute(0, 1, 2, 4, 3, 5).reshape(n, 3, 16, h // 4, w // 4)
+        tiles = tiles[:, :, torch.randperm(16, generator=generator)]
+        bg = tiles.reshape(n, 3, 4, 4, h // 4, w // 4).permute(0, 1, 2, 4, 3, 5).reshape(n, 3, h, w)
+    # output (u, v) samples input ((u - c) / s): the whole picture lands in a box of side s at c
+    theta = torch.zeros(m, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
+    theta[:, 0, 2], theta[:, 1, 2] = -cx / s, -cy / s
+    theta = theta.repeat_interleave(group, dim=0).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    fg = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    inside = F.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    pasted = fg + (1 - inside) * bg
+    sel = pick.repeat_interleave(group).view(n, 1, 1, 1)
+    return torch.where(sel, pasted, x)
+
+
+def colour_shift(x, p: float, generator=None, group: int = 1):
+    """With probability p per clip: brightness, contrast and saturation within +-20 %, a hue rotation within
+    +-10 degrees and a white-balance gain within +-5 % per channel (studio lights vs a catalogue shot).
+    Kept small: colour is what tells many look-alike products apart."""
+    import math
+
+    import torch
+
+    n = x.shape[0]
+    m = n // group
+    pick = _per_clip(m, p, generator)
+    u = lambda lo, hi: torch.empty(m).uniform_(lo, hi, generator=generator)  # noqa: E731
+    bright, contrast, sat, hue = u(0.8, 1.2), u(0.8, 1.2), u(0.8, 1.2), u(-math.pi / 18, math.pi / 18)
+    gain = torch.empty(m, 3).uniform_(0.95, 1.05, generator=generator)
+    if not pick.any():
+        return x
+    # rotation about the grey axis (1, 1, 1): Rodrigues' formula
+    k = torch.full((3,), 1 / math.sqrt(3))
+    kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    cos, sin = hue.cos().view(m, 1, 1), hue.sin().view(m, 1, 1)
+    rot = cos * torch.eye(3) + (1 - cos) * torch.outer(k, k) + sin * kx  # [m, 3, 3]
+    rot = rot * gain.unsqueeze(1)  # gain per output channel
+    rep = lambda t: t.repeat_interleave(group, dim=0).to(x.dtype)  # noqa: E731
+    y = torch.einsum("nij,njhw->nihw", rep(rot), x) * rep(bright).view(n, 1, 1, 1)
+    grey = y.mean(dim=1, keepdim=True)
+    y = grey + (y - grey) * rep(sat).view(n, 1, 1, 1)
+    mean = y.mean(dim=(1, 2, 3), keepdim=True)
+    y = (mean + (y - mean) * rep(contrast).view(n, 1, 1, 1)).clamp(0, 1)
+    return torch.where(pick.repeat_interleave(group).view(n, 1, 1, 1), y, x)
+
+
+def blur(x, p: float, sigma=(0.4, 1.6), generator=None, group: int = 1):
+    """With probability p per clip, a Gaussian blur of random sigma (pixels): motion, focus and the
+    stream encoder's softness. Separable, one grouped convolution per axis."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    n, c, h, w = x.shape
+    m = n // group
+    pick = _per_clip(m, p, generator)
+    sig = torch.empty(m).uniform_(sigma[0], sigma[1], generator=generator)
+    if not pick.any():
+        return x
+    r = int(math.ceil(2 * sigma[1]))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    kern = torch.exp(-0.5 * (t.view(1, -1) / sig.view(-1, 1).to(x.dtype)) ** 2)
+    kern = (kern / kern.sum(dim=1, keepdim=True)).repeat_interleave(group * c, dim=0)  # [n*c, 2r+1]
+    y = F.pad(x.reshape(1, n * c, h, w), (r, r, r, r), mode="reflect")
+    y = F.conv2d(y, kern.view(n * c, 1, 1, -1), groups=n * c)
+    y = F.conv2d(y, kern.view(n * c, 1, -1, 1), groups=n * c).reshape(n, c, h, w)
+    return torch.where(pick.repeat_interleave(group).view(n, 1, 1, 1), y, x)
+
+
+def augment_frames(x, cfg, generator=None, group: int = 1):
+    """Training augmentation of x [N, 3, H, W] in [0, 1] for a ModelConfig: small product on clutter, random
+    resized crop + flip, colour shift, blur; every clip (``group`` consecutive frames) gets one draw.
+    An augmentation with probability 0 draws no random numbers, so configs without them (the shipped
+    small model) see the same random stream as before these existed."""
+    if cfg.augment_small_product > 0:
+        x = small_product(x, cfg.augment_small_product, generator=generator, group=group)
+    x = random_resized_crop_flip(x, tuple(cfg.augment_scale), generator=generator, group=group)
+    if cfg.augment_colour > 0:
+        x = colour_shift(x, cfg.augment_colour, generator=generator, group=group)
+    if cfg.augment_blur > 0:
+        x = blur(x, cfg.augment_blur, generator=generator, group=group)
+    return x

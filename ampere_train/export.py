@@ -17,6 +17,10 @@ OUTPUTS = ("fused", "text", "visual")
 OPSET = 17
 # Dynamic int8 on MatMul/Gemm only (MiniLM + heads): the text tower is where the time goes, and int8
 # convolutions are known to cost image encoders accuracy. Config switch: export_onnx(int8_ops=...).
+# With the EfficientNet-Lite0 tower (export_visual at 128-224 px): adding "Conv" (ConvInteger) takes the
+# visual branch's cosine to fp32 down to 0.66-0.74 on average over pages/live frames/photos (0.89-0.93 on
+# noise) and is ~9x slower on 1 thread (253 vs 28 ms per 4-frame window at 224), so the visual tower stays
+# fp32 in the int8 file (its cosine to fp32: 1.0000; only its heads are int8).
 DEFAULT_INT8_OPS = ("MatMul", "Gemm")
 
 
@@ -110,7 +114,8 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool
         "inputs": [
             {"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]},
             {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]},
-            {"name": "frames", "dtype": "uint8", "shape": ["batch", k, s, s, 3], "layout": "RGB, HWC"},
+            {"name": "frames", "dtype": "uint8", "shape": ["batch", k, s, s, 3], "layout": "RGB, HWC",
+             "fit": cfg.image_fit},
             {"name": "domain", "dtype": "int64", "shape": ["batch"], "values": {d: i for i, d in enumerate(cfg.domains)}},
         ] + ([{"name": "text_ngrams", "dtype": "float32", "shape": ["batch", cfg.text_ngram_dim],
                "made_by": "encoders.ngrams.ngram_features"}] if cfg.text_ngram_dim else []),
@@ -124,3 +129,70 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+# --- the visual branch alone: latency and int8 checks of the tower
+
+def _visual_wrapper(model):
+    import torch
+
+    class VisualWrapper(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, frames, domain):
+            x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
+            return torch.nn.functional.normalize(self.m.visual_head(self.m.visual(x), domain), dim=-1)
+
+    return VisualWrapper(model).eval()
+
+
+def export_visual(model, path: Path) -> Path:
+    """ONNX fp32 of the visual branch: frames uint8 [B, K, S, S, 3], domain int64 [B] -> visual [B, embed_dim]
+    (= the full graph's ``visual`` output). What the per-window latency budget is about."""
+    import torch
+
+    cfg = model.cfg
+    model.eval()
+    args = (torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_visual_wrapper(model), args, str(path), input_names=["frames", "domain"],
+                          output_names=["visual"], opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                          dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}})
+    return path
+
+
+def onnx_session(path: Path, threads: int = 1):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def visual_latency(path: Path, k: int, size: int, threads: int = 1, repeats: int = 3, runs: int = 5) -> dict:
+    """Median seconds of one frame and of one K-frame window through a visual-branch ONNX file; each figure
+    is the median over ``repeats`` rounds of ``runs`` calls (a shared machine: medians, not means)."""
+    import numpy as np
+
+    sess = onnx_session(path, threads)
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, kk in (("frame", 1), ("window", k)):
+        feed = {"frames": rng.integers(0, 256, (1, kk, size, size, 3), dtype=np.uint8), "domain": np.array([2])}
+        sess.run(None, feed)  # warm-up
+        rounds = []
+        for _ in range(repeats):
+            ts = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                sess.run(None, feed)
+                ts.append(time.perf_counter() - t0)
+            rounds.append(float(np.median(ts)))
+        out[name] = float(np.median(rounds))
+    return out

@@ -1,7 +1,10 @@
 """Train the AMPere model on a generated dataset (CPU-friendly).
 
 The frozen MiniLM text tower is run once per distinct text (cached), so a training step only runs
-the small visual CNN and the heads: that is what makes CPU training take minutes.
+the visual tower and the heads: that is what makes CPU training take minutes. With a pretrained visual
+backbone whose lower blocks are frozen (``visual_trainable_blocks`` N > 0), those blocks are run once per
+image and augmented view and cached too (``lower_feature_cache``), so a step only runs the top N blocks,
+the pooling and the heads.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import torch
 import yaml
 
 from encoders.config import ModelConfig, load_config, resolve_text_encoder
-from .data import DOMAINS, SplitData, load_split, random_resized_crop_flip
+from .data import DOMAINS, SplitData, augment_frames, load_split
 from .evaluate import evaluate, format_table
 from encoders.loss import AmpereLoss
 from encoders.model import AmpereModel, save_checkpoint
@@ -59,26 +62,102 @@ def _frames_tensor(arr: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def embed_split_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray],
-                      batch_size: int = 64) -> dict[str, dict[str, np.ndarray]]:
-    """Embed a split with precomputed text features -> {"fused"|"text"|"visual": {domain: [N, D]}}."""
+                      batch_size: int = 64, lower: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Embed a split with precomputed text features -> {"fused"|"text"|"visual": {domain: [N, D]}}.
+    ``lower``: the split's cached frozen-backbone features (view 0), used instead of the pixels."""
     model.eval()
     out: dict[str, dict[str, np.ndarray]] = {"fused": {}, "text": {}, "visual": {}}
     for d, dd in split.domains.items():
         di = model.cfg.domain_index(d)
         parts = []
         for i in range(0, len(dd.items), batch_size):
-            fr = _frames_tensor(dd.frames[i:i + batch_size])
+            if lower is not None:
+                vf = model.visual.from_lower(torch.from_numpy(np.array(lower[d][0, i:i + batch_size], np.float32)))
+            else:
+                vf = model.visual(_frames_tensor(dd.frames[i:i + batch_size]))
             tf = torch.from_numpy(np.stack([tfeat[t] for t in dd.texts[i:i + batch_size]]))
-            dom = torch.full((fr.shape[0],), di, dtype=torch.long)
-            parts.append([x.numpy() for x in model.embed_from_features(tf, model.visual(fr), dom)])
+            dom = torch.full((vf.shape[0],), di, dtype=torch.long)
+            parts.append([x.numpy() for x in model.embed_from_features(tf, vf, dom)])
         for j, kind in enumerate(("fused", "text", "visual")):
             out[kind][d] = (np.concatenate([p[j] for p in parts]) if parts
                             else np.zeros((0, model.cfg.embed_dim), np.float32))
     return out
 
 
-def evaluate_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray], branch: str = "fused") -> dict:
-    embs = embed_split_torch(model, split, tfeat)
+# --- frozen lower backbone, computed once (partial fine-tuning)
+
+def _frozen_digest(model: AmpereModel) -> str:
+    """Hash of the weights lower() uses: a cache made with other weights is not reused."""
+    h = hashlib.sha1()
+    frozen = {id(p) for p in model.visual.parameters() if not p.requires_grad}
+    for name, mod in model.visual.body.named_modules():
+        own = list(mod.parameters(recurse=False))
+        if own and all(id(p) in frozen for p in own):
+            for k, t in mod.state_dict().items():
+                h.update(f"{name}.{k}".encode())
+                h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+@torch.no_grad()
+def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None, views: int,
+                        augment: bool, seed: int = 0, batch_size: int = 32,
+                        progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """The frozen lower backbone over every item of a split, per domain float16 [V, N, k, C, h, w]: V views
+    with training augmentations (``augment``), or one plain view. Stored under ``cache_dir`` (memory-mapped
+    when read back), keyed by the items, preprocessing, augmentation, seed and frozen weights.
+
+    Why: a step of partial fine-tuning then costs only the top blocks. EfficientNet-Lite0 at 224 px spends
+    most of its time below block 14, so this is what lets a bench-sized run fit the 60 minutes of `make model`.
+    The price: augmentations are drawn from V fixed views per image instead of fresh every epoch."""
+    cfg, vis = model.cfg, model.visual
+    was_training = vis.training
+    vis.eval()
+    c, h, w = vis.body.lower_shape(vis.split, cfg.image_size)
+    weights = _frozen_digest(model)
+    aug = {k: getattr(cfg, k) for k in ("augment_scale", "augment_small_product", "augment_blur", "augment_colour")}
+    n_views = views if augment else 1
+    out = {}
+    for d, dd in split.domains.items():
+        n, k = dd.frames.shape[:2]
+        key = hashlib.sha1(json.dumps([[(i.id, i.source, i.start, i.end) for i in dd.items], d, cfg.image_size,
+                                       cfg.image_fit, k, cfg.visual_backbone, vis.split, weights,
+                                       aug if augment else None, n_views, seed]).encode()).hexdigest()[:12]
+        path = cache_dir / f"lower-{split.split}-{d}-{key}.npy" if cache_dir else None
+        if path is not None and path.is_file():
+            out[d] = np.load(path, mmap_mode="r")
+            continue
+        t0 = time.time()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n_views, n, k, c, h, w))
+        else:
+            arr = np.zeros((n_views, n, k, c, h, w), np.float16)
+        for v in range(n_views):
+            gen = torch.Generator().manual_seed(seed * 1000 + 10 * v + DOMAINS.index(d))
+            for i in range(0, n, batch_size):
+                x = _frames_tensor(dd.frames[i:i + batch_size])
+                b = x.shape[0]
+                x = x.reshape(b * k, *x.shape[2:])
+                if augment:
+                    x = augment_frames(x, cfg, generator=gen, group=k)
+                arr[v, i:i + b] = vis.lower(x).reshape(b, k, c, h, w).numpy()
+        if path is not None:
+            arr.flush()
+            del arr
+            tmp.replace(path)
+            arr = np.load(path, mmap_mode="r")
+        out[d] = arr
+        if progress:
+            progress(f"lower features {split.split} {d}: {n_views} x {n} x {k} images in {time.time() - t0:.0f}s")
+    vis.train(was_training)
+    return out
+
+
+def evaluate_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray], branch: str = "fused",
+                   lower: dict[str, np.ndarray] | None = None) -> dict:
+    embs = embed_split_torch(model, split, tfeat, lower=lower)
     return evaluate(embs[branch], {d: dd.product_ids for d, dd in split.domains.items()})
 
 
@@ -89,7 +168,9 @@ def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        g = "visual" if name.startswith("visual.") else "text" if name.startswith("text_backbone.") else "heads"
+        # the attention pool starts from scratch: it learns at the heads' rate, not the backbone's
+        g = ("visual" if name.startswith("visual.") and not name.startswith("visual.pool.")
+             else "text" if name.startswith("text_backbone.") else "heads")
         (groups[g][0] if p.ndim >= 2 else groups[g][1]).append(p)  # no weight decay on norms/biases
     out = []
     for decay, no_decay, lr in groups.values():
@@ -163,11 +244,13 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    train_split = load_split(dataset_dir, "train", cfg.frames, cfg.image_size, text_mode, progress=progress)
+    train_split = load_split(dataset_dir, "train", cfg.frames, cfg.image_size, text_mode, progress=progress,
+                             fit=cfg.image_fit)
     val_split = None
     if eval_split:
         try:
-            val_split = load_split(dataset_dir, eval_split, cfg.frames, cfg.image_size, text_mode, progress=progress)
+            val_split = load_split(dataset_dir, eval_split, cfg.frames, cfg.image_size, text_mode, progress=progress,
+                                   fit=cfg.image_fit)
         except ValueError as e:
             progress(f"no evaluation during training: {e}")
     for note in train_split.notes:
@@ -181,6 +264,15 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     tfeat = text_feature_table(model, all_texts, cache_dir)
     progress(f"text features for {len(tfeat)} distinct texts in {time.time() - t0:.1f}s")
     tok = load_tokenizer(str(resolve_text_encoder(cfg.text_encoder))) if tune_text else None
+    lower_train = lower_val = None
+    if model.visual.split > 0:
+        t0 = time.time()
+        lower_train = lower_feature_cache(model, train_split, cache_dir, cfg.visual_cache_views, True, seed,
+                                          progress=progress)
+        if val_split is not None:
+            lower_val = lower_feature_cache(model, val_split, cache_dir, 1, False, progress=progress)
+        progress(f"frozen lower backbone ({model.visual.split} blocks) cached in {time.time() - t0:.0f}s; "
+                 f"steps run the top {cfg.visual_trainable_blocks}")
 
     products, by = _index_by_product(train_split)
     if len(products) < 2:
@@ -216,14 +308,21 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
             for d in DOMAINS:
                 if not picks[d]:
                     continue
-                fr = train_split.domains[d].frames[picks[d]]  # [B, k_d, H, W, 3]
-                x = _frames_tensor(fr)
+                if lower_train is not None:
+                    # a random cached view per item: the augmentation was applied before the frozen blocks
+                    view = rng.integers(lower_train[d].shape[0], size=len(picks[d]))
+                    x = torch.from_numpy(np.asarray(lower_train[d][view, picks[d]])).float()  # [B, k, C, h, w]
+                else:
+                    x = _frames_tensor(train_split.domains[d].frames[picks[d]])  # [B, k, 3, H, W]
                 b, kd = x.shape[:2]
-                x = random_resized_crop_flip(x.reshape(b * kd, *x.shape[2:]), tuple(cfg.augment_scale),
-                                             generator=gen, group=kd)
+                x = x.reshape(b * kd, *x.shape[2:])
+                if lower_train is None:
+                    x = augment_frames(x, cfg, generator=gen, group=kd)
                 chunks.append(x)
                 groups.append((d, b, kd))
-            feats = model.visual.frame_features(torch.cat(chunks))
+            x = torch.cat(chunks)
+            feats = (model.visual.pooled(model.visual.upper(x)) if lower_train is not None
+                     else model.visual.frame_features(x))
             out, off = {}, 0
             for d, b, kd in groups:
                 vf = feats[off:off + b * kd].reshape(b, kd, -1).mean(1)
@@ -250,7 +349,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                 msg = (f"step {step}/{total} epoch {epoch + 1} loss {np.mean(losses[-eval_every:]):.3f} "
                        f"[{el:.0f}s, eta {el / step * (total - step):.0f}s]")
                 if val_split is not None:
-                    r1 = evaluate_torch(model, val_split, tfeat).get("mean", {}).get("R@1", float("nan"))
+                    r1 = evaluate_torch(model, val_split, tfeat, lower=lower_val).get("mean", {}).get("R@1", float("nan"))
                     eval_points.append((step, r1))
                     msg += f" val mean R@1 {r1:.3f}"
                 progress(msg)
@@ -259,7 +358,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     metrics: dict = {"train_seconds": round(time.time() - t_start, 1), "steps": step, "products": len(products),
                      "text_mode": text_mode, "modality": cfg.modality, "seed": seed, "final_loss": losses[-1] if losses else None}
     if val_split is not None:
-        res = evaluate_torch(model, val_split, tfeat)
+        res = evaluate_torch(model, val_split, tfeat, lower=lower_val)
         metrics[f"{eval_split}"] = res
         progress(format_table(res, f"{eval_split} ({cfg.modality}, text={text_mode})"))
     ckpt = save_checkpoint(model, out_dir / "model.pt", extra={"dataset": str(dataset_dir), "text_mode": text_mode,
@@ -269,7 +368,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     save_curve(out_dir / "curve.png", losses, eval_points, f"{cfg.name} {cfg.modality} text={text_mode}")
     if val_split is not None:
         from .report import retrieval_grid
-        embs = embed_split_torch(model, val_split, tfeat)["fused"]
+        embs = embed_split_torch(model, val_split, tfeat, lower=lower_val)["fused"]
         retrieval_grid(val_split, embs, out_dir / "retrieval.png")
         progress(f"wrote {out_dir / 'curve.png'} and {out_dir / 'retrieval.png'}")
     progress(f"saved {ckpt} ({ckpt.stat().st_size / 1e6:.1f} MB) in {metrics['train_seconds']}s")

@@ -8,11 +8,15 @@ from typing import Any
 
 import yaml
 
+from .frames import FITS as IMAGE_FITS
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = "ampere-small"
 DOMAINS = ("page", "video", "live")
 MODALITIES = ("both", "visual", "text")
 FUSIONS = ("linear", "sum")
+BACKBONES = ("cnn", "efficientnet_lite0")  # encoders/backbone.py
+POOLS = ("mean", "attention")
 
 
 @dataclass
@@ -27,7 +31,14 @@ class ModelConfig:
     visual_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192])
     visual_blocks: list[int] = field(default_factory=lambda: [1, 1, 2, 2])
     visual_stem: int = 2  # stride of the first conv; >2 makes it a patchify conv (kernel = stride)
-    visual_pretrained: str | None = None
+    visual_pretrained: str | None = None  # local state dict for the backbone (efficientnet: null = ImageNet weights)
+    visual_backbone: str = "cnn"  # cnn (from scratch, the visual_channels/blocks/stem above) | efficientnet_lite0
+    visual_pool: str = "mean"  # per frame over the feature map: mean | attention (learned score per position)
+    visual_attn_hidden: int = 128
+    # efficientnet: the top N of its 16 blocks (+ the 1x1 head) train, the rest stays frozen and is computed
+    # once per augmented view (training's feature cache); 0 = frozen backbone, -1 = all (no cache, slow)
+    visual_trainable_blocks: int = -1
+    image_fit: str = "squash"  # how a non-square frame becomes a square: squash | crop (centre) | pad
 
     text_encoder: str = "minilm"
     text_dim: int = 384
@@ -53,6 +64,11 @@ class ModelConfig:
     warmup_frac: float = 0.05
     grad_clip: float = 5.0
     augment_scale: list[float] = field(default_factory=lambda: [0.64, 1.0])
+    # per-clip probabilities of the extra augmentations (ampere_train/data.py augment_frames); 0 = off
+    augment_small_product: float = 0.0  # shrink the picture and paste it on another one (product small, clutter)
+    augment_blur: float = 0.0
+    augment_colour: float = 0.0  # brightness, contrast, saturation, hue rotation
+    visual_cache_views: int = 4  # augmented views per image in the frozen-feature cache
 
     def __post_init__(self) -> None:
         if list(self.domains) != list(DOMAINS):
@@ -63,6 +79,17 @@ class ModelConfig:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if len(self.visual_channels) != len(self.visual_blocks):
             raise ValueError("visual_channels and visual_blocks must have the same length")
+        for key, allowed in (("visual_backbone", BACKBONES), ("visual_pool", POOLS), ("image_fit", IMAGE_FITS)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")
+        if self.visual_backbone != "cnn":
+            if self.image_size % 32:
+                # the backbone halves the map 5 times and pads for even sizes (encoders/backbone.py SameConv)
+                raise ValueError(f"{self.visual_backbone} needs image_size divisible by 32, got {self.image_size}")
+            if not -1 <= self.visual_trainable_blocks <= 16:
+                raise ValueError(f"visual_trainable_blocks must be -1 (all) or 0..16, got {self.visual_trainable_blocks}")
+        if self.visual_cache_views < 1:
+            raise ValueError("visual_cache_views must be >= 1")
         if self.frames < 1 or self.image_size < 16:
             raise ValueError(f"need frames >= 1 and image_size >= 16, got {self.frames}, {self.image_size}")
 

@@ -8,10 +8,19 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+FITS = ("squash", "crop", "pad")  # ModelConfig.image_fit
 
-def to_square(img: Image.Image | np.ndarray, size: int) -> np.ndarray:
-    """RGB uint8 [size, size, 3]. A plain resize (no crop): keyframes on the wire are already
-    squared this way, and a crop would cut off products at the frame edge."""
+
+def fit_square(img: Image.Image | np.ndarray, size: int, fit: str = "squash") -> np.ndarray:
+    """RGB uint8 [size, size, 3] from a frame of any shape; ``fit`` (ModelConfig.image_fit) says how a
+    non-square frame becomes square, and must be the same in training and serving:
+
+    - squash: plain resize (the shipped small model; distorts 16:9 frames),
+    - crop: centre square of the short side (what ampere.media.square_rgb does to keyframes today),
+    - pad: the whole frame, letterboxed on mid-grey.
+    An already square frame is only resized, whatever the fit."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     if isinstance(img, np.ndarray):
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 RGB frame, got shape {img.shape}")
@@ -20,9 +29,24 @@ def to_square(img: Image.Image | np.ndarray, size: int) -> np.ndarray:
         img = Image.fromarray(np.ascontiguousarray(img.astype(np.uint8)))
     if img.mode != "RGB":
         img = img.convert("RGB")
+    w, h = img.size
+    if w != h and fit != "squash":
+        side = min(w, h) if fit == "crop" else max(w, h)
+        if fit == "crop":
+            left, top = (w - side) // 2, (h - side) // 2
+            img = img.crop((left, top, left + side, top + side))
+        else:
+            canvas = Image.new("RGB", (side, side), (127, 127, 127))
+            canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+            img = canvas
     if img.size != (size, size):
         img = img.resize((size, size), Image.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
+
+
+def to_square(img: Image.Image | np.ndarray, size: int) -> np.ndarray:
+    """``fit_square(img, size, "squash")``: a plain resize, the shipped model's preprocessing."""
+    return fit_square(img, size, "squash")
 
 
 def pick_evenly(n: int, k: int) -> list[int]:
@@ -38,12 +62,12 @@ def segment_centres(start: float, end: float, k: int) -> list[float]:
     return [start + (i + 0.5) * span / k for i in range(k)]
 
 
-def load_image(path: Path, size: int) -> np.ndarray:
+def load_image(path: Path, size: int, fit: str = "squash") -> np.ndarray:
     with Image.open(path) as im:
-        return to_square(im, size)
+        return fit_square(im, size, fit)
 
 
-def sample_video_frames(path: Path, times: Sequence[float], size: int) -> np.ndarray:
+def sample_video_frames(path: Path, times: Sequence[float], size: int, fit: str = "squash") -> np.ndarray:
     """Frames nearest to each time (seconds), [len(times), size, size, 3] uint8.
 
     One sequential decode per file serves many times (all windows of a stream at once), which is
@@ -68,7 +92,7 @@ def sample_video_frames(path: Path, times: Sequence[float], size: int) -> np.nda
             while j < len(order) and times[order[j]] <= t:
                 target = times[order[j]]
                 best = frame if prev is None or abs(t - target) <= abs(prev[0] - target) else prev[1]
-                out[order[j]] = to_square(best.to_image(), size)
+                out[order[j]] = fit_square(best.to_image(), size, fit)
                 filled[order[j]] = True
                 j += 1
             if j >= len(order):
@@ -78,7 +102,7 @@ def sample_video_frames(path: Path, times: Sequence[float], size: int) -> np.nda
     if not all(filled):
         if prev is None:
             raise ValueError(f"{path}: no decodable video frames")
-        last = to_square(prev[1].to_image(), size)
+        last = fit_square(prev[1].to_image(), size, fit)
         for i, f in enumerate(filled):
             if not f:
                 out[i] = last

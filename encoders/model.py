@@ -11,42 +11,77 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbone import LITE0_BLOCKS, NORMALISATION, AttentionPool, build_body, load_lite_state
 from .config import ModelConfig, resolve_text_encoder
 
-# ImageNet statistics: harmless for a from-scratch tower and what a user-supplied pretrained backbone expects.
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
-
-
 class VisualTower(nn.Module):
-    """Small CNN, applied per frame; frames are mean-pooled so a page (1 image) and a clip (K) share it."""
+    """Backbone feature map -> pooled per frame (mean or attention) -> mean over the K frames, so a page
+    (1 image) and a clip (K) share it. ``frame_features = pool(upper(lower(x)))``; ``lower`` is the frozen
+    part of a pretrained backbone (identity for the CNN), which training computes once and caches."""
 
-    def __init__(self, channels: list[int], blocks: list[int], stem: int = 2):
+    def __init__(self, cfg: ModelConfig, pretrained: bool = True):
         super().__init__()
-        layers: list[nn.Module] = []
-        cin = 3
-        for s, (cout, n) in enumerate(zip(channels, blocks)):
-            for i in range(n):
-                if s == 0 and i == 0 and stem > 2:
-                    # patchify stem (kernel = stride): skips the costly full-resolution activations on CPU
-                    conv = nn.Conv2d(cin, cout, stem, stem, 0, bias=False)
-                else:
-                    conv = nn.Conv2d(cin, cout, 3, (stem if s == 0 else 2) if i == 0 else 1, 1, bias=False)
-                layers += [conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-                cin = cout
-        self.body = nn.Sequential(*layers)
-        self.out_dim = cin
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.backbone = cfg.visual_backbone
+        self.body, self.out_dim = build_body(cfg.visual_backbone, cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem)
+        self.pool = AttentionPool(self.out_dim, cfg.visual_attn_hidden) if cfg.visual_pool == "attention" else None
+        mean, std = NORMALISATION[cfg.visual_backbone]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        # blocks run by lower(): 0 for the CNN (all of it trains); for efficientnet all but the top N
+        self.split = 0
+        if cfg.visual_backbone != "cnn":
+            if pretrained:
+                load_lite_state(self.body, cfg.visual_pretrained)
+            n_top = cfg.visual_trainable_blocks
+            self.split = 0 if n_top < 0 else LITE0_BLOCKS - n_top
+            frozen = [self.body._conv_stem, self.body._bn0, *self.body._blocks[:self.split]]
+            if n_top == 0:
+                frozen += [self.body._conv_head, self.body._bn1]
+            for m in frozen:
+                for p in m.parameters():
+                    p.requires_grad = False
+
+    def train(self, mode: bool = True) -> "VisualTower":
+        super().train(mode)
+        if self.backbone != "cnn":
+            # pretrained batch-norm statistics stay as learned on ImageNet: a batch here is a few dozen
+            # products' frames, and the cached lower features must not depend on the batch
+            for m in self.body.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def lower(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] in [0, 1] -> the input of the first trainable block (normalised pixels for the CNN)."""
+        x = (x - self.mean) / self.std
+        return self.body.lower(x, self.split) if self.backbone != "cnn" else x
+
+    def upper(self, f: torch.Tensor) -> torch.Tensor:
+        """lower() output -> feature map [N, C, h, w]."""
+        return self.body.upper(f, self.split) if self.backbone != "cnn" else self.body(f)
+
+    def pooled(self, fmap: torch.Tensor) -> torch.Tensor:
+        return self.pool(fmap) if self.pool is not None else fmap.mean(dim=(2, 3))
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] in [0, 1] -> [N, C, h, w]."""
+        return self.upper(self.lower(x))
 
     def frame_features(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, 3, H, W] in [0, 1] -> [N, C] (global average pool over space)."""
-        return self.body((x - self.mean) / self.std).mean(dim=(2, 3))
+        """[N, 3, H, W] in [0, 1] -> [N, C]."""
+        return self.pooled(self.feature_map(x))
+
+    def from_lower(self, f: torch.Tensor) -> torch.Tensor:
+        """lower() output of clips [B, K, C, h, w] -> [B, out_dim]: the trainable part alone."""
+        b, k = f.shape[:2]
+        # mean over the K frames; a page repeated K times pools to its single-image features
+        return self.pooled(self.upper(f.reshape(b * k, *f.shape[2:]))).reshape(b, k, -1).mean(dim=1)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames [B, K, 3, H, W] in [0, 1] -> [B, out_dim]."""
         b, k, c, h, w = frames.shape
-        # then mean over the K frames; a page repeated K times pools to its single-image features
-        return self.frame_features(frames.reshape(b * k, c, h, w)).reshape(b, k, -1).mean(dim=1)
+        f = self.lower(frames.reshape(b * k, c, h, w))
+        return self.from_lower(f.reshape(b, k, *f.shape[1:]))
 
 
 class DomainHeads(nn.Module):
@@ -86,13 +121,15 @@ def load_text_backbone(cfg: ModelConfig) -> nn.Module:
 
 
 class AmpereModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, text_backbone: nn.Module | None = None, load_text: bool = True):
+    def __init__(self, cfg: ModelConfig, text_backbone: nn.Module | None = None, load_text: bool = True,
+                 pretrained_visual: bool = True):
+        """``pretrained_visual=False`` skips the backbone's pretrained weights (a checkpoint brings its own)."""
         super().__init__()
         self.cfg = cfg
         self.text_backbone = text_backbone if text_backbone is not None else (
             load_text_backbone(cfg) if load_text else None)
-        self.visual = VisualTower(cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem)
-        if cfg.visual_pretrained:
+        self.visual = VisualTower(cfg, pretrained=pretrained_visual)
+        if cfg.visual_pretrained and cfg.visual_backbone == "cnn" and pretrained_visual:
             self.load_visual_backbone(cfg.visual_pretrained)
         nd, e = len(cfg.domains), cfg.embed_dim
         self.text_head = DomainHeads(nd, cfg.text_dim + cfg.text_ngram_dim, e)
@@ -201,7 +238,7 @@ def load_checkpoint(path: str | Path, load_text: bool = True, **config_overrides
     if payload.get("format") != "ampere-ckpt/1":
         raise ValueError(f"{path}: not an AMPere checkpoint (format={payload.get('format')!r})")
     cfg = ModelConfig.from_dict({**payload["config"], **config_overrides, "visual_pretrained": None})
-    model = AmpereModel(cfg, load_text=load_text)
+    model = AmpereModel(cfg, load_text=load_text, pretrained_visual=False)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.startswith("text_backbone.")]

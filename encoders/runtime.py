@@ -2,7 +2,8 @@
 
 ``Embedder`` runs the exported ONNX graph with onnxruntime and needs no torch; ``TorchEmbedder`` runs a
 training checkpoint (for comparisons and tests). Both take frames as lists of HxWx3 uint8 RGB arrays
-of any length and size: frames are picked/repeated evenly to K and resized to a square with Pillow.
+of any length and size: frames are picked/repeated evenly to K and made square with Pillow the way the
+model was trained (``image_fit``: squash, centre crop or pad; encoders/frames.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .frames import pick_evenly, to_square
+from .frames import fit_square, pick_evenly
 from .ngrams import ngram_features
 from .text import load_tokenizer, tokenize
 
@@ -32,6 +33,7 @@ class _Base:
     domains: list[str]
     k: int
     image_size: int
+    image_fit: str = "squash"
     max_tokens: int
     tokenizer_path: str
 
@@ -46,7 +48,8 @@ class _Base:
         frames = list(frames) if frames is not None else []
         if not frames:
             raise ValueError("need at least one frame (HxWx3 uint8 RGB) per item")
-        return np.stack([to_square(np.asarray(frames[i]), self.image_size) for i in pick_evenly(len(frames), self.k)])
+        return np.stack([fit_square(np.asarray(frames[i]), self.image_size, self.image_fit)
+                         for i in pick_evenly(len(frames), self.k)])
 
     def embed_batch(self, domains: Sequence[str], frames_list: Sequence[Sequence[np.ndarray]],
                     texts: Sequence[str | None]) -> list[Embedding]:
@@ -101,6 +104,7 @@ class Embedder(_Base):
         self.image_size = int(manifest["image_size"])
         self.max_tokens = int(manifest["max_tokens"])
         self.ngram_dim = int(manifest.get("config", {}).get("text_ngram_dim", 0) or 0)
+        self.image_fit = manifest.get("config", {}).get("image_fit", "squash")
         self.tokenizer_path = tokenizer_path
         self.providers = session.get_providers()
 
@@ -159,6 +163,7 @@ class TorchEmbedder(_Base):
         cfg = model.cfg
         self.domains, self.k, self.image_size, self.max_tokens = list(cfg.domains), cfg.frames, cfg.image_size, cfg.max_tokens
         self.ngram_dim = cfg.text_ngram_dim
+        self.image_fit = cfg.image_fit
         self.tokenizer_path = str(resolve_text_encoder(cfg.text_encoder))
 
     @classmethod
