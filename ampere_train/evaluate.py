@@ -104,7 +104,8 @@ def evaluate_dataset(dataset_dir, embedder, split: str = "test", text_mode: str 
     """Load a split (frames cached) and evaluate any runtime embedder (``Embedder`` or ``TorchEmbedder``) on it."""
     from .data import load_split
 
-    data = load_split(dataset_dir, split, embedder.k, embedder.image_size, text_mode)
+    data = load_split(dataset_dir, split, embedder.k, embedder.image_size, text_mode,
+                      fit=getattr(embedder, "image_fit", "squash"))
     res = evaluate_split(data, embedder_batch_fn(embedder), branch, batch_size)
     res["notes"] = data.notes
     return res

@@ -192,7 +192,7 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
         t0 = time.time()
         ckpt = train(ds, cfg, out, text_mode=text_mode, modality=modality, seed=seed)
         train_s = time.time() - t0
-        test = load_split(ds, "test", cfg.frames, cfg.image_size, text_mode)
+        test = load_split(ds, "test", cfg.frames, cfg.image_size, text_mode, fit=cfg.image_fit)
         res = evaluate_split(test, embedder_batch_fn(TorchEmbedder.load(ckpt)))
         result["ablation"][name] = res["mean"]["R@1"]
         result["ablation_detail"][name] = {"mean": res["mean"], "train_s": round(train_s, 1),

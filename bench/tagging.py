@@ -119,11 +119,11 @@ def prepare(ds: Path, use_screen: bool = True) -> tuple[list[Window], dict]:
     summary = {r["id"]: r["text"] for r in load_jsonl(summ_path)} if summ_path.is_file() else {}
     t0 = time.time()
     page_items = [Item(p["id"], "page", p["product_id"], p["title"], p["image"]) for p in pages]
-    page_frames = decode_frames(ds, page_items, "page", 1, emb.image_size)
+    page_frames = decode_frames(ds, page_items, "page", 1, emb.image_size, fit=emb.image_fit)
     page_vecs = _embed(emb, "page", [list(f) for f in page_frames], [p["title"] for p in pages])
     items = [Item(w["id"], "live", w["product_id"] or "", "", live[w["stream_id"]]["path"], float(w["start"]),
                   float(w["end"])) for w in windows]
-    win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size)
+    win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size, fit=emb.image_fit)
     texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
     win_vecs = _embed(emb, "live", [list(f) for f in win_frames], texts)
     print(f"embedded {len(pages)} pages and {len(windows)} windows in {time.time() - t0:.0f} s", flush=True)
