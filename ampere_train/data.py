@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from encoders.frames import load_image, sample_video_frames, segment_centres
+from encoders.frames import fit_box, load_image, sample_video_frames, segment_centres
 
 DOMAINS = ("page", "video", "live")
 TEXT_MODES = ("script", "raw_asr", "asr_names", "summary", "none")  # asr_names: ASR, catalogue names corrected
@@ -34,6 +34,9 @@ class Item:
 class DomainData:
     items: list[Item]
     frames: np.ndarray  # uint8 [N, k, H, W, 3]; k = 1 for pages, K otherwise
+    # float32 [N, k, 4]: the product's box (x0, y0, x1, y1) in each square frame, normalised; NaN where the
+    # generator's truth has none (out of view, cut off by the fit) or for domains without boxes (None)
+    boxes: np.ndarray | None = None
 
     @property
     def product_ids(self) -> list[str]:
@@ -70,6 +73,37 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def product_splits(dataset_dir: Path) -> dict[str, str]:
     return {p["product_id"]: p.get("split", "train") for p in read_jsonl(dataset_dir / "products.jsonl")}
+
+
+def product_groups(dataset_dir: Path) -> dict[str, str]:
+    """product id -> its look-alike group (the product itself where the dataset has no groups)."""
+    return {p["product_id"]: p.get("group") or p["product_id"] for p in read_jsonl(Path(dataset_dir) / "products.jsonl")}
+
+
+def live_boxes(dataset_dir: Path, items: list[Item], k: int, fit: str = "squash") -> np.ndarray | None:
+    """The generator's product box at each of the k frame times of each live item (the truth entry nearest in
+    time, as ``decode_frames`` takes the nearest frame), in the square frame's coordinates (``fit``):
+    float32 [N, k, 4], NaN where there is none. None when live.jsonl has no boxes (older datasets).
+    Truth for training only: the serving path never sees boxes."""
+    streams = {s["stream_id"]: s for s in read_jsonl(Path(dataset_dir) / "live.jsonl")}
+    if not any(s.get("boxes") for s in streams.values()):
+        return None
+    out = np.full((len(items), k, 4), np.nan, np.float32)
+    by_path = {s["path"]: s for s in streams.values()}
+    tables: dict[str, tuple[np.ndarray, list]] = {}
+    for i, it in enumerate(items):
+        st = by_path.get(it.source)
+        if st is None or not st.get("boxes"):
+            continue
+        if it.source not in tables:
+            tables[it.source] = (np.array([b[0] for b in st["boxes"]], np.float64), st["boxes"])
+        times, rows = tables[it.source]
+        w, h = st.get("size") or (1, 1)
+        for j, t in enumerate(segment_centres(it.start, it.end, k)):
+            box = fit_box(rows[int(np.abs(times - t).argmin())][1:5], w, h, fit)
+            if box is not None:
+                out[i, j] = box
+    return out
 
 
 def live_windows(dataset_dir: Path, window_s: float | None = None, hop_s: float | None = None) -> list[dict]:
@@ -210,7 +244,7 @@ def load_split(dataset_dir: str | Path, split: str, k: int, size: int, text_mode
                 tmp = path.with_suffix(".tmp.npy")
                 np.save(tmp, frames)
                 tmp.replace(path)
-        domains[d] = DomainData(its, frames)
+        domains[d] = DomainData(its, frames, live_boxes(dataset_dir, its, k, fit) if d == "live" else None)
     notes = []
     if missing:
         notes.append(f"{missing} video/live items have no {text_mode} text (empty text used)")
@@ -219,9 +253,10 @@ def load_split(dataset_dir: str | Path, split: str, k: int, size: int, text_mode
 
 # --- torch-side augmentation (no torchvision here)
 
-def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generator=None, group: int = 1):
+def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generator=None, group: int = 1, masks=None):
     """Random resized crop + horizontal flip for x [N, 3, H, W] float, via one affine grid_sample.
-    Consecutive runs of ``group`` frames (the K frames of one clip) share a crop, so a clip stays coherent."""
+    Consecutive runs of ``group`` frames (the K frames of one clip) share a crop, so a clip stays coherent.
+    ``masks`` [N, 1, H, W] (the product's box, ``box_masks``) go through the same geometry: (x, masks)."""
     import math
 
     import torch
@@ -245,7 +280,10 @@ def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generat
     theta[:, 1, 2] = cy
     theta = theta.repeat_interleave(group, dim=0).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    y = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if masks is None:
+        return y
+    return y, F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _per_clip(m: int, p: float, generator) -> "torch.Tensor":
@@ -254,11 +292,12 @@ def _per_clip(m: int, p: float, generator) -> "torch.Tensor":
     return torch.rand(m, generator=generator) < p
 
 
-def small_product(x, p: float, scale=(0.35, 0.75), generator=None, group: int = 1):
+def small_product(x, p: float, scale=(0.35, 0.75), generator=None, group: int = 1, masks=None):
     """With probability p per clip, shrink the picture to ``scale`` of its side and paste it at a random
     place on clutter: live frames show the product small, beside a host, in a busy studio, while pages fill
     the frame with it. The clutter is another clip's picture cut into 4x4 tiles and shuffled, so it brings
-    colour and texture but no second whole product (that one is a negative of the same batch)."""
+    colour and texture but no second whole product (that one is a negative of the same batch). ``masks``
+    [N, 1, H, W] shrink with their picture, the clutter has none: returns (x, masks)."""
     import torch
     import torch.nn.functional as F
 
@@ -269,7 +308,7 @@ def small_product(x, p: float, scale=(0.35, 0.75), generator=None, group: int = 
     cx = (torch.rand(m, generator=generator) * 2 - 1) * (1 - s)
     cy = (torch.rand(m, generator=generator) * 2 - 1) * (1 - s)
     if not pick.any():
-        return x
+        return x if masks is None else (x, masks)
     bg = x.roll(group, dims=0)
     if h % 4 == 0 and w % 4 == 0:
         tiles = bg.reshape(n, 3, 4, h // 4, 4, w // 4).permute(0, 1, 2, 4, 3, 5).reshape(n, 3, 16, h // 4, w // 4)
@@ -285,7 +324,11 @@ def small_product(x, p: float, scale=(0.35, 0.75), generator=None, group: int = 
     inside = F.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     pasted = fg + (1 - inside) * bg
     sel = pick.repeat_interleave(group).view(n, 1, 1, 1)
-    return torch.where(sel, pasted, x)
+    y = torch.where(sel, pasted, x)
+    if masks is None:
+        return y
+    m_fg = F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return y, torch.where(sel, m_fg, masks)
 
 
 def colour_shift(x, p: float, generator=None, group: int = 1):
@@ -343,16 +386,43 @@ def blur(x, p: float, sigma=(0.4, 1.6), generator=None, group: int = 1):
     return torch.where(pick.repeat_interleave(group).view(n, 1, 1, 1), y, x)
 
 
-def augment_frames(x, cfg, generator=None, group: int = 1):
+def augment_frames(x, cfg, generator=None, group: int = 1, masks=None):
     """Training augmentation of x [N, 3, H, W] in [0, 1] for a ModelConfig: small product on clutter, random
     resized crop + flip, colour shift, blur; every clip (``group`` consecutive frames) gets one draw.
     An augmentation with probability 0 draws no random numbers, so configs without them (the shipped
-    small model) see the same random stream as before these existed."""
+    small model) see the same random stream as before these existed.
+
+    ``masks`` [N, 1, H, W] (``box_masks`` of the product boxes) follow the geometric steps and are returned
+    too, (x, masks); they draw no random numbers, so the pixels come out the same with or without them."""
     if cfg.augment_small_product > 0:
-        x = small_product(x, cfg.augment_small_product, generator=generator, group=group)
-    x = random_resized_crop_flip(x, tuple(cfg.augment_scale), generator=generator, group=group)
+        out = small_product(x, cfg.augment_small_product, generator=generator, group=group, masks=masks)
+        x, masks = out if masks is not None else (out, None)
+    out = random_resized_crop_flip(x, tuple(cfg.augment_scale), generator=generator, group=group, masks=masks)
+    x, masks = out if masks is not None else (out, None)
     if cfg.augment_colour > 0:
         x = colour_shift(x, cfg.augment_colour, generator=generator, group=group)
     if cfg.augment_blur > 0:
         x = blur(x, cfg.augment_blur, generator=generator, group=group)
-    return x
+    return x if masks is None else (x, masks)
+
+
+def box_masks(boxes, size: int):
+    """float [N, 4] boxes (x0, y0, x1, y1, normalised; NaN rows = no box) -> float32 [N, 1, size, size] masks,
+    1 inside the box (pixel centres), 0 elsewhere and for NaN rows."""
+    import torch
+
+    b = torch.as_tensor(np.asarray(boxes, np.float32)).reshape(-1, 4)
+    valid = ~torch.isnan(b).any(dim=1)
+    b = torch.nan_to_num(b, nan=0.0)
+    c = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    inx = (c.view(1, -1) >= b[:, 0:1]) & (c.view(1, -1) < b[:, 2:3])  # [N, size] over x
+    iny = (c.view(1, -1) >= b[:, 1:2]) & (c.view(1, -1) < b[:, 3:4])
+    m = (iny.unsqueeze(2) & inx.unsqueeze(1) & valid.view(-1, 1, 1)).float()
+    return m.unsqueeze(1)
+
+
+def box_cover(masks, h: int, w: int):
+    """[N, 1, H, W] masks -> [N, h, w]: the share of each feature-map cell the product covers."""
+    import torch.nn.functional as F
+
+    return F.adaptive_avg_pool2d(masks, (h, w)).squeeze(1)

@@ -2,7 +2,8 @@
 
 Query one domain, gallery = all items of another domain in the split, a hit = an item of the
 query's product. Six directions P->V, V->P, P->L, L->P, V->L, L->V; R@1/5/10, median and mean rank
-of the first hit; and the mean over directions.
+of the first hit; and the mean over directions. With the products' look-alike groups, also group R@1: the
+top gallery item is of the query's group (the right kind of product, maybe not the right one).
 """
 from __future__ import annotations
 
@@ -28,8 +29,20 @@ def first_hit_ranks(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str]
     return 1 + ((sims > best_pos[:, None]) & ~pos).sum(axis=1)
 
 
-def evaluate(embeddings: Mapping[str, np.ndarray], product_ids: Mapping[str, Sequence[str]]) -> dict:
-    """embeddings[domain] = [N, D] (L2-normalised), product_ids[domain] = N ids -> metrics dict."""
+def group_top1(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str], g_ids: Sequence[str],
+               groups: Mapping[str, str]) -> np.ndarray:
+    """Per query (those with a positive in the gallery, as ``first_hit_ranks``): is the top gallery item of
+    the query's group? ``groups``: product id -> group id (a product missing from it is its own group)."""
+    q_ids, g_ids = np.asarray(q_ids), np.asarray(g_ids)
+    has = (q_ids[:, None] == g_ids[None, :]).any(axis=1)
+    top = (query[has].astype(np.float32) @ gallery.astype(np.float32).T).argmax(axis=1)
+    return np.array([groups.get(q, q) == groups.get(g, g) for q, g in zip(q_ids[has], g_ids[top])], bool)
+
+
+def evaluate(embeddings: Mapping[str, np.ndarray], product_ids: Mapping[str, Sequence[str]],
+             groups: Mapping[str, str] | None = None) -> dict:
+    """embeddings[domain] = [N, D] (L2-normalised), product_ids[domain] = N ids -> metrics dict.
+    ``groups`` (product id -> look-alike group): adds ``group_R@1`` to each direction and to the mean."""
     results: dict = {"directions": {}}
     for q, g in DIRECTIONS:
         if q not in embeddings or g not in embeddings or len(embeddings[q]) == 0 or len(embeddings[g]) == 0:
@@ -43,16 +56,22 @@ def evaluate(embeddings: Mapping[str, np.ndarray], product_ids: Mapping[str, Seq
         r = {f"R@{k}": float((ranks <= k).mean()) for k in KS}
         r.update(median_rank=float(np.median(ranks)), mean_rank=float(ranks.mean()), queries=int(len(ranks)),
                  gallery=int(len(embeddings[g])))
+        if groups is not None:
+            r["group_R@1"] = float(group_top1(embeddings[q], embeddings[g], product_ids[q], product_ids[g],
+                                              groups).mean())
         results["directions"][name] = r
     dirs = results["directions"]
     if dirs:
         results["mean"] = {m: float(np.mean([d[m] for d in dirs.values()]))
-                           for m in [f"R@{k}" for k in KS] + ["median_rank", "mean_rank"]}
+                           for m in [f"R@{k}" for k in KS] + ["median_rank", "mean_rank"]
+                           + (["group_R@1"] if groups is not None else [])}
     return results
 
 
 def format_table(results: dict, title: str | None = None) -> str:
     cols = ["R@1", "R@5", "R@10", "median_rank"]
+    if "group_R@1" in results.get("mean", {}):
+        cols.append("group_R@1")
     lines = [title] if title else []
     lines.append(f"{'direction':<10}" + "".join(f"{c:>12}" for c in cols) + f"{'queries':>9}")
     rows = list(results.get("directions", {}).items())
@@ -83,11 +102,12 @@ def embed_split(split, embed_batch: BatchEmbed, batch_size: int = 64) -> dict[st
     return out
 
 
-def evaluate_split(split, embed_batch: BatchEmbed, branch: str = "fused", batch_size: int = 64) -> dict:
+def evaluate_split(split, embed_batch: BatchEmbed, branch: str = "fused", batch_size: int = 64,
+                   groups: Mapping[str, str] | None = None) -> dict:
     """Embed a split with any embedder (torch or ONNX, via ``embed_batch``) and evaluate one branch."""
     embs = embed_split(split, embed_batch, batch_size)
     ids = {d: dd.product_ids for d, dd in split.domains.items()}
-    return evaluate(embs[branch], ids)
+    return evaluate(embs[branch], ids, groups)
 
 
 def embedder_batch_fn(embedder) -> BatchEmbed:
@@ -101,11 +121,12 @@ def embedder_batch_fn(embedder) -> BatchEmbed:
 
 def evaluate_dataset(dataset_dir, embedder, split: str = "test", text_mode: str = "summary", branch: str = "fused",
                      batch_size: int = 32) -> dict:
-    """Load a split (frames cached) and evaluate any runtime embedder (``Embedder`` or ``TorchEmbedder``) on it."""
-    from .data import load_split
+    """Load a split (frames cached) and evaluate any runtime embedder (``Embedder`` or ``TorchEmbedder``) on it;
+    with the dataset's look-alike groups, each direction has its group R@1 too."""
+    from .data import load_split, product_groups
 
     data = load_split(dataset_dir, split, embedder.k, embedder.image_size, text_mode,
                       fit=getattr(embedder, "image_fit", "squash"))
-    res = evaluate_split(data, embedder_batch_fn(embedder), branch, batch_size)
+    res = evaluate_split(data, embedder_batch_fn(embedder), branch, batch_size, groups=product_groups(dataset_dir))
     res["notes"] = data.notes
     return res

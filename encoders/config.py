@@ -69,6 +69,10 @@ class ModelConfig:
     augment_blur: float = 0.0
     augment_colour: float = 0.0  # brightness, contrast, saturation, hue rotation
     visual_cache_views: int = 4  # augmented views per image in the frozen-feature cache
+    # product-region focus: weight of a training loss that pulls the attention pool's weights on live frames
+    # towards the product's box (the generator's truth; ampere_train/data.py live_boxes). Needs
+    # visual_pool: attention. Serving needs no boxes: the pool has learned where to look. 0 = off
+    visual_box_loss: float = 0.0
 
     def __post_init__(self) -> None:
         if list(self.domains) != list(DOMAINS):
@@ -88,6 +92,9 @@ class ModelConfig:
                 raise ValueError(f"{self.visual_backbone} needs image_size divisible by 32, got {self.image_size}")
             if not -1 <= self.visual_trainable_blocks <= 16:
                 raise ValueError(f"visual_trainable_blocks must be -1 (all) or 0..16, got {self.visual_trainable_blocks}")
+        if self.visual_box_loss < 0 or (self.visual_box_loss > 0 and self.visual_pool != "attention"):
+            raise ValueError(f"visual_box_loss must be >= 0 and needs visual_pool: attention, got "
+                             f"{self.visual_box_loss} with {self.visual_pool!r}")
         if self.visual_cache_views < 1:
             raise ValueError("visual_cache_views must be >= 1")
         if self.frames < 1 or self.image_size < 16:

@@ -44,6 +44,29 @@ def fit_square(img: Image.Image | np.ndarray, size: int, fit: str = "squash") ->
     return np.asarray(img, dtype=np.uint8)
 
 
+def fit_box(box: Sequence[float | None] | None, width: int, height: int,
+            fit: str = "squash") -> tuple[float, float, float, float] | None:
+    """A box (x0, y0, x1, y1), normalised to a ``width`` x ``height`` frame, in the normalised coordinates of
+    that frame's square made by ``fit_square(..., fit)``; clipped to the square, None when no box is given
+    (None or NaN entries) or none of it is left (a centre crop cuts off a product held at the frame's edge)."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if box is None or len(box) != 4 or any(v is None or v != v for v in box):
+        return None
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = float(width), float(height)
+    if w != h and fit != "squash":
+        side = min(w, h) if fit == "crop" else max(w, h)
+        # frame pixels -> square pixels: crop cuts a margin of (w - side) / 2, pad adds a border of (side - w) / 2
+        ox, oy = (w - side) / 2, (h - side) / 2
+        x0, x1 = (x0 * w - ox) / side, (x1 * w - ox) / side
+        y0, y1 = (y0 * h - oy) / side, (y1 * h - oy) / side
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
 def to_square(img: Image.Image | np.ndarray, size: int) -> np.ndarray:
     """``fit_square(img, size, "squash")``: a plain resize, the shipped model's preprocessing."""
     return fit_square(img, size, "squash")

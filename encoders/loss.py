@@ -64,3 +64,16 @@ def _common_rows(rows, a: str, b: str, na: int, nb: int) -> tuple[list[int], lis
     pa, pb = {p: i for i, p in enumerate(rows[a])}, {p: i for i, p in enumerate(rows[b])}
     common = [p for p in rows[a] if p in pb]
     return [pa[p] for p in common], [pb[p] for p in common]
+
+
+def box_attention_loss(weights: torch.Tensor, cover: torch.Tensor, min_cover: float = 1e-3) -> torch.Tensor | None:
+    """Cross-entropy from the product's box to the attention pool's weights: ``weights`` [M, h, w] (each map
+    sums to 1), ``cover`` [M, h, w] the share of each cell the product's box covers (ampere_train/data.py
+    box_cover). The target is the cover normalised to sum 1; frames whose box covers less than ``min_cover``
+    of a cell in all (no product in view, cropped away) are left out. None when no frame has a box."""
+    total = cover.sum(dim=(1, 2))
+    keep = total > min_cover
+    if not bool(keep.any()):
+        return None
+    target = cover[keep] / total[keep].view(-1, 1, 1)
+    return -(target * torch.log(weights[keep].clamp(min=1e-8))).sum(dim=(1, 2)).mean()

@@ -63,6 +63,22 @@ class VisualTower(nn.Module):
     def pooled(self, fmap: torch.Tensor) -> torch.Tensor:
         return self.pool(fmap) if self.pool is not None else fmap.mean(dim=(2, 3))
 
+    def pooled_with_weights(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(pooled [N, C], the attention weights [N, h, w] or None for mean pooling), one score pass."""
+        if self.pool is None:
+            return fmap.mean(dim=(2, 3)), None
+        w = self.pool.weights(fmap)
+        return (fmap * w.unsqueeze(1)).sum(dim=(2, 3)), w
+
+    @torch.no_grad()
+    def map_size(self, image_size: int) -> tuple[int, int]:
+        """(h, w) of the feature map for a square input of ``image_size``."""
+        was = self.training
+        self.eval()
+        shape = self.feature_map(torch.zeros(1, 3, image_size, image_size)).shape[2:]
+        self.train(was)
+        return int(shape[0]), int(shape[1])
+
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 3, H, W] in [0, 1] -> [N, C, h, w]."""
         return self.upper(self.lower(x))
