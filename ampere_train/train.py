@@ -24,6 +24,7 @@ from .data import DOMAINS, SplitData, augment_frames, box_cover, box_masks, load
 from .evaluate import evaluate, format_table
 from encoders.loss import AmpereLoss, box_attention_loss
 from encoders.model import AmpereModel, save_checkpoint
+from encoders.zoom import box_centres, halve, zoom_crop
 from encoders.ngrams import ngram_features
 from encoders.text import load_tokenizer, tokenize
 
@@ -184,7 +185,9 @@ def _view_batches(cfg: ModelConfig, dd, d: str, n_views: int, augment: bool, see
             b = min(batch_size, n - i)
             x = (_frames_tensor(dd.frames[i:i + b]) if pixels else torch.zeros(b, k, 3, size, size))
             x = x.reshape(b * k, *x.shape[2:])
-            masks = box_masks(dd.boxes[i:i + b].reshape(-1, 4), size) if dd.boxes is not None else None
+            if cfg.visual_zoom:
+                x = halve(x)  # zoom configs: the whole frame at the backbone's side, as the tower halves it
+            masks = box_masks(dd.boxes[i:i + b].reshape(-1, 4), x.shape[-1]) if dd.boxes is not None else None
             if augment:
                 out = augment_frames(x, cfg, generator=gen, group=k, masks=masks)
                 x, masks = out if masks is not None else (out, None)
@@ -225,8 +228,8 @@ def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | 
     cfg, vis = model.cfg, model.visual
     was_training = vis.training
     vis.eval()
-    c, h, w = vis.body.lower_shape(vis.split, cfg.image_size)
-    mh, mw = vis.map_size(cfg.image_size)
+    c, h, w = vis.body.lower_shape(vis.split, cfg.backbone_size)
+    mh, mw = vis.map_size(cfg.backbone_size)
     weights = _frozen_digest(model)
     n_views = views if augment else 1
     out = {}
@@ -239,7 +242,7 @@ def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | 
             out[d] = np.load(path, mmap_mode="r")
             continue
         t0 = time.time()
-        runner = runner or LowerRunner(vis, cfg.image_size)
+        runner = runner or LowerRunner(vis, cfg.backbone_size)
         arr, tmp = _open_cache(path, (n_views, n, k, c, h, w))
         cpath = cache_dir / f"cover-{split.split}-{d}-{key}.npy" if cache_dir and dd.boxes is not None else None
         cover, ctmp = _open_cache(cpath, (n_views, n, k, mh, mw)) if cpath is not None else (None, None)
@@ -267,7 +270,7 @@ def box_cover_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None
 
     cfg = model.cfg
     n_views = views if augment else 1
-    mh, mw = model.visual.map_size(cfg.image_size)
+    mh, mw = model.visual.map_size(cfg.backbone_size)
     weights = _frozen_digest(model) if model.visual.split > 0 else ""
     out = {}
     for d, dd in split.domains.items():
@@ -286,6 +289,75 @@ def box_cover_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None
     return out
 
 
+@torch.no_grad()
+def zoom_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None, views: int, seed: int = 0,
+                       batch_size: int = 32, progress: Callable[[str], None] | None = None) -> np.ndarray:
+    """Zoom configs, training: the live frames' squares around the truth box (its centre jittered by up to
+    ``visual_zoom_jitter`` of the square's side; the frame's centre where there is no box), cut by the tower's
+    own ``zoom_crop`` and augmented like any image, through the frozen lower backbone: float16
+    [V, N, k, C, h, w]. What the describing pass of a live frame learns from; serving cuts around the
+    locator's find instead."""
+    cfg, vis = model.cfg, model.visual
+    dd = split.domains["live"]
+    if dd.boxes is None:
+        raise ValueError("visual_zoom needs live boxes in the dataset (live.jsonl 'boxes', generator v2)")
+    was_training = vis.training
+    vis.eval()
+    n, k = dd.frames.shape[:2]
+    size = cfg.backbone_size
+    c, h, w = vis.body.lower_shape(vis.split, size)
+    zoom = [cfg.visual_zoom, cfg.visual_zoom_aspect, cfg.visual_zoom_jitter]
+    key = _cache_key(model, split, "live", True, views, seed, _frozen_digest(model) + json.dumps(zoom))
+    path = cache_dir / f"zoom-{split.split}-live-{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        return np.load(path, mmap_mode="r")
+    t0 = time.time()
+    runner = LowerRunner(vis, size)
+    arr, tmp = _open_cache(path, (views, n, k, c, h, w))
+    sx, sy = vis.zoom_side
+    for v in range(views):
+        gen = torch.Generator().manual_seed(seed * 1000 + 10 * v + 7)
+        for i in range(0, n, batch_size):
+            b = min(batch_size, n - i)
+            x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+            cen = box_centres(dd.boxes[i:i + b].reshape(-1, 4))
+            jit = (torch.rand(b * k, 2, generator=gen) * 2 - 1) * cfg.visual_zoom_jitter
+            x = zoom_crop(x, cen[:, 0] + jit[:, 0] * sx, cen[:, 1] + jit[:, 1] * sy, sx, sy, size)
+            x = augment_frames(x, cfg, generator=gen, group=k)
+            arr[v, i:i + b] = runner(x).reshape(b, k, c, h, w)
+    arr = _close_cache(arr, tmp, path)
+    if progress:
+        progress(f"zoomed live squares {split.split}: {views} x {n} x {k} images in {time.time() - t0:.0f}s "
+                 f"({runner.backend})")
+    vis.train(was_training)
+    return arr
+
+
+@torch.no_grad()
+def located_zoom_lower(model: AmpereModel, split: SplitData, lower_full: np.ndarray, runner=None,
+                       batch_size: int = 32) -> np.ndarray:
+    """Zoom configs, evaluation: the live frames' squares around what the locator finds (as the tower does at
+    serving), from the halved frames' cached lower features ``lower_full`` [1, N, k, ...]: float16
+    [1, N, k, C, h, w], the lower features of the squares."""
+    cfg, vis = model.cfg, model.visual
+    was_training = vis.training
+    vis.eval()
+    dd = split.domains["live"]
+    n, k = dd.frames.shape[:2]
+    size = cfg.backbone_size
+    c, h, w = vis.body.lower_shape(vis.split, size)
+    runner = runner or LowerRunner(vis, size)
+    out = np.zeros((1, n, k, c, h, w), np.float16)
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        f = torch.from_numpy(np.array(lower_full[0, i:i + b], np.float32))
+        cx, cy = vis.locate(vis.upper(f.reshape(b * k, *f.shape[2:])))
+        x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+        out[0, i:i + b] = runner(zoom_crop(x, cx, cy, *vis.zoom_side, size)).reshape(b, k, c, h, w)
+    vis.train(was_training)
+    return out
+
+
 def evaluate_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray], branch: str = "fused",
                    lower: dict[str, np.ndarray] | None = None, groups: dict[str, str] | None = None) -> dict:
     embs = embed_split_torch(model, split, tfeat, lower=lower)
@@ -299,8 +371,8 @@ def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        # the attention pool starts from scratch: it learns at the heads' rate, not the backbone's
-        g = ("visual" if name.startswith("visual.") and not name.startswith("visual.pool.")
+        # the attention pool and the locator start from scratch: they learn at the heads' rate, not the backbone's
+        g = ("visual" if name.startswith("visual.") and not name.startswith(("visual.pool.", "visual.locator."))
              else "text" if name.startswith("text_backbone.") else "heads")
         (groups[g][0] if p.ndim >= 2 else groups[g][1]).append(p)  # no weight decay on norms/biases
     out = []
@@ -395,17 +467,22 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     tfeat = text_feature_table(model, all_texts, cache_dir)
     progress(f"text features for {len(tfeat)} distinct texts in {time.time() - t0:.1f}s")
     tok = load_tokenizer(str(resolve_text_encoder(cfg.text_encoder))) if tune_text else None
-    lower_train = lower_val = None
+    lower_train = lower_val = zoom_train = None
     if model.visual.split > 0:
         t0 = time.time()
         lower_train = lower_feature_cache(model, train_split, cache_dir, cfg.visual_cache_views, True, seed,
                                           progress=progress)
+        if cfg.visual_zoom:
+            zoom_train = zoom_feature_cache(model, train_split, cache_dir, cfg.visual_cache_views, seed,
+                                            progress=progress)
         if val_split is not None:
             lower_val = lower_feature_cache(model, val_split, cache_dir, 1, False, progress=progress)
         progress(f"frozen lower backbone ({model.visual.split} blocks) cached in {time.time() - t0:.0f}s; "
                  f"steps run the top {cfg.visual_trainable_blocks}")
-    # product-region focus: the attention pool is also taught where the product is on live frames (truth boxes)
-    box_loss = cfg.visual_box_loss if cfg.visual_box_loss > 0 and model.visual.pool is not None else 0.0
+    # product-region focus: the attention pool (or, zooming, the locator) is taught where the product is on
+    # live frames (truth boxes)
+    zoom = model.visual.locator is not None
+    box_loss = cfg.visual_box_loss if cfg.visual_box_loss > 0 and (model.visual.pool is not None or zoom) else 0.0
     cover_train = None
     if box_loss:
         if train_split.domains["live"].boxes is None:
@@ -413,7 +490,16 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
             box_loss = 0.0
         elif lower_train is not None:
             cover_train = box_cover_cache(model, train_split, cache_dir, cfg.visual_cache_views, True, seed)
-    map_hw = model.visual.map_size(cfg.image_size) if box_loss else None
+    map_hw = model.visual.map_size(cfg.backbone_size) if box_loss else None
+    if zoom and (cover_train is None or lower_val is None and val_split is not None):
+        raise ValueError("visual_zoom needs the generator's live boxes and the frozen-feature cache")
+    val_runner = LowerRunner(model.visual, cfg.backbone_size) if zoom and val_split is not None else None
+
+    def eval_lower():
+        """The val split's cached features; zooming, the live ones are the squares the locator finds now."""
+        if not zoom or lower_val is None:
+            return lower_val
+        return {**lower_val, "live": located_zoom_lower(model, val_split, lower_val["live"], val_runner)}
 
     products, by = _index_by_product(train_split)
     if len(products) < 2:
@@ -448,6 +534,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
             # one visual pass over all frames of the batch (BatchNorm sees every domain, as at eval)
             chunks, groups = [], []
             cover, cover_at = None, 0  # live frames' box cover [b*k, h, w] and where they sit in the batch
+            located = None  # zooming: the live frames whole, for the locator (after the described chunks)
             for d in DOMAINS:
                 if not picks[d]:
                     continue
@@ -455,9 +542,13 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                 if lower_train is not None:
                     # a random cached view per item: the augmentation was applied before the frozen blocks
                     view = rng.integers(lower_train[d].shape[0], size=len(picks[d]))
-                    x = torch.from_numpy(np.asarray(lower_train[d][view, picks[d]])).float()  # [B, k, C, h, w]
+                    src = zoom_train if zoom and d == "live" else lower_train[d]
+                    x = torch.from_numpy(np.asarray(src[view, picks[d]])).float()  # [B, k, C, h, w]
                     if boxed:
                         cover = torch.from_numpy(np.asarray(cover_train[d][view, picks[d]], np.float32))
+                    if boxed and zoom:
+                        located = torch.from_numpy(np.asarray(lower_train[d][view, picks[d]])).float()
+                        located = located.reshape(-1, *located.shape[2:])
                 else:
                     x = _frames_tensor(train_split.domains[d].frames[picks[d]])  # [B, k, 3, H, W]
                 b, kd = x.shape[:2]
@@ -473,9 +564,12 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                     cover, cover_at = cover.reshape(b * kd, *map_hw), sum(len(c) for c in chunks)
                 chunks.append(x)
                 groups.append((d, b, kd))
-            x = torch.cat(chunks)
+            n_desc = sum(len(c) for c in chunks)
+            x = torch.cat(chunks + ([located] if located is not None else []))
             fmap = model.visual.upper(x) if lower_train is not None else model.visual.feature_map(x)
-            feats, attn = model.visual.pooled_with_weights(fmap)
+            feats, attn = model.visual.pooled_with_weights(fmap[:n_desc])
+            if located is not None:  # the box loss teaches the locator, on the whole frames
+                attn, cover_at = model.visual.locator.weights(fmap[n_desc:]), 0
             out, off = {}, 0
             for d, b, kd in groups:
                 vf = feats[off:off + b * kd].reshape(b, kd, -1).mean(1)
@@ -508,7 +602,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                        + (f"(box {np.mean(box_terms[-eval_every:]):.3f}) " if box_terms else "")
                        + f"[{el:.0f}s, eta {el / step * (total - step):.0f}s]")
                 if val_split is not None:
-                    r1 = evaluate_torch(model, val_split, tfeat, lower=lower_val).get("mean", {}).get("R@1", float("nan"))
+                    r1 = evaluate_torch(model, val_split, tfeat, lower=eval_lower()).get("mean", {}).get("R@1", float("nan"))
                     eval_points.append((step, r1))
                     msg += f" val mean R@1 {r1:.3f}"
                 progress(msg)
@@ -517,7 +611,8 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     metrics: dict = {"train_seconds": round(time.time() - t_start, 1), "steps": step, "products": len(products),
                      "text_mode": text_mode, "modality": cfg.modality, "seed": seed, "final_loss": losses[-1] if losses else None}
     if val_split is not None:
-        res = evaluate_torch(model, val_split, tfeat, lower=lower_val, groups=product_groups(dataset_dir))
+        final_lower = eval_lower()  # zooming: the squares the trained locator finds, for the grid below too
+        res = evaluate_torch(model, val_split, tfeat, lower=final_lower, groups=product_groups(dataset_dir))
         metrics[f"{eval_split}"] = res
         progress(format_table(res, f"{eval_split} ({cfg.modality}, text={text_mode})"))
     ckpt = save_checkpoint(model, out_dir / "model.pt", extra={"dataset": str(dataset_dir), "text_mode": text_mode,
@@ -528,7 +623,7 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     if val_split is not None:
         if len(val_split.domains["live"].items) and len(val_split.domains["page"].items):
             from .report import retrieval_grid
-            embs = embed_split_torch(model, val_split, tfeat, lower=lower_val)["fused"]
+            embs = embed_split_torch(model, val_split, tfeat, lower=final_lower)["fused"]
             retrieval_grid(val_split, embs, out_dir / "retrieval.png")
             progress(f"wrote {out_dir / 'curve.png'} and {out_dir / 'retrieval.png'}")
         else:  # e.g. a small preset whose val products are never on air: nothing to draw, not an error

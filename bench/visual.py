@@ -30,6 +30,8 @@ FITS = ("squash", "crop", "pad")
 # what every comparison run shares: shorter than the shipped schedule, on a 2-core machine shared with other jobs
 COMPARE = dict(visual_cache_views=2)
 FROZEN_EPOCHS, TOP2_EPOCHS = 20, 10
+ZOOMS = (0.35, 0.45, 0.6)  # zoom squares compared (frozen backbone: cheap)
+ZOOM_TOP2 = 0.45
 
 
 def variants(fit: str) -> dict[str, tuple[str, dict, str]]:
@@ -51,12 +53,32 @@ def variants(fit: str) -> dict[str, tuple[str, dict, str]]:
                               f"Lite0 top 2 blocks fine-tuned, attention pooling (learned from retrieval alone), {fit}")
     out["lite0-top2-attnbox"] = (LITE, dict(top2, visual_pool="attention", visual_box_loss=1.0),
                                  f"Lite0 top 2 blocks fine-tuned, attention pooling taught by the truth boxes, {fit}")
+    # zoom: a locator taught by the boxes finds the product on the whole (squashed) frame, the backbone then
+    # describes the square around it (encoders/zoom.py); z = the square's side / the frame's height
+    zoom = dict(COMPARE, image_size=448, image_fit="squash", visual_box_loss=1.0, visual_trainable_blocks=0,
+                visual_pool="mean", epochs=FROZEN_EPOCHS)
+    for z in ZOOMS:
+        out[f"lite0-frozen-zoom{z}"] = (LITE, dict(zoom, visual_zoom=z),
+                                        f"Lite0 frozen, zoom: box-taught locator on the whole frame, then the square of "
+                                        f"side {z} x frame height around it, mean pooling")
+    out["lite0-top2-zoom-attn"] = (LITE, dict(zoom, visual_zoom=ZOOM_TOP2, visual_trainable_blocks=2,
+                                              visual_pool="attention", epochs=TOP2_EPOCHS),
+                                   f"Lite0 top 2 blocks fine-tuned, zoom {ZOOM_TOP2}, attention pooling on the square")
     return out
 
 
 def _cfg(config: str, overrides: dict):
     from encoders.config import load_config
     return load_config(config, **overrides)
+
+
+def _same_config(saved: dict | None, cfg) -> bool:
+    """A row's config is this one (keys added to ModelConfig since then take their defaults)."""
+    from encoders.config import ModelConfig
+    try:
+        return saved is not None and ModelConfig.from_dict(saved).to_dict() == cfg.to_dict()
+    except (TypeError, ValueError):
+        return False
 
 
 def _r(x: float | None, n: int = 4) -> float | None:
@@ -140,6 +162,61 @@ def attention_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
     return out
 
 
+def zoom_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
+    """For a zoom checkpoint on ``split``: how often the locator's point falls inside the product's box (live
+    frames with a box), and the retrieval with the squares cut around the truth box instead (the ceiling of
+    the locator; not a serving variant)."""
+    import numpy as np
+    import torch
+
+    from ampere_train.data import load_split, product_groups
+    from ampere_train.evaluate import evaluate
+    from ampere_train.train import LowerRunner, _frames_tensor, embed_split_torch, located_zoom_lower, lower_feature_cache
+    from encoders.model import load_checkpoint
+    from encoders.zoom import box_centres, zoom_crop
+
+    model = load_checkpoint(ckpt, load_text=False)
+    cfg, vis = model.cfg, model.visual
+    data = load_split(ds, split, cfg.frames, cfg.image_size, "none", fit=cfg.image_fit)
+    lower = lower_feature_cache(model, data, ds / "cache" / "encoders", 1, False)
+    dd = data.domains["live"]
+    n, k = dd.frames.shape[:2]
+    size = cfg.backbone_size
+    runner = LowerRunner(vis, size)
+    c, h, w = vis.body.lower_shape(vis.split, size)
+    truth = np.zeros((1, n, k, c, h, w), np.float16)
+    hits, dists = [], []
+    with torch.no_grad():
+        for i in range(0, n, 32):
+            b = min(32, n - i)
+            f = torch.from_numpy(np.array(lower["live"][0, i:i + b], np.float32))
+            cx, cy = vis.locate(vis.upper(f.reshape(b * k, *f.shape[2:])))
+            boxes = torch.from_numpy(np.asarray(dd.boxes[i:i + b], np.float32).reshape(-1, 4))
+            has = ~torch.isnan(boxes).any(dim=1)
+            inside = (cx >= boxes[:, 0]) & (cx <= boxes[:, 2]) & (cy >= boxes[:, 1]) & (cy <= boxes[:, 3])
+            cen = box_centres(boxes)
+            hits.append(inside[has].numpy())
+            # distance to the box centre in units of the square's side
+            dists.append(torch.maximum((cx - cen[:, 0]).abs() / vis.zoom_side[0],
+                                       (cy - cen[:, 1]).abs() / vis.zoom_side[1])[has].numpy())
+            x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+            truth[0, i:i + b] = runner(zoom_crop(x, cen[:, 0], cen[:, 1], *vis.zoom_side, size)).reshape(b, k, c, h, w)
+    groups = product_groups(ds)
+    ids = {d: dd.product_ids for d, dd in data.domains.items()}
+    tfeat = {"": np.zeros(cfg.text_dim + cfg.text_ngram_dim, np.float32)}
+    res = {}
+    for kind, live in (("located", located_zoom_lower(model, data, lower["live"], runner)), ("truth", truth)):
+        embs = embed_split_torch(model, data, tfeat, lower={**lower, "live": live})["visual"]
+        res[kind] = evaluate(embs, ids, groups)
+    d = np.concatenate(dists)
+    return {f"{split}_locator_in_box": _r(np.concatenate(hits).mean(), 3),
+            f"{split}_locator_within_quarter_side": _r((d <= 0.25).mean(), 3),
+            f"{split}_located_mean_R@1": _r(res["located"]["mean"]["R@1"]),
+            f"{split}_truth_box_zoom_mean_R@1": _r(res["truth"]["mean"]["R@1"]),
+            f"{split}_truth_box_zoom_L->P_R@1": _r(res["truth"]["directions"]["L->P"]["R@1"]),
+            f"{split}_truth_box_zoom_group_r1": _r(res["truth"]["directions"]["L->P"]["group_R@1"])}
+
+
 # --- compare
 
 def run_variant(name: str, config: str, overrides: dict, note: str, ds: Path, seed: int, force: bool,
@@ -151,7 +228,7 @@ def run_variant(name: str, config: str, overrides: dict, note: str, ds: Path, se
     cfg = _cfg(config, overrides)
     if row_path.is_file() and not force:
         row = json.loads(row_path.read_text())
-        if row.get("config") == cfg.to_dict():
+        if _same_config(row.get("config"), cfg):
             print(f"{name}: kept {row_path}", flush=True)
             return row
     print(f"=== {name}: {note}", flush=True)
@@ -161,7 +238,9 @@ def run_variant(name: str, config: str, overrides: dict, note: str, ds: Path, se
     train_s = time.time() - t0
     metrics = json.loads((out / "metrics.json").read_text())
     extra = {}
-    if diagnose and cfg.visual_pool == "attention":
+    if diagnose and cfg.visual_zoom:
+        extra = zoom_diagnostics(ckpt, ds, "val")
+    elif diagnose and cfg.visual_pool == "attention":
         extra = attention_diagnostics(ckpt, ds, "val")
     row = _row(name, cfg, metrics["val"], train_s, note, extra)
     row["config"] = cfg.to_dict()
@@ -232,28 +311,49 @@ def _embed_onnx(path: Path, data, threads: int = 1, batch: int = 8):
 
 
 def _embed_torch(model, data, ds: Path):
+    """The visual embeddings of a split through the torch model, its frozen blocks from the cache (zoom: the
+    live squares where the locator points), as training evaluates."""
     import numpy as np
+
+    from ampere_train.train import embed_split_torch, located_zoom_lower, lower_feature_cache
+
+    cfg = model.cfg
+    lower = lower_feature_cache(model, data, ds / "cache" / "encoders", 1, False) if model.visual.split > 0 else None
+    if cfg.visual_zoom:
+        lower = {**lower, "live": located_zoom_lower(model, data, lower["live"])}
+    tfeat = {t: np.zeros(cfg.text_dim + cfg.text_ngram_dim, np.float32) for dd in data.domains.values() for t in dd.texts}
+    return embed_split_torch(model, data, tfeat, lower=lower)["visual"]
+
+
+def export_visual_domains(model, path: Path) -> Path:
+    """Like ampere_train.export.export_visual (frames uint8 [B, K, S, S, 3], domain [B] -> visual [B, D]), the
+    domain also reaching the tower: a zoom tower zooms live rows only (export_visual takes every row for a live
+    window, which is what its latency is about)."""
+    import warnings
+
     import torch
 
-    from ampere_train.train import lower_feature_cache
+    from ampere_train.export import OPSET
 
-    vis = model.visual
-    lower = lower_feature_cache(model, data, ds / "cache" / "encoders", 1, False) if vis.split > 0 else None
-    out = {}
-    with torch.no_grad():
-        for d, dd in data.domains.items():
-            dom = model.cfg.domain_index(d)
-            parts = []
-            for i in range(0, len(dd.items), 32):
-                if lower is not None:
-                    vf = vis.from_lower(torch.from_numpy(np.array(lower[d][0, i:i + 32], np.float32)))
-                else:
-                    x = torch.from_numpy(np.ascontiguousarray(dd.frames[i:i + 32])).permute(0, 1, 4, 2, 3).float() / 255
-                    vf = vis(x)
-                di = torch.full((vf.shape[0],), dom, dtype=torch.long)
-                parts.append(torch.nn.functional.normalize(model.visual_head(vf, di), dim=-1).numpy())
-            out[d] = np.concatenate(parts)
-    return out
+    class Wrapper(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, frames, domain):
+            x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
+            return torch.nn.functional.normalize(self.m.visual_head(self.m.visual(x, domain), domain), dim=-1)
+
+    cfg = model.cfg
+    model.eval()
+    args = (torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8), torch.tensor([0, 2]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Wrapper(model).eval(), args, str(path), input_names=["frames", "domain"], output_names=["visual"],
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                          dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}})
+    return path
 
 
 def parity(model, path: Path, data, n: int = 12) -> dict:
@@ -270,7 +370,8 @@ def parity(model, path: Path, data, n: int = 12) -> dict:
             fr = np.ascontiguousarray(dd.frames[:n])
             dom = np.full(len(fr), model.cfg.domain_index(d), np.int64)
             x = torch.from_numpy(fr).permute(0, 1, 4, 2, 3).float() / 255
-            ref = torch.nn.functional.normalize(model.visual_head(model.visual(x), torch.from_numpy(dom)), dim=-1).numpy()
+            ref = torch.nn.functional.normalize(model.visual_head(model.visual(x, torch.from_numpy(dom)),
+                                                                  torch.from_numpy(dom)), dim=-1).numpy()
             got = sess.run(None, {"frames": fr, "domain": dom})[0]
             diffs.append(float(np.abs(got - ref).max()))
             cosines.append(float((got * ref).sum(1).min()))
@@ -295,7 +396,7 @@ def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool)
         cfg = load_config(LITE)
         run = RUNS / "final"
         row_path = run / "row.json"
-        if not (row_path.is_file() and json.loads(row_path.read_text()).get("config") == cfg.to_dict()):
+        if not (row_path.is_file() and _same_config(json.loads(row_path.read_text()).get("config"), cfg)):
             from ampere_train.train import train
             t0 = time.time()
             train(ds, cfg, run, text_mode="none", modality="visual", seed=seed,
@@ -318,16 +419,21 @@ def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool)
     torch_embs = _embed_torch(model, test, ds)
     res = evaluate(torch_embs, ids, groups)
     onnx_dir = RUNS / "onnx"
-    fp32 = export_visual(model, onnx_dir / "visual-fp32.onnx")
+    # evaluation graphs (the domain reaches the tower) and the latency graph of a live window (export.py's)
+    fp32 = export_visual_domains(model, onnx_dir / "visual-fp32.onnx")
     files = {"fp32": fp32, "int8": quantize_int8(fp32, onnx_dir / "visual-int8.onnx")}
     if int8_conv:
         files["int8_conv"] = quantize_int8(fp32, onnx_dir / "visual-int8-conv.onnx", ("MatMul", "Gemm", "Conv"))
+    live_fp32 = export_visual(model, onnx_dir / "visual-live-fp32.onnx")
+    live = {"fp32": live_fp32, "int8": quantize_int8(live_fp32, onnx_dir / "visual-live-int8.onnx")}
+    if int8_conv:
+        live["int8_conv"] = quantize_int8(live_fp32, onnx_dir / "visual-live-int8-conv.onnx", ("MatMul", "Gemm", "Conv"))
     onnx: dict = {}
     for variant, path in files.items():
         t0 = time.time()
         e = _embed_onnx(path, test)
         r = evaluate(e, ids, groups)
-        lat = visual_latency(path, cfg.frames, cfg.image_size, threads=1)
+        lat = visual_latency(live[variant], cfg.frames, cfg.image_size, threads=1)
         onnx[variant] = {
             "mean_R@1": _r(r["mean"]["R@1"]), "visual_group_r1": _r(r["directions"]["L->P"]["group_R@1"]),
             "parity_vs_torch": parity(model, path, test),

@@ -73,6 +73,13 @@ class ModelConfig:
     # towards the product's box (the generator's truth; ampere_train/data.py live_boxes). Needs
     # visual_pool: attention. Serving needs no boxes: the pool has learned where to look. 0 = off
     visual_box_loss: float = 0.0
+    # zoom on the product (encoders/zoom.py): >0 = the side of the square cut around the located product in a
+    # live frame, as a share of the frame's height. The model then takes frames at image_size (squashed, the
+    # whole frame) and runs its backbone at image_size / 2 twice for a live frame: once to locate (a locator
+    # head taught with the boxes: visual_box_loss > 0), once on the zoomed square. 0 = off
+    visual_zoom: float = 0.0
+    visual_zoom_aspect: float = 0.5625  # live frames' height / width (16:9): the square's width in the squashed input
+    visual_zoom_jitter: float = 0.3  # training: the square's centre moves by up to this share of its side
 
     def __post_init__(self) -> None:
         if list(self.domains) != list(DOMAINS):
@@ -92,13 +99,30 @@ class ModelConfig:
                 raise ValueError(f"{self.visual_backbone} needs image_size divisible by 32, got {self.image_size}")
             if not -1 <= self.visual_trainable_blocks <= 16:
                 raise ValueError(f"visual_trainable_blocks must be -1 (all) or 0..16, got {self.visual_trainable_blocks}")
-        if self.visual_box_loss < 0 or (self.visual_box_loss > 0 and self.visual_pool != "attention"):
-            raise ValueError(f"visual_box_loss must be >= 0 and needs visual_pool: attention, got "
+        if self.visual_box_loss < 0 or (self.visual_box_loss > 0 and self.visual_pool != "attention"
+                                        and not self.visual_zoom):
+            raise ValueError(f"visual_box_loss must be >= 0 and needs visual_pool: attention (or visual_zoom), got "
                              f"{self.visual_box_loss} with {self.visual_pool!r}")
+        if self.visual_zoom:
+            if not 0 < self.visual_zoom <= 1 or not 0 < self.visual_zoom_aspect <= 1 or self.visual_zoom_jitter < 0:
+                raise ValueError("visual_zoom and visual_zoom_aspect must be in (0, 1], visual_zoom_jitter >= 0")
+            if self.visual_backbone == "cnn" or not 0 <= self.visual_trainable_blocks < 16:
+                raise ValueError("visual_zoom needs a pretrained backbone with a frozen part (visual_trainable_blocks "
+                                 "0..15: training caches it)")
+            if self.image_fit != "squash" or self.image_size % 64:
+                raise ValueError("visual_zoom needs image_fit: squash (the whole frame) and image_size divisible by 64 "
+                                 f"(the backbone runs at half of it), got {self.image_fit!r}, {self.image_size}")
+            if self.visual_box_loss <= 0:
+                raise ValueError("visual_zoom needs visual_box_loss > 0: the boxes teach its locator")
         if self.visual_cache_views < 1:
             raise ValueError("visual_cache_views must be >= 1")
         if self.frames < 1 or self.image_size < 16:
             raise ValueError(f"need frames >= 1 and image_size >= 16, got {self.frames}, {self.image_size}")
+
+    @property
+    def backbone_size(self) -> int:
+        """Side of the backbone's square input: image_size, or half of it with visual_zoom."""
+        return self.image_size // 2 if self.visual_zoom else self.image_size
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

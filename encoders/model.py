@@ -13,17 +13,28 @@ from torch import nn
 
 from .backbone import LITE0_BLOCKS, NORMALISATION, AttentionPool, build_body, load_lite_state
 from .config import ModelConfig, resolve_text_encoder
+from .zoom import halve, locate, zoom_crop
 
 class VisualTower(nn.Module):
     """Backbone feature map -> pooled per frame (mean or attention) -> mean over the K frames, so a page
     (1 image) and a clip (K) share it. ``frame_features = pool(upper(lower(x)))``; ``lower`` is the frozen
-    part of a pretrained backbone (identity for the CNN), which training computes once and caches."""
+    part of a pretrained backbone (identity for the CNN), which training computes once and caches.
+
+    With ``visual_zoom`` the tower takes frames at twice the backbone's side and zooms on the product of live
+    rows first (``zoom_in``; encoders/zoom.py): a locator head finds it on the halved frame, and the square
+    around it is what the backbone describes."""
 
     def __init__(self, cfg: ModelConfig, pretrained: bool = True):
         super().__init__()
         self.backbone = cfg.visual_backbone
         self.body, self.out_dim = build_body(cfg.visual_backbone, cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem)
         self.pool = AttentionPool(self.out_dim, cfg.visual_attn_hidden) if cfg.visual_pool == "attention" else None
+        self.zoom = cfg.visual_zoom
+        self.zoom_side = (cfg.visual_zoom * cfg.visual_zoom_aspect, cfg.visual_zoom)
+        self.size = cfg.backbone_size
+        self.live = cfg.domain_index("live")
+        # where the product is on a live frame: a score per cell of the halved frame's map (taught with boxes)
+        self.locator = AttentionPool(self.out_dim, cfg.visual_attn_hidden) if cfg.visual_zoom else None
         mean, std = NORMALISATION[cfg.visual_backbone]
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -93,10 +104,27 @@ class VisualTower(nn.Module):
         # mean over the K frames; a page repeated K times pools to its single-image features
         return self.pooled(self.upper(f.reshape(b * k, *f.shape[2:]))).reshape(b, k, -1).mean(dim=1)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames [B, K, 3, H, W] in [0, 1] -> [B, out_dim]."""
+    def locate(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Feature maps of halved frames [N, C, h, w] -> the product's centre (cx, cy) [N], normalised."""
+        return locate(self.locator.weights(fmap))
+
+    def zoom_in(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Zoom configs: frames [N, 3, S, S] (S = image_size) -> the backbone's input [N, 3, S/2, S/2]: every
+        frame halved, and those of ``rows`` (bool [N]; None = all) replaced by the square around the product."""
+        small = halve(x)
+        cx, cy = self.locate(self.feature_map(small))
+        crops = zoom_crop(x, cx, cy, *self.zoom_side, small.shape[-1])
+        return crops if rows is None else torch.where(rows.view(-1, 1, 1, 1), crops, small)
+
+    def forward(self, frames: torch.Tensor, domain: torch.Tensor | None = None) -> torch.Tensor:
+        """frames [B, K, 3, H, W] in [0, 1] -> [B, out_dim]. ``domain`` [B] matters to zoom configs only: live
+        rows are zoomed, the others described whole; without it every row is taken for a live window."""
         b, k, c, h, w = frames.shape
-        f = self.lower(frames.reshape(b * k, c, h, w))
+        x = frames.reshape(b * k, c, h, w)
+        if self.zoom:
+            rows = None if domain is None else (domain == self.live).view(b, 1).expand(b, k).reshape(b * k)
+            x = self.zoom_in(x, rows)
+        f = self.lower(x)
         return self.from_lower(f.reshape(b, k, *f.shape[1:]))
 
 
@@ -232,7 +260,7 @@ class AmpereModel(nn.Module):
 
     def forward(self, input_ids, attention_mask, frames, domain, ngrams=None):
         return self.embed_from_features(self.text_features(input_ids, attention_mask, ngrams),
-                                        self.visual(frames), domain)
+                                        self.visual(frames, domain), domain)
 
 
 def save_checkpoint(model: AmpereModel, path: Path, extra: dict | None = None) -> Path:

@@ -218,3 +218,88 @@ def test_train_without_val_live_windows_skips_the_grid(tmp_path):
     assert ckpt.is_file() and not (tmp_path / "run" / "retrieval.png").exists()
     assert any("no retrieval grid" in m for m in logs)
     assert any("(box " in m for m in logs), logs
+
+
+# --- zoom on the product (encoders/zoom.py)
+
+def test_zoom_crop_halve_and_locate():
+    from encoders.zoom import box_centres, halve, locate, zoom_crop
+
+    x = torch.rand(3, 3, 16, 16)
+    # the whole frame resampled to half its side is the 2x2 mean: the identity crop and halve agree
+    full = zoom_crop(x, torch.full((3,), 0.5), torch.full((3,), 0.5), 1.0, 1.0, 8)
+    assert torch.allclose(full, halve(x), atol=1e-6)
+    # a quarter-side square at the top-left corner is those pixels, upsampled
+    tl = zoom_crop(x, torch.zeros(3), torch.zeros(3), 0.25, 0.25, 4)  # centre clamped into the frame
+    assert torch.allclose(tl, x[:, :, :4, :4], atol=1e-6)
+    w = torch.zeros(2, 4, 8)
+    w[0, 1, 6] = 1.0
+    w[1, 3, 0] = 1.0
+    cx, cy = locate(w)
+    assert cx.tolist() == pytest.approx([6.5 / 8, 0.5 / 8]) and cy.tolist() == pytest.approx([1.5 / 4, 3.5 / 4])
+    assert np.allclose(box_centres([[0.2, 0.4, 0.4, 0.8], [math.nan] * 4]).numpy(), [[0.3, 0.6], [0.5, 0.5]])
+
+
+ZOOM = dict(LITE, image_size=128, image_fit="squash", visual_zoom=0.5, visual_box_loss=1.0, visual_pool="mean")
+
+
+def test_zoom_config_checks():
+    cfg = ModelConfig(**ZOOM)
+    assert cfg.backbone_size == 64 and ModelConfig(**LITE).backbone_size == 64
+    for bad in (dict(image_fit="crop"), dict(image_size=96), dict(visual_box_loss=0.0), dict(visual_zoom=1.5),
+                dict(visual_trainable_blocks=-1), dict(visual_backbone="cnn")):
+        with pytest.raises(ValueError, match="visual_zoom"):
+            ModelConfig(**{**ZOOM, **bad})
+
+
+def test_zoom_tower_zooms_live_rows_only_and_exports(random_lite_weights, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from ampere_train.export import export_visual, onnx_session
+    from encoders.model import AmpereModel
+    from encoders.zoom import halve
+
+    torch.manual_seed(0)
+    model = AmpereModel(ModelConfig(**{**ZOOM, "visual_pretrained": str(random_lite_weights)}), load_text=False).eval()
+    torch.nn.init.normal_(model.visual.locator.score[-1].weight, std=0.5)  # a locator that picks a cell
+    vis = model.visual
+    frames = torch.rand(3, 2, 3, 128, 128)
+    dom = torch.tensor([0, 2, 1])  # page, live, video
+    with torch.no_grad():
+        out = vis(frames, dom)
+        whole = vis.from_lower(vis.lower(halve(frames.reshape(6, 3, 128, 128))).reshape(3, 2, -1, 2, 2))
+        zoomed = vis(frames[1:2], None)
+    assert out.shape == (3, vis.out_dim)
+    # random weights give tiny activations: compare directions
+    out, whole, zoomed = (torch.nn.functional.normalize(t, dim=-1) for t in (out, whole, zoomed))
+    assert torch.allclose(out[[0, 2]], whole[[0, 2]], atol=1e-4)  # page and video: described whole
+    assert float(out[1] @ whole[1]) < 0.999 and torch.allclose(out[1], zoomed[0], atol=1e-4)
+    # the visual-only graph (export.py) takes every row for a live window: ONNX == torch
+    path = export_visual(model, tmp_path / "v.onnx")
+    u8 = (torch.rand(2, 2, 128, 128, 3) * 255).to(torch.uint8)
+    got = onnx_session(path).run(None, {"frames": u8.numpy(), "domain": np.array([2, 2])})[0]
+    with torch.no_grad():
+        x = u8.permute(0, 1, 4, 2, 3).float() / 255
+        ref = torch.nn.functional.normalize(model.visual_head(vis(x), torch.tensor([2, 2])), dim=-1).numpy()
+    assert np.abs(got - ref).max() < 1e-4
+
+
+def test_train_with_zoom(random_lite_weights, tmp_path):
+    from ampere_train.train import train
+    from encoders.model import load_checkpoint
+    from encoders.runtime import TorchEmbedder
+
+    ds = _fake_with_boxes(tmp_path / "fake")
+    cfg = ModelConfig(**{**ZOOM, "visual_pretrained": str(random_lite_weights), "epochs": 2, "batch_size": 4})
+    logs: list[str] = []
+    ckpt = train(ds, cfg, tmp_path / "run", text_mode="script", seed=0, progress=logs.append)
+    assert any("zoomed live squares" in m for m in logs) and any("(box " in m for m in logs), logs
+    zoom = list((ds / "cache" / "encoders").glob("zoom-train-live-*.npy"))
+    assert len(zoom) == 1 and np.load(zoom[0], mmap_mode="r").shape[:3] == (2, 8, 2)  # 2 views, 4 products x 2 windows
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "L->P" in metrics["val"]["directions"]
+    model = load_checkpoint(ckpt, load_text=False)
+    assert model.visual.locator is not None and model.cfg.backbone_size == 64
+    emb = TorchEmbedder(load_checkpoint(ckpt))
+    wide = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
+    assert emb.image_size == 128
+    assert abs(np.linalg.norm(emb.embed("live", [wide] * 3, "a mug").visual) - 1) < 1e-4
