@@ -29,7 +29,7 @@ from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
 from ampere.store import Store
 from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding
-from ampere.tagger import Tagger
+from ampere.tagger import Tagger, screen_texts
 from ampere.windows import WindowMedia
 
 _I16 = 32767.0  # window audio is kept as int16 in the claim-check store
@@ -233,7 +233,8 @@ class Pipeline:
         embed_ms = (time.perf_counter() - t) * 1000
         vec = np.asarray(emb.fused, dtype=np.float32)
         self.store.index.upsert_live(rec.stream_id, rec.start, rec.end, vec, text_embedding=emb.text,
-                                     visual_embedding=emb.visual, summary=rec.summary, ts=now())
+                                     visual_embedding=emb.visual, summary=rec.summary, ts=now(),
+                                     screen=" | ".join(dict.fromkeys(screen_texts(rec.screen))) or None)
         return Embedded(**fields_of(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
 
     def previous_candidates(self, rec: Embedded) -> list[tuple[str, float]]:

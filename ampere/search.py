@@ -15,7 +15,7 @@ from ampere.models import Models
 from ampere.store import Hit, Store
 
 MAX_QUERY_CHARS = 500
-SHOWN_FIELDS = ("title", "summary", "start", "end", "tag_product")
+SHOWN_FIELDS = ("title", "summary", "screen", "start", "end", "tag_product", "price", "category")
 
 
 def hit_dict(h: Hit) -> dict:

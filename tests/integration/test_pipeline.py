@@ -36,6 +36,26 @@ MAX_RECORD = 300_000
 MIN_TAG_TOP1 = 0.7
 
 
+def distractor(dataset, listed: list[str]) -> str:
+    """A product of the catalogue that is not on the stream."""
+    return next(r["product_id"] for r in load_jsonl(dataset / "catalog.jsonl") if r["product_id"] not in listed)
+
+
+def ocr_changes_a_ranking(store, settings, stream_id: str, read: list[tuple[float, str]]) -> bool:
+    """For some window, the tagger's best product with the screen's text differs from without it."""
+    from ampere.tagger import Tagger
+    tagger = Tagger(store.index, settings.tagger)
+    for start, text in read:
+        item = store.r.hgetall(store.keys.live(stream_id, start))
+        vec = np.frombuffer(item[b"embedding"], dtype=np.float32)
+        lines = [[line, 0.9, 0, 0, 1, 1, start] for line in text.split(" | ")]
+        with_screen = tagger.scores(vec, "", screen=lines)
+        without = tagger.scores(vec, "", screen=[])
+        if with_screen and without and with_screen[0][0] != without[0][0]:
+            return True
+    return False
+
+
 def bad_records() -> list[tuple[bytes, str]]:
     """(raw value, expected reason fragment) for each kind of bad input."""
     def rec(**fields):
@@ -66,6 +86,7 @@ def prepared():
 
 def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, prepared, tmp_path):
     run = uuid.uuid4().hex[:8]
+    listed_id = f"listed-{run}"
     settings = Settings(redis={"prefix": f"it-{run}"}, broker={"topic_prefix": f"it{run}",
                                                                "max_record_bytes": MAX_RECORD}, home=tmp_path)
     stream = load_jsonl(prepared / "live.jsonl")[0]
@@ -101,13 +122,32 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
 
         th = threading.Thread(target=collect, daemon=True)
         th.start()
-        deadline = time.time() + 300
-        while len({t["start"] for t in tags}) < want and time.time() < deadline:
+        # the same stream again, as a platform would publish it with its product list (a distractor included)
+        listed = [seg["product_id"] for seg in stream["segments"] if seg.get("product_id")]
+        bag = listed[1:] + [distractor(prepared, listed)]
+        replay(str(prepared / stream["path"]), listed_id, services.kafka_url, settings, realtime=False,
+               producer=producer, products=bag)
+        deadline = time.time() + 400
+        while (len({t["start"] for t in tags if t["stream_id"] == stream_id}) < want
+               or len({t["start"] for t in tags if t["stream_id"] == listed_id}) < want) and time.time() < deadline:
             assert worker.proc.poll() is None, worker.log_text()[-3000:]
             time.sleep(0.5)
         stop.set()
         assert worker.proc.poll() is None, "the worker must survive bad input"
     producer.close()
+
+    # with a product list the tagger ranks among it: the product left out of the list is never tagged
+    listed_tags = [t for t in tags if t["stream_id"] == listed_id]
+    assert store.streams.products(listed_id) == sorted(bag)
+    assert {t["product_id"] for t in listed_tags} <= set(bag) | {""} and listed_tags
+    tags = [t for t in tags if t["stream_id"] == stream_id]
+
+    # the screen was read: windows carry what OCR saw (the price card), and it changes what the tagger ranks first
+    screens = [(start, store.r.hget(store.keys.live(stream_id, start), "screen")) for start in sorted({t["start"] for t in tags})]
+    read = [(start, s.decode()) for start, s in screens if s]
+    assert read, "no window kept any on-screen text"
+    assert any("$" in text for _, text in read), read[:3]
+    assert ocr_changes_a_ranking(store, settings, stream_id, read)
 
     # every window of the stream is searchable under its deterministic key, and finds itself first
     starts = sorted({t["start"] for t in tags})
