@@ -290,3 +290,233 @@ def broker_restart(down_s: float = 2.0) -> Callable[[Lab], float]:
         lab.svc.start_service("kafka")
         return time.time()
     return fault
+
+
+# ---------------------------------------------------------------- malformed and hostile input
+
+@dataclass
+class Hostile:
+    kind: str
+    category: str  # the dead letter's reason must start with "<category>: "
+    fragment: str  # ... and contain this
+    records: list[tuple[bytes, bytes | None]]  # (key, value); the last one is the bad one, the others good
+    copies: int = 1  # how many times the bad record is sent (hostile frames: to see the memory they cost)
+
+
+def _jpeg(w: int, h: int, fmt: str = "JPEG", mode: str = "RGB") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, (w, h), 128 if mode == "L" else (90, 120, 200)).save(buf, format=fmt, quality=10)
+    return buf.getvalue()
+
+
+def _jpeg_claiming(w: int, h: int) -> bytes:
+    """A small JPEG whose header claims w x h (a decompression bomb: a few hundred bytes, gigabytes decoded)."""
+    small = bytearray(_jpeg(16, 16))
+    i = small.index(b"\xff\xc0")  # SOF0: marker(2) length(2) precision(1) height(2) width(2)
+    small[i + 5:i + 7] = h.to_bytes(2, "big")
+    small[i + 7:i + 9] = w.to_bytes(2, "big")
+    return bytes(small)
+
+
+def _flac(seconds: float, rate: int, channels: int = 1, value: float = 0.1) -> bytes:
+    import io
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from ampere import media
+
+    if channels == 1:
+        return media.encode_audio(np.full(int(seconds * rate), value, np.float32), rate)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="flac") as out:
+        st = out.add_stream("flac", rate=rate)
+        st.layout, st.format = "stereo", "s16"
+        n = int(seconds * rate)
+        fr = av.AudioFrame.from_ndarray(np.zeros((1, 2 * n), np.int16), format="s16", layout="stereo")
+        fr.sample_rate, fr.pts, fr.time_base = rate, 0, Fraction(1, rate)
+        for pkt in st.encode(fr):
+            out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return buf.getvalue()
+
+
+def hostile_corpus(settings: Settings, suffix: str = "") -> list[Hostile]:
+    """At least 30 kinds of malformed or hostile media-topic input, each with the reason it must be
+    dead-lettered with. Stateful kinds (time jumps, late chunks, frame floods) first send good records of a
+    stream of their own; those must not be dead-lettered."""
+    import msgpack
+    import numpy as np
+
+    from ampere import media
+    from ampere.records import SCHEMA_VERSION, AudioChunk, Keyframe, StreamEnd, WindowReady
+
+    sr = settings.ingest.sample_rate
+    good_pcm = (0.2 * np.sin(np.arange(sr) / sr * 2 * np.pi * 330)).astype(np.float32)
+    good_flac = media.encode_audio(good_pcm, sr)
+    good_jpeg = media.encode_jpeg(np.full((96, 96, 3), 100, np.uint8))
+
+    def raw(**fields) -> bytes:
+        return msgpack.packb({"v": SCHEMA_VERSION, **fields}, use_bin_type=True)
+
+    def audio(sid: str, t0: float, data: bytes = good_flac, rate: int = sr, seq: int = 0, codec: str = "flac"):
+        return AudioChunk(stream_id=sid, seq=seq, t0=t0, sample_rate=rate, codec=codec, data=data).encode()
+
+    def frame(sid: str, t: float, data: bytes = good_jpeg, seq: int = 0):
+        return Keyframe(stream_id=sid, seq=seq, t=t, codec="jpeg", data=data).encode()
+
+    def one(kind, category, fragment, value, copies=1, key=b"hostile"):
+        return Hostile(kind, category, fragment, [(key, value)], copies)
+
+    def run_of(sid: str, seconds: int) -> list[tuple[bytes, bytes]]:
+        return [(sid.encode(), audio(sid, float(t), seq=t)) for t in range(seconds)]
+
+    j, lt, fj, fl = (f"h-{n}{suffix}" for n in ("jump", "late", "fjump", "flood"))
+
+    limit = settings.broker.max_record_bytes
+    out = [
+        one("not-msgpack", "bad-record", "not a msgpack record", b"\x00\xffnot msgpack at all"),
+        one("no-value", "bad-record", "empty message", None),
+        one("msgpack-list", "bad-record", "record is a list", msgpack.packb([1, 2, 3])),
+        one("msgpack-int", "bad-record", "record is a int", msgpack.packb(42)),
+        one("msgpack-nesting-bomb", "bad-record", "not a msgpack record", b"\x91" * 200_000 + b"\x00"),
+        one("msgpack-truncated", "bad-record", "not a msgpack record", b"\xdb\xff\xff\xff\xf0abc"),
+        one("unknown-version", "bad-record", "unknown schema version 7",
+            msgpack.packb({"v": 7, "type": "audio", "stream_id": "h"})),
+        one("no-version", "bad-record", "unknown schema version None", msgpack.packb({"type": "audio"})),
+        one("unknown-type", "bad-record", "unknown record type 'video'", raw(type="video", stream_id="h")),
+        one("stage-record-on-media", "bad-record", "unexpected record type 'window'",
+            WindowReady(stream_id="h", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0).encode()),
+        one("missing-field", "bad-record", "missing field 'sample_rate'",
+            raw(type="audio", stream_id="h", seq=0, t0=0.0, codec="flac", data=good_flac)),
+        one("mistyped-field", "bad-record", "field 't0': expected number",
+            raw(type="audio", stream_id="h", seq=0, t0="0", sample_rate=sr, codec="flac", data=good_flac)),
+        one("bool-as-number", "bad-record", "got bool",
+            raw(type="frame", stream_id="h", seq=True, t=0.0, codec="jpeg", data=good_jpeg)),
+        one("nan-time", "bad-record", "not a finite number",
+            raw(type="audio", stream_id="h", seq=0, t0=float("nan"), sample_rate=sr, codec="flac", data=good_flac)),
+        one("inf-time", "bad-record", "not a finite number",
+            raw(type="frame", stream_id="h", seq=0, t=float("inf"), codec="jpeg", data=good_jpeg)),
+        one("negative-time", "bad-record", "negative t0", audio("h-neg", -5.0)),
+        one("negative-frame-time", "bad-record", "negative t", frame("h-neg", -1.0)),
+        one("negative-end", "bad-record", "end: t", StreamEnd(stream_id="h-neg", t=-3.0).encode()),
+        one("bad-stream-id", "bad-record", "bad stream_id",
+            raw(type="frame", stream_id="a b{c}", seq=0, t=0.0, codec="jpeg", data=good_jpeg)),
+        one("long-stream-id", "bad-record", "bad stream_id",
+            raw(type="frame", stream_id="x" * 300, seq=0, t=0.0, codec="jpeg", data=good_jpeg)),
+        one("unsupported-codec", "bad-record", "unsupported codec 'opus'", audio("h-codec", 0.0, codec="opus")),
+        one("oversized-record", "bad-record", "oversized record", frame("h-big", 0.0, b"\0" * (limit + 10))),
+        one("garbage-flac", "bad-media", "cannot decode audio chunk", audio("h-flac", 0.0, b"fLaC" + b"\x07" * 200)),
+        one("empty-audio", "bad-media", "audio chunk is empty", audio("h-flac", 0.0, b"")),
+        one("no-samples", "bad-media", "decodes to no samples", audio("h-flac", 0.0, media.encode_audio(
+            np.zeros(0, np.float32), sr))),
+        one("declared-other-rate", "bad-record", "sample rate 8000 Hz", audio("h-rate", 0.0, _flac(1, 8000), 8000)),
+        one("lying-rate", "bad-media", "is 8000 Hz, expected 16000 Hz", audio("h-rate", 0.0, _flac(1, 8000))),
+        one("stereo", "bad-media", "2 channels, expected mono", audio("h-stereo", 0.0, _flac(1, sr, channels=2))),
+        one("silence-bomb", "media-limit", "decodes to more than", audio("h-bomb", 0.0, _flac(120, sr, value=0.0))),
+        one("far-future-time", "media-limit", "past the longest stream", audio("h-future", 1e9)),
+        one("garbage-jpeg", "bad-media", "cannot read the image header", frame("h-img", 0.0, b"\xff\xd8broken jpeg")),
+        one("png-as-jpeg", "bad-media", "not a JPEG", frame("h-img", 0.5, _jpeg(64, 64, "PNG"))),
+        one("gif-as-jpeg", "bad-media", "not a JPEG", frame("h-img", 1.0, _jpeg(64, 64, "GIF", "L"))),
+        one("truncated-jpeg", "bad-media", "image", frame("h-img", 1.5, _jpeg(300, 300)[:400])),
+        one("huge-frame", "media-limit", "pixels", frame("h-huge", 0.0, _jpeg(7000, 7000)), copies=3),
+        one("big-frame", "media-limit", "over the limit", frame("h-huge", 0.5, _jpeg(2200, 2000)), copies=2),
+        one("bomb-header-frame", "media-limit", "pixels", frame("h-huge", 1.0, _jpeg_claiming(30000, 30000)),
+            copies=3),
+    ]
+    # stateful: a stream plays, then misbehaves
+    out.append(Hostile("timestamp-jump", "media-limit", "jumps", run_of(j, 10) + [(j.encode(), audio(j, 400.0, seq=99))]))
+    late = run_of(lt, 3) + [(lt.encode(), audio(lt, float(t), seq=t)) for t in (4, 5, 6, 7)]
+    out.append(Hostile("late-chunk", "late-media", "padded with silence", late + [(lt.encode(), audio(lt, 3.0))]))
+    out.append(Hostile("frame-far-ahead", "media-limit", "ahead of the stream's audio",
+                       run_of(fj, 4) + [(fj.encode(), frame(fj, 900.0))]))
+    flood = run_of(fl, 2) + [(fl.encode(), frame(fl, 1.0 + i / 100)) for i in range(int(settings.limits.max_frames_per_s))]
+    out.append(Hostile("frame-flood", "media-limit", "keyframes in media second",
+                       flood + [(fl.encode(), frame(fl, 1.5 + 0.001))]))
+    return out
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}|object at|\\x[0-9a-f]{2}")
+
+
+def stable_reason(reason: str, category: str) -> bool:
+    """A reason that can be grouped: its category first, one bounded line, no reprs, addresses or byte dumps."""
+    from ampere.errors import scrub
+
+    return (reason.startswith(category + ": ") and reason == scrub(reason, limit=10_000) and len(reason) < 400
+            and not _ADDRESS.search(reason))
+
+
+def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.0) -> dict:
+    """Send the hostile corpus to an idle worker (its memory before and after is what hostile input costs),
+    then replay the good streams while a second copy of the corpus is sent in between. Every kind must be
+    dead-lettered with its reason, both times; no good record lost (the streams' windows, the stateful kinds'
+    good records)."""
+    from ampere.broker import make_producer
+
+    worker = lab.workers[0]
+    producer = make_producer(lab.urls.kafka_url, lab.settings, max_request_size=4 * lab.settings.broker.max_record_bytes)
+    sent: dict[tuple[int, int], tuple[str, bool]] = {}  # (partition, offset) -> (kind, bad?)
+    corpora = [hostile_corpus(lab.settings), hostile_corpus(lab.settings, suffix="-2")]
+
+    def send(corpus: list[Hostile]) -> int:
+        n = 0
+        for h in corpus:
+            for i, (key, value) in enumerate(h.records):
+                bad = i == len(h.records) - 1
+                for _ in range(h.copies if bad else 1):
+                    md = producer.send(lab.settings.topic("media"), key=key, value=value).get(timeout=30)
+                    sent[(md.partition, md.offset)] = (h.kind, bad)
+                    n += bad
+        return n
+
+    def wait_letters(n: int) -> None:
+        deadline = time.time() + settle_s
+        while time.time() < deadline and len(lab.dead_letters()) < n:
+            time.sleep(1)
+
+    rss_before, hwm_before = worker.rss_mb(), worker.peak_rss_mb()
+    n1 = send(corpora[0])
+    wait_letters(n1)
+    hwm_hostile = worker.peak_rss_mb()
+    log(f"[malformed] idle worker: peak RSS {hwm_before:.0f} MB before the corpus, {hwm_hostile:.0f} MB after")
+
+    th = threading.Thread(target=lambda: (time.sleep(3), send(corpora[1])), daemon=True)
+    th.start()
+    result = lab.run("malformed", speed=speed)
+    th.join(timeout=120)
+    producer.close()
+    wait_letters(2 * n1)
+    letters = lab.dead_letters()
+    by_kind: dict[str, list[str]] = {}
+    good_dead = 0
+    for d in letters:
+        kind, bad = sent.get((d.partition, d.offset), ("?", False))
+        if not bad:
+            good_dead += 1
+        by_kind.setdefault(kind, []).append(d.reason)
+    kinds = {}
+    for h in corpora[0]:
+        reasons = by_kind.get(h.kind, [])
+        ok = len(reasons) == 2 * h.copies and all(stable_reason(r, h.category) and h.fragment in r for r in reasons)
+        kinds[h.kind] = {"dead_lettered": len(reasons), "sent": 2 * h.copies, "ok": ok,
+                         "reason": reasons[0] if reasons else None}
+    return {
+        "kinds": len(corpora[0]),
+        "dead_lettered": sum(1 for k in kinds.values() if k["ok"]),
+        "good_lost": result.lost + good_dead,
+        "good_windows": {"expected": result.expected, "indexed": result.indexed},
+        "good_records_dead_lettered": good_dead,
+        "unexplained_dead_letters": len(by_kind.get("?", [])),
+        "peak_rss_mb": round(worker.peak_rss_mb(), 1),
+        "idle_rss_mb": round(rss_before, 1),
+        "peak_rss_before_corpus_mb": round(hwm_before, 1),
+        "peak_rss_after_corpus_mb": round(hwm_hostile, 1),
+        "by_kind": kinds,
+    }
