@@ -22,6 +22,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ampere import media
 from ampere.broker import ensure_topics, make_producer, topic_names
@@ -88,7 +89,7 @@ def record_time(rec) -> float:
 class _Entry:
     t: float
     value: bytes
-    future: object = None
+    future: Any = None  # kafka-python's FutureRecordMetadata
     cluster: str | None = None  # the broker's cluster id when its ack was seen
 
 
@@ -197,7 +198,8 @@ class CheckedSender:
         try:
             for attempt in Retrying(retry=retry_if_exception_type(_Undelivered), reraise=True,
                                     stop=stop_after_attempt(r.replay_attempts),
-                                    wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s, jitter=r.jitter_s)):
+                                    wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s,
+                                                                 jitter=r.jitter_s)):
                 with attempt:
                     pending, changed = self._resend(pending, changed)
         except _Undelivered as last:

@@ -152,7 +152,7 @@ def cmd_replay(args) -> int:
     if args.resume:
         point = resume_point(settings, args.stream)
         if point is None:
-            print(f"{args.stream}: no unfinished replay to resume (its last replay delivered everything); "
+            print(f"{args.stream}: nothing to resume (its last replay delivered everything, or there was none); "
                   "nothing sent", file=sys.stderr)
             return 0
         start = max(start, point)
@@ -207,7 +207,7 @@ def _dead_letters(urls, settings, since, prefix, group=None, timeout=5.0):
     for msg in consume(urls.kafka_url, settings.topic("dead-letter"), group=group, timeout_s=timeout,
                        settings=settings):
         try:
-            letter = DeadLetter.decode(msg.value)
+            letter = DeadLetter.decode(msg.value or b"")
         except Exception:
             continue
         if since is not None and msg.timestamp / 1000 < since:
@@ -219,6 +219,7 @@ def _dead_letters(urls, settings, since, prefix, group=None, timeout=5.0):
 
 def cmd_dead_letters_list(args) -> int:
     from collections import Counter
+
     from ampere.errors import category_of
     from ampere_dev.services import resolve_services
     settings = _settings()

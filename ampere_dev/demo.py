@@ -18,7 +18,7 @@ from ampere.models import Models
 from ampere.search import Search
 from ampere.store import Store
 from ampere.records import decode
-from ampere.replay import replay
+from ampere.replay import ReplayError, replay
 from ampere.urls import redact, running_services
 from ampere_dev.services import resolve_services
 from ampere.settings import Settings
@@ -112,7 +112,13 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
             collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
             collector.start()
             stop = threading.Event()
-            threads = [threading.Thread(target=replay, daemon=True,
+            def play(*args, **kw) -> None:
+                try:
+                    replay(*args, **kw)
+                except ReplayError as exc:  # said, not hidden: those windows will be missing
+                    print(f"  [replay] error: {exc}", flush=True)
+
+            threads = [threading.Thread(target=play, daemon=True,
                                         args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
                                         kwargs={"realtime": not fast, "stop": stop}) for s in live]
             for th in threads:

@@ -73,31 +73,47 @@ class Lab:
             redis={"prefix": f"fault-{run}"}, broker={"topic_prefix": f"fault{run}"})
         self.dataset = Path(dataset)
         self.shared = services
-        self.svc: EmbeddedServices | None = None
-        self.urls: ServiceURLs | None = services
+        self._svc: EmbeddedServices | None = None
+        self._urls: ServiceURLs | None = services
         self.workers: list[FaustWorker] = []
-        self.store: Store | None = None
+        self._store: Store | None = None
         self.log = log
         self.streams = load_jsonl(self.dataset / "live.jsonl")
+
+    @property
+    def svc(self) -> EmbeddedServices:
+        if self._svc is None:
+            raise RuntimeError("this fault needs services of the lab's own (Lab(services=None))")
+        return self._svc
+
+    @property
+    def urls(self) -> ServiceURLs:
+        assert self._urls is not None, "use the lab as a context manager"
+        return self._urls
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "use the lab as a context manager"
+        return self._store
 
     # ---------------------------------------------------------------- lifetime
 
     def __enter__(self) -> "Lab":
-        if self.urls is None:
-            self.svc = EmbeddedServices(self.settings, home=self.settings.home)
-            self.urls = self.svc.start()
+        if self._urls is None:
+            self._svc = EmbeddedServices(self.settings, home=self.settings.home)
+            self._urls = self._svc.start()
         ensure_topics(self.urls.kafka_url, list(topic_names(self.settings).values()), self.settings.broker.partitions)
-        self.store = Store.connect(self.urls.redis_url, self.settings.redis)
+        self._store = Store.connect(self.urls.redis_url, self.settings.redis)
         self.store.index.create()
         return self
 
     def __exit__(self, *exc) -> None:
         for w in self.workers:
             w.stop()
-        if self.store is not None:
-            self.store.r.close()
-        if self.svc is not None:
-            self.svc.stop()
+        if self._store is not None:
+            self._store.r.close()
+        if self._svc is not None:
+            self._svc.stop()
 
     def index_catalog(self, models=None) -> int:
         from ampere.catalog import add_pages
@@ -182,7 +198,7 @@ class Lab:
 
     def dead_letters(self) -> list[DeadLetter]:
         try:
-            return [DeadLetter.decode(m.value) for m in consume(self.urls.kafka_url, self.settings.topic("dead-letter"),
+            return [DeadLetter.decode(m.value or b"") for m in consume(self.urls.kafka_url, self.settings.topic("dead-letter"),
                                                                  timeout_s=3, settings=self.settings)]
         except ValueError:  # no dead-letter topic (a broker that restarted before any was written)
             return []
@@ -431,12 +447,14 @@ def hostile_corpus(settings: Settings, suffix: str = "") -> list[Hostile]:
             copies=3),
     ]
     # stateful: a stream plays, then misbehaves
-    out.append(Hostile("timestamp-jump", "media-limit", "jumps", run_of(j, 10) + [(j.encode(), audio(j, 400.0, seq=99))]))
+    out.append(Hostile("timestamp-jump", "media-limit", "jumps",
+                       run_of(j, 10) + [(j.encode(), audio(j, 400.0, seq=99))]))
     late = run_of(lt, 3) + [(lt.encode(), audio(lt, float(t), seq=t)) for t in (4, 5, 6, 7)]
     out.append(Hostile("late-chunk", "late-media", "padded with silence", late + [(lt.encode(), audio(lt, 3.0))]))
     out.append(Hostile("frame-far-ahead", "media-limit", "ahead of the stream's audio",
                        run_of(fj, 4) + [(fj.encode(), frame(fj, 900.0))]))
-    flood = run_of(fl, 2) + [(fl.encode(), frame(fl, 1.0 + i / 100)) for i in range(int(settings.limits.max_frames_per_s))]
+    flood = run_of(fl, 2) + [(fl.encode(), frame(fl, 1.0 + i / 100))
+                             for i in range(int(settings.limits.max_frames_per_s))]
     out.append(Hostile("frame-flood", "media-limit", "keyframes in media second",
                        flood + [(fl.encode(), frame(fl, 1.5 + 0.001))]))
     return out
@@ -461,7 +479,8 @@ def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.
     from ampere.broker import make_producer
 
     worker = lab.workers[0]
-    producer = make_producer(lab.urls.kafka_url, lab.settings, max_request_size=4 * lab.settings.broker.max_record_bytes)
+    producer = make_producer(lab.urls.kafka_url, lab.settings,
+                             max_request_size=4 * lab.settings.broker.max_record_bytes)
     sent: dict[tuple[int, int], tuple[str, bool]] = {}  # (partition, offset) -> (kind, bad?)
     corpora = [hostile_corpus(lab.settings), hostile_corpus(lab.settings, suffix="-2")]
 
@@ -487,7 +506,11 @@ def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.
     hwm_hostile = worker.peak_rss_mb()
     log(f"[malformed] idle worker: peak RSS {hwm_before:.0f} MB before the corpus, {hwm_hostile:.0f} MB after")
 
-    th = threading.Thread(target=lambda: (time.sleep(3), send(corpora[1])), daemon=True)
+    def second() -> None:
+        time.sleep(3)
+        send(corpora[1])
+
+    th = threading.Thread(target=second, daemon=True)
     th.start()
     result = lab.run("malformed", speed=speed)
     th.join(timeout=120)

@@ -116,8 +116,9 @@ class FaustWorker:
             text = self.log_text(current_run=True)
             if READY_MARK in text and MODELS_MARK in text:
                 return
-            if self.proc.poll() is not None and not self.restart:
-                raise RuntimeError(f"faust worker exited with {self.proc.returncode}:\n{text[-3000:]}")
+            proc = self.proc
+            if proc is not None and proc.poll() is not None and not self.restart:
+                raise RuntimeError(f"faust worker exited with {proc.returncode}:\n{text[-3000:]}")
             time.sleep(0.3)
         raise TimeoutError(f"faust worker not ready after {timeout:.0f} s:\n{self.log_text()[-3000:]}")
 

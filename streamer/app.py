@@ -17,7 +17,7 @@ import faust
 
 from ampere.broker import faust_broker
 from ampere.settings import Settings, get_settings
-from ampere.urls import ServiceURLs, ServicesNotFound, discover_urls, redact
+from ampere.urls import ServicesNotFound, ServiceURLs, discover_urls, redact
 from streamer import agents, guard, topics
 
 
@@ -36,7 +36,7 @@ def _datadir(settings: Settings) -> Path:
         Path(tempfile.gettempdir()) / f"ampere-faust-{os.getuid()}"
 
 
-def make_app(settings: Settings, urls: ServiceURLs) -> faust.App:
+def make_app(settings: Settings, urls: ServiceURLs) -> App:
     b, w = settings.broker, settings.worker
     try:
         brokers, credentials = faust_broker(urls.kafka_url, settings)

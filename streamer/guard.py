@@ -118,8 +118,8 @@ class Guard:
                 await self._io(store.blobs.mark_redriven, key)
             if orphans:
                 log.warning("re-published %d windows (%s): %s", len(orphans), why,
-                            ", ".join(decode(m).window_id for _, m in orphans[:10]) + (" ..." if len(orphans) > 10
-                                                                                      else ""))
+                            ", ".join(decode(m).window_id for _, m in orphans[:10])  # type: ignore[attr-defined]
+                            + (" ..." if len(orphans) > 10 else ""))
             return True
         finally:
             await self._io(store.r.delete, store.keys.repair_lock)

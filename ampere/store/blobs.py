@@ -93,7 +93,7 @@ class Blobs:
                     rec = decode(meta, expect=(WindowReady,))
                 except BadRecord:
                     continue
-                if rec.closed_at <= closed_before:
+                if rec.closed_at <= closed_before:  # type: ignore[attr-defined]
                     found.append((key, meta, rec))
             if found:
                 for (key, meta, _), indexed in zip(found, is_indexed([f[2] for f in found])):

@@ -182,7 +182,7 @@ class StreamState:
 
     def journal(self, stream_id: str) -> list[bytes]:
         try:
-            return list(self.r.zrange(self.keys.journal(stream_id), 0, -1))
+            return [bytes(x) for x in self.r.zrange(self.keys.journal(stream_id), 0, -1)]  # type: ignore[arg-type]
         except redis.ResponseError as exc:
             if "WRONGTYPE" not in str(exc):
                 raise

@@ -9,7 +9,7 @@ import redis
 from ampere import media
 from ampere.errors import category_of, is_transient
 from ampere.ingest import Ingestor
-from ampere.records import AudioChunk, DeadLetter, Embedded, WindowReady, decode
+from ampere.records import AudioChunk, DeadLetter, Embedded, WindowReady
 from ampere.replay import CheckedSender, ReplayError, ReplayStats
 from ampere.settings import Settings
 from streamer.agents import Deps, Event, Stages
@@ -222,7 +222,7 @@ def test_when_the_broker_lost_its_data_the_last_acknowledged_stretch_is_sent_aga
 def test_records_that_cannot_be_delivered_raise_with_the_first_undelivered_second():
     from kafka.errors import KafkaTimeoutError
 
-    down = lambda: Producer(lambda n: Fut(ok=False, exc=KafkaTimeoutError("Batch expired")))  # noqa: E731
+    down = lambda: Producer(lambda n: Fut(ok=False, exc=KafkaTimeoutError("Batch expired")))
     cs, stats = sender([Producer(lambda n: Fut(ok=n < 4, exc=KafkaTimeoutError()))] + [down() for _ in range(10)],
                        replay_attempts=3)
     with pytest.raises(ReplayError, match="from media second 3.0 on were not delivered") as exc:
