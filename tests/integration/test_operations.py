@@ -144,3 +144,17 @@ def test_replay_fails_loudly_when_nothing_is_delivered_and_resumes_where_it_stop
     capsys.readouterr()
     assert run("replay", src, "--stream", "s-res", "--fast", "--resume") == 0
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_a_stream_that_stops_being_tagged_leaves_live_now_by_itself(services, settings_for):
+    """A stream whose end never arrives (its replay failed, the broker lost it) must not stay live forever."""
+    from ampere.store import Store
+
+    settings = settings_for(redis={"live_stale_s": 60, "now_ttl_s": 600})
+    st = Store.connect(services.redis_url, settings.redis)
+    now = time.time()
+    st.streams.record_tag("lost", 0.0, 8.0, "p1", 0.9, ts=now - 300)  # last tagged five minutes ago
+    st.streams.record_tag("alive", 0.0, 8.0, "p1", 0.8, ts=now)
+    assert [s["stream_id"] for s in st.streams.live_now("p1")] == ["alive"]
+    assert st.streams.now("lost")["stale"] and not st.streams.now("alive")["stale"]
+    assert 0 < st.r.ttl(st.keys.now("lost")) <= 600
