@@ -158,3 +158,31 @@ def test_a_stream_that_stops_being_tagged_leaves_live_now_by_itself(services, se
     assert [s["stream_id"] for s in st.streams.live_now("p1")] == ["alive"]
     assert st.streams.now("lost")["stale"] and not st.streams.now("alive")["stale"]
     assert 0 < st.r.ttl(st.keys.now("lost")) <= 600
+
+
+def test_redis_acl_users_and_tls_urls_reach_the_store(services, settings_for):
+    """AUTH with an ACL user works through the store (RedisVL included); a rediss:// URL keeps TLS and the retry
+    policy through the RESP2 pool the store builds (this redis-server has no TLS to test a handshake against)."""
+    from ampere.store import Store
+    from ampere.store.index import connect
+
+    settings = settings_for()
+    admin = redis.Redis.from_url(services.redis_url)
+    user, pw = f"ampere-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    admin.acl_setuser(user, enabled=True, passwords=[f"+{pw}"], keys=["*"], channels=["*"], commands=["+@all"])
+    try:
+        host_port = services.redis_url.rsplit("@", 1)[-1]
+        st = Store.connect(f"redis://{user}:{pw}@{host_port}", settings.redis)
+        st.index.create()
+        st.index.add_names(["Open Shore Wolf 20"])
+        assert st.index.names() == ["Open Shore Wolf 20"]
+        st.index.drop(with_documents=True)
+        with pytest.raises(redis.AuthenticationError):
+            Store.connect(f"redis://{user}:wrong@{host_port}", settings.redis).r.ping()
+    finally:
+        admin.acl_deluser(user)
+    r = connect("rediss://u:p@127.0.0.1:1/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem&protocol=3")
+    kw = r.connection_pool.connection_kwargs
+    assert r.connection_pool.connection_class.__name__ == "SSLConnection"
+    assert (kw["username"], kw["password"], kw["ssl_ca_certs"], kw["protocol"]) == ("u", "p", "/etc/ca.pem", 2)
+    assert kw["retry"].get_retries() == settings.retry.redis_retries
