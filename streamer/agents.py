@@ -165,20 +165,25 @@ class Stages:
             await self.dead_letter(ev, self.reason(exc, ev, rec))
             return
         for win in windows:
-            # a window whose media cannot be stored waits and retries: it is never dead-lettered for an outage
-            ready = await self.retrying(f"store window {win.window_id}", self.deps.pipeline.store_window, win,
-                                        give_up=False)
+            ready = None
             try:
+                # a window whose media cannot be stored waits and retries: never dead-lettered for an outage
+                ready = await self.retrying(f"store window {win.window_id}", self.deps.pipeline.store_window, win,
+                                            give_up=False)
                 await self.forward("windows", ready)
-            except Exception as exc:  # the broker refused it for good: reported, never lost in silence
-                log.exception("cannot forward window %s", win.window_id)
-                await self.dead_letter(ev, self.reason(exc, ev, ready), ready)
-        await self.retrying(f"journal {describe_record(rec)}", ing.commit, prepared, give_up=False)
-        if isinstance(rec, StreamEnd):
-            # recorded here, not only when the last window is tagged: that window may fail in a stage, and
-            # the stream must still leave "live now" (late tags of earlier windows keep it ended)
-            await self.retrying(f"end {rec.stream_id}", self.deps.pipeline.end_stream, rec.stream_id, rec.t,
-                                give_up=False)
+            except Exception as exc:  # a bug, or the broker refused it for good: reported, never lost in silence
+                log.exception("window %s not stored or forwarded", win.window_id)
+                await self.dead_letter(ev, self.reason(exc, ev, ready) if ready is not None else
+                                       f"internal-error: window {win.window_id}: {describe(exc)}", ready)
+        try:
+            await self.retrying(f"journal {describe_record(rec)}", ing.commit, prepared, give_up=False)
+            if isinstance(rec, StreamEnd):
+                # recorded here, not only when the last window is tagged: that window may fail in a stage, and
+                # the stream must still leave "live now" (late tags of earlier windows keep it ended)
+                await self.retrying(f"end {rec.stream_id}", self.deps.pipeline.end_stream, rec.stream_id, rec.t,
+                                    give_up=False)
+        except Exception:  # a bug: the journal keeps a little more than it needs; the stream goes on
+            log.exception("after %s", describe_record(rec))
 
     async def stage(self, ev: Event, expect: tuple, pool: str, method: str, out: str | None) -> Any:
         """Decode, run one pipeline stage in its pool and send its result to ``out``. A bad record is
