@@ -79,10 +79,17 @@ def test_the_password_is_a_secret_in_settings_and_reaches_a_child_worker(capsys,
 
 @pytest.fixture
 def app_module(monkeypatch):
+    """streamer.app, imported as the faust CLI would (it reads the settings and finds the services at import)."""
+    from ampere.settings import get_settings
+
     monkeypatch.setenv("KAFKA_URL", "kafka://127.0.0.1:1")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
-    from streamer import app
-    return app
+    get_settings.cache_clear()  # settings read by earlier tests must not hide these URLs
+    try:
+        from streamer import app
+        yield app
+    finally:
+        get_settings.cache_clear()
 
 
 def test_worker_web_server_is_off_by_default_and_on_loopback_when_asked(app_module):
