@@ -147,6 +147,7 @@ class WindowReady(Record):
     final: int = 0  # 1 on a stream's last window
     n_full: int = 0  # readable frames stored with the window (blob parts full0..), for OCR
     full_times: list = field(default_factory=list)  # their media times
+    rms: float = -1.0  # RMS of the window's audio (-1: unknown); digital silence shows no product
 
     @property
     def window_id(self) -> str:
@@ -204,6 +205,27 @@ RECORD_TYPES: dict[str, type[Record]] = {
     cls.TYPE: cls for cls in (AudioChunk, Keyframe, StreamEnd, StreamInfo, WindowReady, Transcribed, Summarized,
                               Embedded, Tag)
 }
+
+
+def describe(rec: Record, hop_s: float | None = None) -> str:
+    """Which record this is and which window it belongs to, for dead-letter reasons and logs (stable wording,
+    no payload): ``audio live000#12 at 12.000 s (window live000:8000)``, ``transcript of window live000:8000``."""
+    if isinstance(rec, WindowReady):
+        return f"window {rec.window_id}" if type(rec) is WindowReady else f"{rec.TYPE} of window {rec.window_id}"
+    stream = getattr(rec, "stream_id", "?")
+    t = getattr(rec, "t0", getattr(rec, "t", None))
+    if isinstance(rec, StreamEnd):
+        return f"end of {stream} at {rec.t:.3f} s"
+    if isinstance(rec, Tag):
+        return f"tag of window {window_id(rec.stream_id, rec.start)}"
+    seq = getattr(rec, "seq", None)
+    what = f"{rec.TYPE} {stream}" + (f"#{seq}" if seq is not None else "")
+    if t is None:
+        return what
+    what += f" at {t:.3f} s"
+    if hop_s and 0 <= t < 1e12:
+        what += f" (window {window_id(stream, math.floor(t / hop_s + 1e-9) * hop_s)})"
+    return what
 
 
 def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None, max_bytes: int | None = None) -> Record:

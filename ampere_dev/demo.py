@@ -18,8 +18,8 @@ from ampere.models import Models
 from ampere.search import Search
 from ampere.store import Store
 from ampere.records import decode
-from ampere.replay import replay
-from ampere.urls import running_services
+from ampere.replay import ReplayError, replay
+from ampere.urls import redact, running_services
 from ampere_dev.services import resolve_services
 from ampere.settings import Settings
 from ampere_dev.derive import ensure_ready
@@ -90,7 +90,7 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
     private = not (settings.kafka_url or settings.redis_url) and running_services(settings) is None
     svc_settings = settings.model_copy(update={"home": settings.home / "demo"}) if private else settings
     with resolve_services(svc_settings) as urls:
-        print(f"KAFKA_URL={urls.kafka_url}\nREDIS_URL={urls.redis_url}")
+        print(f"KAFKA_URL={redact(urls.kafka_url)}\nREDIS_URL={redact(urls.redis_url)}")
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
         store = Store.connect(urls.redis_url, settings.redis)
         if private:
@@ -112,7 +112,13 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
             collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
             collector.start()
             stop = threading.Event()
-            threads = [threading.Thread(target=replay, daemon=True,
+            def play(*args, **kw) -> None:
+                try:
+                    replay(*args, **kw)
+                except ReplayError as exc:  # said, not hidden: those windows will be missing
+                    print(f"  [replay] error: {exc}", flush=True)
+
+            threads = [threading.Thread(target=play, daemon=True,
                                         args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
                                         kwargs={"realtime": not fast, "stop": stop}) for s in live]
             for th in threads:

@@ -59,8 +59,34 @@ def load_schema(prefix: str = "ampere", ef_runtime: int = 64) -> dict:
     return schema
 
 
-def connect(redis_url: str) -> redis.Redis:
-    return resp2(redis.Redis.from_url(redis_url, decode_responses=False))
+def client_options(retry=None) -> dict:
+    """Keyword arguments for ``redis.Redis``: how a command is retried through a short outage (exponential
+    backoff with jitter on ConnectionError, TimeoutError and BusyLoadingError, i.e. LOADING while an AOF
+    replays) and how long a stalled server may keep a call waiting. ``retry``: ``settings.retry``. Longer
+    outages surface as those errors; the worker's stages retry them again (``streamer.agents``)."""
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+    from redis.retry import Retry
+
+    if retry is None:
+        from ampere.settings import RetryOptions
+
+        retry = RetryOptions()
+    return dict(
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=min(2.0, retry.max_s)), retry.redis_retries,
+                    supported_errors=(ConnectionError, TimeoutError, BusyLoadingError)),
+        retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
+        socket_timeout=retry.redis_socket_timeout_s,
+        socket_connect_timeout=min(5.0, retry.redis_socket_timeout_s),
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+
+
+def connect(redis_url: str, retry=None) -> redis.Redis:
+    """A client of ``redis_url`` (``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS, with
+    ``?ssl_ca_certs=...`` etc.), with the retry policy of :func:`client_options`."""
+    return resp2(redis.Redis.from_url(redis_url, decode_responses=False, **client_options(retry)))
 
 
 def resp2(r: redis.Redis) -> redis.Redis:

@@ -59,13 +59,15 @@ def _norm_candidates(candidates) -> list[dict]:
 
 class StreamState:
     def __init__(self, r: redis.Redis, keys: Keys, ttl_s: int, now_ttl_s: int = 3600,
-                 history_ttl_s: int = 7 * 24 * 3600):
+                 history_ttl_s: int = 7 * 24 * 3600, stale_s: float = 120.0):
         self.r = r
         self.keys = keys
         self.ttl_s = max(1, int(ttl_s))
-        # a stream whose end never arrives (its source died) leaves "live now" by itself after this long
+        # a stream whose end never arrives (its source died, or the broker lost it) leaves "live now" by itself:
+        # at once for readers once its last tag is older than stale_s, and its "now" key expires after now_ttl_s
         self.now_ttl_s = max(1, int(now_ttl_s))
         self.history_ttl_s = max(1, int(history_ttl_s))
+        self.stale_s = float(stale_s)
 
     # ---------------------------------------------------------------- tags
 
@@ -125,6 +127,8 @@ class StreamState:
             "candidates": json.loads(d.get("candidates") or "[]"),
             "ts": float(d.get("ts", "nan")),
             "ended": d.get("ended") == "1",
+            # no tag for stale_s: the stream's source (or the broker) is gone; live_now() leaves it out
+            "stale": not time.time() - float(d.get("ts", "nan")) <= self.stale_s,
         }
 
     def history(self, stream_id: str, start: float | None = None, end: float | None = None) -> list[dict]:
@@ -133,14 +137,17 @@ class StreamState:
         hi = "+inf" if end is None else repr(float(end))
         return [json.loads(m) for m in self.r.zrangebyscore(self.keys.tags(stream_id), lo, hi)]  # type: ignore[arg-type]
 
-    def live_now(self, product_id: str) -> list[dict]:
-        """Streams whose current tag is this product and that have not ended."""
+    def live_now(self, product_id: str, now_ts: float | None = None) -> list[dict]:
+        """Streams whose current tag is this product, that have not ended and were tagged within ``stale_s``."""
         out = []
+        now_ts = time.time() if now_ts is None else now_ts
         for stream_id in sorted(_s(m) for m in self.r.smembers(self.keys.on_air(product_id))):
             now = self.now(stream_id)
             if now is None or now["product_id"] != product_id or now["ended"]:
                 self.r.srem(self.keys.on_air(product_id), stream_id)  # stale: moved on, ended or expired
                 continue
+            if not now_ts - now["ts"] <= self.stale_s:  # no tag for a while (NaN ts too): not live; kept, it
+                continue  # comes back with the stream's next tag
             out.append({k: now[k] for k in ("stream_id", "start", "end", "score")})
         return out
 
@@ -188,21 +195,34 @@ class StreamState:
         self.r.set(self.keys.asr(stream_id), json.dumps(state, separators=(",", ":")), ex=self.ttl_s)
 
     # ---------------------------------------------------------------- journal of open windows (ampere.ingest)
+    # A sorted set scored by the media time each record covers up to: adding the same record twice (a retry
+    # after a timeout whose first try did land) changes nothing, trimming is by media time (idempotent too),
+    # and a replay reads the records in media order whatever order they arrived in.
 
-    def journal_append(self, stream_id: str, raw: bytes) -> None:
+    def journal_append(self, stream_id: str, raw: bytes, span_end: float) -> None:
         key = self.keys.journal(stream_id)
         pipe = self.r.pipeline(transaction=False)
-        pipe.rpush(key, raw)
+        pipe.zadd(key, {raw: float(span_end)})
         pipe.expire(key, self.ttl_s)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            self.r.delete(key)  # a list journal of an older version: its stream restarts from here
+            self.journal_append(stream_id, raw, span_end)
 
     def journal(self, stream_id: str) -> list[bytes]:
-        return [x if isinstance(x, bytes) else str(x).encode() for x in self.r.lrange(self.keys.journal(stream_id), 0, -1)]
+        try:
+            return [bytes(x) for x in self.r.zrange(self.keys.journal(stream_id), 0, -1)]  # type: ignore[arg-type]
+        except redis.ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            return []
 
-    def journal_drop_first(self, stream_id: str, n: int) -> None:
-        if n > 0:
-            self.r.ltrim(self.keys.journal(stream_id), n, -1)
+    def journal_trim(self, stream_id: str, keep_from: float) -> None:
+        """Drop the entries that only fed windows before ``keep_from`` (media s)."""
+        self.r.zremrangebyscore(self.keys.journal(stream_id), "-inf", repr(float(keep_from) + 1e-6))
 
     def journal_delete(self, stream_id: str) -> None:
         self.r.delete(self.keys.journal(stream_id))
-
