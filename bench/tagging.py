@@ -38,7 +38,7 @@ from ampere.textnorm import content_tokens  # noqa: E402
 from ampere_synth.truth import load_jsonl  # noqa: E402
 
 OUT = REPO_ROOT / "bench" / "results" / "tagging.json"
-PARTS = ("cosine", "lexical", "screen", "onair", "attributes")
+PARTS = ("cosine", "lexical", "screen", "onair", "attributes", "screen_attributes")
 
 
 class MemIndex:
@@ -169,8 +169,12 @@ class Config:
     smoothing: float = 0.7
     smoothing_empty: float = 0.9
 
+    ocr: bool = True  # what the screen shows counts (its words and the prices / names read on it)
+
     def weights(self) -> np.ndarray:
-        return np.array([1.0, self.lexical, self.screen, self.onair, self.attributes], np.float32)
+        on = 1.0 if self.ocr else 0.0
+        return np.array([1.0, self.lexical, self.screen * on, self.onair, self.attributes, self.attributes * on],
+                        np.float32)
 
 
 def tag_stream(wins: list[Window], cfg: Config, k: int = 10) -> dict[str, tuple[str, str]]:
@@ -236,9 +240,11 @@ def grid(quick: bool) -> list[Config]:
 
 def by_signal(windows: list[Window], base: Config) -> dict:
     """The issue's table: as before (no OCR, no attributes), + attributes, + OCR, + both."""
-    rows = {"as_before": base.__class__(**{**base.__dict__, "screen": 0.0, "attributes": 0.0}),
-            "attributes": base.__class__(**{**base.__dict__, "screen": 0.0}),
-            "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0}),
+    # "ocr": the screen's words and the prices and names read on it; "attributes": prices, materials, colours
+    # and names heard, matched against the catalogue's attributes
+    rows = {"as_before": base.__class__(**{**base.__dict__, "ocr": False, "attributes": 0.0}),
+            "attributes": base.__class__(**{**base.__dict__, "ocr": False}),
+            "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0, "ocr": True}),
             "both": base}
     return {name: {s: evaluate(windows, cfg, regular(s))["top1"] for s in ("val", "test")}
             for name, cfg in rows.items()}
