@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -65,6 +67,47 @@ def load_image(ref: str, base: Path) -> np.ndarray:
         raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
 
 
+# --- shop facets kept with each page (and the videos of its product): category, price and the image to show
+
+_PRICE_IN_TITLE = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?(?!\d)")
+
+
+def parse_price(value) -> float | None:
+    """A price as a number: ``49``, ``49.99``, ``"49.99"``, ``"$1,049.99"``; None when there is none."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    m = _PRICE_IN_TITLE.search(str(value)) or re.fullmatch(r"\s*(\d+)(\.\d+)?\s*", str(value))
+    return float(m.group(1).replace(",", "") + (m.group(2) or "")) if m else None
+
+
+def page_facets(row: dict, base: Path) -> dict:
+    """``category`` and ``price`` of a catalogue row (from ``attributes``, else a "$49.99" in the title) and its
+    ``image`` (an absolute path, or the URL as given), as item fields; None for what the row lacks, so a re-add
+    removes stale values."""
+    attrs: dict = row["attributes"] if isinstance(row.get("attributes"), dict) else {}
+    category = str(attrs.get("category") or "").strip() or None
+    price = parse_price(attrs.get("price"))
+    if price is None:
+        price = parse_price(row.get("title") if "$" in str(row.get("title", "")) else None)
+    ref = str(row.get("image") or "")
+    if ref and not ref.startswith(("http://", "https://")):
+        ref = str((Path(ref) if Path(ref).is_absolute() else base / ref).resolve())
+    return {"category": category, "price": price, "image": ref or None}
+
+
+def product_facets(store: Store, product_id: str) -> dict:
+    """Category and price of a product's page in the index (for its videos), {} when it has none."""
+    if not product_id:
+        return {}
+    hits = store.index.find(tags={"domain": "page", "product_id": product_id}, sort_by=None, limit=1)
+    if not hits:
+        return {}
+    f = hits[0].fields
+    return {"category": f.get("category") or None, "price": float(f["price"]) if f.get("price") else None}
+
+
 def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progress: bool = True) -> AddReport:
     path = Path(path)
     rows, errors = read_jsonl(path, ("id", "title", "image"))
@@ -85,7 +128,7 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progres
         store.index.upsert_many([
             {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
              "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
-             "ts": 0}
+             "ts": 0, **page_facets(row, path.parent)}
             for row, e in zip(chunk, embs)
         ])
         store.index.add_names(n for row in chunk for n in names_of(row))
@@ -124,6 +167,7 @@ def add_videos(store: Store, path: Path, models: Models, progress: bool = True) 
             continue
         emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
         store.index.upsert("video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
-                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0)
+                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0,
+                          video=str(vp.resolve()), **product_facets(store, row.get("product_id") or ""))
         report.added += 1
     return report

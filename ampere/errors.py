@@ -7,6 +7,7 @@
     │   └── media.MediaError     undecodable or out-of-bounds audio / image
     ├── TransientError    an outage (Redis, broker): wait and retry, never drop the record
     ├── QueryError        a search request that cannot be answered as asked (bad id, bad filter)
+    │   └── NotFound      ... because what it names is not there (an unknown item, product or stream)
     └── ConfigError       the deployment is missing something (model file, services)
 """
 from __future__ import annotations
@@ -26,6 +27,10 @@ class TransientError(AmpereError):
 
 class QueryError(AmpereError, ValueError):
     """A query that is malformed or names something unknown."""
+
+
+class NotFound(QueryError, LookupError):
+    """A query names an item, product or stream that the index does not hold."""
 
 
 class ConfigError(AmpereError, RuntimeError):
