@@ -21,7 +21,7 @@ from ampere.errors import PoisonRecord
 from ampere.ingest import Ingestor
 from ampere.pipeline import Pipeline
 from ampere.records import AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, Summarized, Transcribed, \
-    WindowReady, decode
+    WindowReady, decode, encode_tag_json
 from ampere.settings import Settings
 
 log = logging.getLogger("ampere.agents")
@@ -71,6 +71,7 @@ class Stages:
         self._deps_factory = deps
         self._deps: Deps | None = None
         self.send = send
+        self.model_load_s: dict[str, float] | None = None  # seconds per model, once warm_up is done
 
     @property
     def deps(self) -> Deps:
@@ -149,8 +150,15 @@ class Stages:
         return await self.stage(ev, (Summarized,), "embed", "embed_and_index", "embeddings")
 
     async def tag(self, ev: Event):
-        out = await self.stage(ev, (Embedded,), "io", "tag", "tags")
+        out = await self.stage(ev, (Embedded,), "io", "tag", None)
         if out is not None:
+            # the tags topic is read outside this repository: JSON with a published schema (ampere/schemas)
+            try:
+                value = encode_tag_json(out)
+            except PoisonRecord as exc:  # a score JSON cannot carry (NaN)
+                await self.dead_letter(ev, str(exc))
+                return None
+            await self.send("tags", out.stream_id.encode(), value)
             log.info("tag %s [%.0f-%.0fs] -> %s (%.3f) e2e %.0f ms", out.stream_id, out.start, out.end,
                      out.product_id, out.score, out.e2e_ms)
         return out
@@ -158,7 +166,7 @@ class Stages:
     async def warm_up(self) -> None:
         """Load the models before the first window arrives, so its latency is not a cold start (and a missing
         model file shows at start, not on every window)."""
-        await asyncio.get_running_loop().run_in_executor(None, self.deps.pipeline.models.warm_up)
+        self.model_load_s = await asyncio.get_running_loop().run_in_executor(None, self.deps.pipeline.models.warm_up)
         log.info("models loaded")
 
 

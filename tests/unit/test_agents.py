@@ -6,7 +6,7 @@ import numpy as np
 
 from ampere import media
 from ampere.ingest import Ingestor
-from ampere.records import AudioChunk, DeadLetter, StreamEnd, Tag, WindowReady, decode
+from ampere.records import AudioChunk, DeadLetter, StreamEnd, Tag, WindowReady, decode, decode_tag_json
 from ampere.settings import Settings
 from streamer.agents import Deps, Event, Stages
 
@@ -93,7 +93,7 @@ def test_stage_results_go_to_the_next_topic():
     from ampere.records import Embedded
     rec = Embedded(stream_id="s1", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0)
     assert run(st.tag(Event("ampere.embeddings", 0, 1, b"s1", rec.encode()))) is tag
-    assert [(s, decode(v).product_id) for s, _, v in sent] == [("tags", "p1")]
+    assert [(s, decode_tag_json(v).product_id) for s, _, v in sent] == [("tags", "p1")]
 
 
 def test_dependencies_are_built_on_first_use_only():
