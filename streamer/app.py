@@ -7,11 +7,19 @@ Importing this module reads the settings and finds the services (``KAFKA_URL``/`
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
 from ampere.settings import Settings, get_settings
 from ampere.urls import ServiceURLs, ServicesNotFound, bootstrap_servers, discover_urls
-from streamer import agents, topics
+from streamer import agents, metrics, topics
+
+
+def _datadir(settings: Settings) -> Path:
+    path = Path(settings.home) / "faust"
+    path.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
+    return path
 
 
 def make_app(settings: Settings, urls: ServiceURLs) -> faust.App:
@@ -36,6 +44,8 @@ def make_app(settings: Settings, urls: ServiceURLs) -> faust.App:
         web_bind=w.web_host,
         web_host=w.web_host,
         autodiscover=False,
+        # Faust's data folder (created even with memory:// tables): under settings.home, not the working directory
+        datadir=str(_datadir(settings) / "{conf.name}-data"),
     )
     # `faust worker` turns the web server on unless told --without-web, on every interface; ours stays off
     # unless a port is configured, and then listens on worker.web_host (loopback by default)
@@ -51,3 +61,4 @@ except ServicesNotFound as exc:  # a clear line for the faust CLI, not a traceba
 app = make_app(settings, urls)
 TOPICS = topics.declare(app, settings)
 stages = agents.register(app, TOPICS, lambda: agents.Deps.build(settings, urls.redis_url))
+worker_metrics = metrics.setup(app, stages, settings.worker)  # /metrics, /healthz, /readyz when metrics_port is set
