@@ -1,5 +1,6 @@
 """The API's routes. Handlers that touch Redis or the model are plain functions (FastAPI runs them in its thread
-pool); the live feeds are async. Ids only ever reach Redis through ``ampere.store`` (keys) and RedisVL filter
+pool); the cached views (product, stream, live list) and the live feeds are async, and leave the loop only to
+build a view that is not cached. Ids only ever reach Redis through ``ampere.store`` (keys) and RedisVL filter
 expressions (escaped), so no query text or id can inject search syntax; files are served only from paths the
 index holds (written by ``catalog add`` / ``videos add``), never from a path a request names."""
 from __future__ import annotations
@@ -46,10 +47,11 @@ router = APIRouter()
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                ".gif": "image/gif"}
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".m4v": "video/mp4"}
-ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Error, "description": "the query cannot be answered as asked"},
-          404: {"model": Error, "description": "unknown id"},
-          422: {"model": Error, "description": "invalid parameters"},
-          503: {"model": Error, "description": "the index (Redis) is unreachable"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "the query cannot be answered as asked"},
+    404: {"model": Error, "description": "unknown id"},
+    422: {"model": Error, "description": "invalid parameters"},
+    503: {"model": Error, "description": "the index (Redis) is unreachable"}}
 ProductId = Annotated[str, PathParam(min_length=1, max_length=128, description="the catalogue's product id")]
 StreamId = Annotated[str, PathParam(pattern=STREAM_ID.pattern, description="a live stream id")]
 ItemId = Annotated[str, PathParam(min_length=1, max_length=256, description="page or video id, or a live window's "

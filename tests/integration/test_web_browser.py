@@ -145,6 +145,8 @@ def test_the_page_shows_live_tags_and_searches_in_a_real_browser(services, tiny_
             assert driver.find_elements("css selector", f'.live-card[data-stream-id="{stream_id}"]')
 
             shot = tmp_path / "page.png"
+            driver.set_window_size(1280, 1600)  # the live card and all three result grids
+            time.sleep(0.5)
             driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000
             if os.environ.get("AMPERE_UPDATE_SCREENSHOT") == "1":

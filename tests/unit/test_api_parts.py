@@ -291,3 +291,36 @@ def test_batched_query_embeddings_equal_one_at_a_time():
     np.testing.assert_allclose(img.visual, raw.embed("page", [image], "").visual, atol=1e-5)
     assert batched.batches < batched.items  # some queries shared a run
     assert batched.image_size == raw.image_size  # the rest is the wrapped embedder's
+
+
+def test_replay_wait_counts_this_replays_windows_on_the_grid_and_gives_up_at_its_timeout(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from ampere.settings import Settings
+    from ampere_cli import main as cli
+
+    monkeypatch.setattr("ampere.media.probe_duration", lambda source: 20.0)  # grid: 0, 4, 8, 12 (and 16-20 tail)
+    history = [{"start": 0.0, "ts": 50.0}]  # a window tagged by an earlier replay of the same stream id
+
+    class Streams:
+        def history(self, stream_id):
+            return list(history)
+
+        def now(self, stream_id):
+            return {"product_id": "p1"}
+
+    store = SimpleNamespace(streams=Streams())
+    calls = {"n": 0}
+
+    def tick(_s):
+        calls["n"] += 1
+        if calls["n"] <= 5:
+            history.append({"start": 4.0 * (calls["n"] - 1), "ts": 1000.0})
+    monkeypatch.setattr("time.sleep", tick)
+    assert cli._wait_tagged(store, Settings(), "x.mp4", "s1", since=999.0, timeout=30) == 0
+    assert "5 windows tagged" in capsys.readouterr().out
+
+    history[:] = [{"start": 0.0, "ts": 1000.0}]
+    calls["n"] = 99  # nothing more comes
+    assert cli._wait_tagged(store, Settings(), "x.mp4", "s1", since=999.0, timeout=0.01) == 1
+    assert "1 of 5 windows tagged" in capsys.readouterr().err

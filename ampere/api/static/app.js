@@ -4,7 +4,7 @@
 "use strict";
 
 const DOMAINS = ["page", "video", "live"];
-const PAGE_SIZE = 8;
+const PAGE_SIZE = 6;
 const state = { live: new Map(), search: null, streamFeed: null };
 
 // ------------------------------------------------------------------ small helpers
