@@ -255,7 +255,9 @@ def cmd_serve(args) -> int:
         return 2
     print(f"AMPere Live API on http://{host}:{port}/ (docs: /docs), Redis {redact(redis_url)}, prefix "
           f"{settings.redis.prefix!r}, {workers} worker process{'es' if workers > 1 else ''}", flush=True)
-    kw = {"host": host, "port": port, "log_level": args.log_level, "access_log": args.access_log}
+    # live feeds (SSE) never end by themselves: at shutdown, open connections get 5 s, then are closed
+    kw = {"host": host, "port": port, "log_level": args.log_level, "access_log": args.access_log,
+          "timeout_graceful_shutdown": 5}
     if workers > 1:  # each process builds its own app from the environment
         os.environ["REDIS_URL"] = redis_url
         uvicorn.run("ampere.api.app:app_from_env", factory=True, workers=workers, **kw)

@@ -29,8 +29,9 @@ class ApiServer:
         from ampere.api import create_app
 
         app = create_app(self.settings, self.redis_url, models=self.models)
+        # live feeds never end by themselves: give open connections a moment at shutdown, then close them
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False,
-                                lifespan="on")
+                                lifespan="on", timeout_graceful_shutdown=2)
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="ampere-api", daemon=True)
         self._thread.start()

@@ -324,3 +324,11 @@ def test_replay_wait_counts_this_replays_windows_on_the_grid_and_gives_up_at_its
     calls["n"] = 99  # nothing more comes
     assert cli._wait_tagged(store, Settings(), "x.mp4", "s1", since=999.0, timeout=0.01) == 1
     assert "1 of 5 windows tagged" in capsys.readouterr().err
+
+
+def test_the_new_keys_are_the_deployments_own():
+    from ampere.store import Keys
+
+    k = Keys("shop1")
+    assert (k.live_streams, k.tags_channel) == ("shop1:live:streams", "shop1:tags")
+    assert k.tags_channel != k.tags("s1") and not k.live_streams.startswith(k.item_prefix)
