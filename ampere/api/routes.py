@@ -333,9 +333,10 @@ def _sse(ctx: ApiContext, stream_id: str | None, snapshot) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}, "description": "events: snapshot (the state now), then tag "
-                 "(a window was tagged; moved: it is the stream's current window) and end (the stream ended); "
-                 "overflow when the client fell behind (reconnect)"}}
+SSE_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/event-stream": {}},
+    "description": "events: snapshot (the state now), then tag (a window was tagged; moved: it is the stream's "
+                   "current window) and end (the stream ended); overflow when the client fell behind (reconnect)"}}
 
 
 @router.get("/api/live/events", tags=["streams"], response_class=StreamingResponse, responses=SSE_DOC,
