@@ -10,7 +10,7 @@ SYSDEPS := espeak-ng sox flite
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo demo-fast test test-unit setup sysdeps venv bench bench-data summarizer tagger quality model clean
+.PHONY: demo demo-fast test test-unit setup sysdeps browserdeps venv bench bench-data summarizer tagger quality model clean
 
 demo: setup
 	$(VENV)/bin/ampere demo $(DEMO_ARGS)
@@ -18,7 +18,7 @@ demo: setup
 demo-fast: setup
 	$(VENV)/bin/ampere demo --fast
 
-test: venv sysdeps
+test: venv sysdeps browserdeps
 	$(PY) -m pytest tests -m "not slow" -v --durations=15
 
 test-unit: venv
@@ -31,6 +31,18 @@ setup: venv sysdeps
 # we are root; otherwise say what to install.
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+# Headless Chromium and its driver for the web page's browser test (tests/integration/test_web_browser.py),
+# the same way: package -> the command it provides.
+BROWSERDEPS := chromium:chromium chromium-driver:chromedriver
+browserdeps:
+	@missing=""; for pc in $(BROWSERDEPS); do command -v $${pc#*:} >/dev/null || missing="$$missing $${pc%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \

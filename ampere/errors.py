@@ -10,6 +10,7 @@
     │   └── store.MissingBlob    the window's media expired                        (missing-blob:)
     ├── TransientError    an outage (Redis, broker): wait and retry, never drop the record
     ├── QueryError        a search request that cannot be answered as asked (bad id, bad filter)
+    │   └── NotFound      ... because what it names is not there (an unknown item, product or stream)
     └── ConfigError       the deployment is missing something (model file, services)
 
 Dead-letter reasons are ``<category>: <record and window>: <detail>``; the category (a ``PoisonRecord``'s
@@ -40,6 +41,10 @@ class TransientError(AmpereError):
 
 class QueryError(AmpereError, ValueError):
     """A query that is malformed or names something unknown."""
+
+
+class NotFound(QueryError, LookupError):
+    """A query names an item, product or stream that the index does not hold."""
 
 
 class ConfigError(AmpereError, RuntimeError):

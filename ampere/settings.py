@@ -272,6 +272,28 @@ class WorkerOptions(_Options):
     repair_interval_s: float = Field(30.0, ge=0)
     repair_after_s: float = Field(120.0, gt=0)
     repair_max: int = Field(2, ge=0)
+    # Prometheus /metrics, /healthz and /readyz of the worker (streamer/metrics.py); 0: off
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+
+class ApiOptions(_Options):
+    """The search API and web page (`ampere serve`, ampere/api)."""
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # an uploaded query image; larger: 413
+    max_image_pixels: int = Field(40_000_000, ge=1024)  # decoded size (decompression bombs): larger: 413
+    max_page_size: int = Field(100, ge=1)  # results per page at most
+    sse_queue: int = Field(256, ge=1)  # events buffered per live-feed client; a client that falls behind is dropped
+    sse_max_clients: int = Field(1000, ge=1)
+    sse_keepalive_s: float = Field(15.0, gt=0)
+    # query embeddings that arrive together share one model run (ampere/api/batching.py)
+    embed_batch: int = Field(16, ge=1)
+    embed_wait_ms: float = Field(2.0, ge=0)
+    embed_workers: int = Field(2, ge=1)  # batches run side by side (one ONNX thread each)
+    # product, stream and live views are kept this long, and dropped at once when a tag of theirs changes; 0: off
+    view_cache_s: float = Field(2.0, ge=0)
 
 
 class SetupOptions(_Options):
@@ -325,6 +347,7 @@ class Settings(BaseSettings):
     embed: EmbedOptions = EmbedOptions()
     tagger: TaggerOptions = TaggerOptions()
     worker: WorkerOptions = WorkerOptions()
+    api: ApiOptions = ApiOptions()
     setup: SetupOptions = SetupOptions()
 
     @classmethod

@@ -396,6 +396,26 @@ class EmbeddedServices:
 
 # ---------------------------------------------------------------- shared services (`ampere services up`)
 
+def _say_what_persists(svc: EmbeddedServices, urls: ServiceURLs, fresh: bool, out) -> None:
+    """Redis keeps the index and the streams' state in its append-only file between runs; Tansu keeps topics in
+    memory only. ``fresh`` empties Redis (the index goes with it: the next `catalog add` recreates it)."""
+    import redis as _redis
+
+    if svc._tmpdir is not None:
+        print(f"# Redis keeps its data in {svc._tmpdir.name} until it stops (its usual folder is in use)", file=out)
+        return
+    r = _redis.Redis.from_url(urls.redis_url)
+    try:
+        if fresh:
+            r.flushdb()
+            print(f"# Redis emptied (--fresh); it keeps its data in {svc.data_dir} between runs", file=out)
+        else:
+            print(f"# Redis keeps its data between runs ({svc.data_dir}: {r.dbsize()} keys now; --fresh empties "
+                  "it); Kafka does not: topics start empty", file=out)
+    finally:
+        r.close()
+
+
 @contextlib.contextmanager
 def resolve_services(settings=None) -> Iterator[ServiceURLs]:
     """Yield the service URLs to use: KAFKA_URL/REDIS_URL when set, else a running
@@ -419,9 +439,10 @@ def resolve_services(settings=None) -> Iterator[ServiceURLs]:
         yield ServiceURLs(kafka_url=kafka_url or svc.kafka_url, redis_url=redis_url or svc.redis_url)
 
 
-def services_up(settings=None, *, out=None, stop_event: threading.Event | None = None) -> int:
+def services_up(settings=None, *, out=None, stop_event: threading.Event | None = None, fresh: bool = False) -> int:
     """Foreground `ampere services up`: start, record state.json, print export lines,
-    block until SIGINT/SIGTERM (or ``stop_event``), clean up. Returns an exit code."""
+    block until SIGINT/SIGTERM (or ``stop_event``), clean up. Returns an exit code.
+    ``fresh``: empty Redis first (it keeps its data between runs; the broker never does)."""
     if settings is None:
         from ampere.settings import get_settings
 
@@ -452,6 +473,7 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
         # the one place the password is shown (and the state file, readable by this user only)
         print(f"KAFKA_URL={urls.kafka_url}", file=out)
         print(f"REDIS_URL={urls.redis_url}", file=out)
+        _say_what_persists(svc, urls, fresh, out)
         print(f"# ready (kafka {svc.startup_s['kafka']:.2f} s, redis {svc.startup_s['redis']:.2f} s); "
               f"logs in {svc.log_dir}; Ctrl-C to stop", file=out, flush=True)
         while not stop.wait(0.5):

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
 
-from ampere import media  # noqa: E402
 from ampere.attributes import prices_on_screen  # noqa: E402
 from ampere.ocr import OcrOptions, Reader, changed  # noqa: E402
 

@@ -21,8 +21,8 @@ from typing import Any, Awaitable, Callable
 from ampere.errors import PoisonRecord, describe, is_transient, scrub
 from ampere.ingest import Ingestor
 from ampere.pipeline import Pipeline
-from ampere.records import (AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, StreamInfo, Summarized,
-                            Transcribed, WindowReady, decode)
+from ampere.records import (AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, StreamInfo, Summarized, Tag,
+                            Transcribed, WindowReady, decode, encode_tag_json)
 from ampere.records import describe as describe_record
 from ampere.settings import Settings
 
@@ -73,6 +73,7 @@ class Stages:
         self._deps_factory = deps
         self._deps: Deps | None = None
         self.send = send
+        self.model_load_s: dict[str, float] | None = None  # seconds per model, once warm_up is done
 
     @property
     def deps(self) -> Deps:
@@ -145,7 +146,10 @@ class Stages:
                 await once()
 
     async def forward(self, stage: str, rec) -> None:
-        await self._deliver(stage, rec.stream_id.encode(), rec.encode())
+        # the tags topic is read outside this repository: JSON with a published schema (ampere/schemas); a score
+        # JSON cannot carry (NaN) raises PoisonRecord, and the window is dead-lettered
+        value = encode_tag_json(rec) if isinstance(rec, Tag) else rec.encode()
+        await self._deliver(stage, rec.stream_id.encode(), value)
 
     def _decode(self, ev: Event, expect: tuple):
         return decode(ev.value, expect=expect, max_bytes=self.deps.settings.broker.max_record_bytes)
@@ -243,7 +247,7 @@ class Stages:
     async def warm_up(self) -> None:
         """Load the models before the first window arrives, so its latency is not a cold start (and a missing
         model file shows at start, not on every window)."""
-        await asyncio.get_running_loop().run_in_executor(None, self.deps.pipeline.models.warm_up)
+        self.model_load_s = await asyncio.get_running_loop().run_in_executor(None, self.deps.pipeline.models.warm_up)
         log.info("models loaded")
 
 

@@ -18,7 +18,7 @@ import faust
 from ampere.broker import faust_broker
 from ampere.settings import Settings, get_settings
 from ampere.urls import ServicesNotFound, ServiceURLs, discover_urls, redact
-from streamer import agents, guard, topics
+from streamer import agents, guard, metrics, topics
 
 
 class App(faust.App):
@@ -81,3 +81,4 @@ TOPICS = topics.declare(app, settings)
 stages = agents.register(app, TOPICS, lambda: agents.Deps.build(settings, urls.redis_url))
 app.guard = guard.Guard(settings, urls.kafka_url, stages)
 guard.install(app, app.guard)
+worker_metrics = metrics.setup(app, stages, settings.worker)  # /metrics, /healthz, /readyz when metrics_port is set

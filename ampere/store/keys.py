@@ -16,9 +16,11 @@ slot, so the tagger's script, which updates a stream's state and its window's it
     <p>:stream:{<stream>}:now              the stream's current tag (hash)
     <p>:stream:{<stream>}:tags             tag history by window start (sorted set)
     <p>:product:<id>:on_air                streams whose current tag is this product (set)
+    <p>:live:streams                       streams with a current tag, by the time of their last tag (sorted set)
     <p>:catalog:names                      the catalogue's product names (set)
     <p>:broker:cluster_id                  the broker cluster the worker last ran against (string)
     <p>:repair:lock                        one worker at a time re-drives lost windows (string, TTL)
+    <p>:tags                               pub/sub channel: one JSON message per recorded tag and stream end
 """
 from __future__ import annotations
 
@@ -101,3 +103,13 @@ class Keys:
     @property
     def repair_lock(self) -> str:
         return f"{self.prefix}:repair:lock"
+
+    @property
+    def live_streams(self) -> str:
+        """Streams with a current tag (sorted set: stream id -> epoch s of its last tag); ended streams leave it."""
+        return f"{self.prefix}:live:streams"
+
+    @property
+    def tags_channel(self) -> str:
+        """Pub/sub channel of live tag changes (``StreamState.record_tag`` and ``end`` publish JSON on it)."""
+        return f"{self.prefix}:tags"

@@ -19,7 +19,7 @@ from ampere import media
 from ampere.broker import consume, ensure_topics, make_producer, topic_names
 from ampere.catalog import add_pages
 from ampere.models import Models
-from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode
+from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode_tag_json
 from ampere.replay import replay
 from ampere.settings import Settings
 from ampere_dev.derive import ensure_dataset, ensure_onnx
@@ -117,7 +117,7 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
 
         def collect():
             for msg in consume(services.kafka_url, settings.topic("tags"), timeout_s=None, stop=stop):
-                t = decode(msg.value)
+                t = decode_tag_json(msg.value)
                 tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end, "product_id": t.product_id})
 
         th = threading.Thread(target=collect, daemon=True)
@@ -177,3 +177,45 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
         assert reason in letter.reason, (reason, letter.reason)
         assert letter.source_topic == settings.topic("media")
         assert letter.payload == raw[: MAX_RECORD // 2]
+
+    check_feeds_as_any_client_reads_them(services.kafka_url, settings, run, n_tags=len(tags), n_letters=len(bad))
+
+
+def check_feeds_as_any_client_reads_them(kafka_url: str, settings: Settings, run: str, n_tags: int,
+                                         n_letters: int) -> None:
+    """The tags and dead-letter topics read by the example consumers of docs/FEEDS.md (confluent-kafka for the
+    tags, kafka-python for the dead letters), every message valid against its published JSON Schema."""
+    import base64
+    import importlib.util
+    from pathlib import Path
+
+    import jsonschema
+
+    from ampere.records import feed_schema
+    from ampere.urls import bootstrap_servers
+
+    def example(name: str):
+        path = Path(__file__).resolve().parents[2] / "docs" / "examples" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    boot = bootstrap_servers(kafka_url)
+    tags: list[dict] = []
+    example("tags_confluent_kafka").follow(boot, settings.topic("tags"), group=f"feed-{run}", on_message=tags.append,
+                                           idle_s=8, config={"session.timeout.ms": 6000})
+    assert len(tags) == n_tags, (len(tags), n_tags)
+    validator = jsonschema.Draft202012Validator(feed_schema("tag"))
+    for tag in tags:
+        validator.validate(tag)
+        assert tag["window_id"] == f"{tag['stream_id']}:{round(tag['start'] * 1000)}"
+    letters: list[dict] = []
+    example("tags_kafka_python").follow(boot, settings.topic("dead-letter"), group=f"dlq-{run}",
+                                        on_message=letters.append, idle_s=10, session_timeout_ms=6000,
+                                        heartbeat_interval_ms=2000)
+    assert len(letters) == n_letters
+    validator = jsonschema.Draft202012Validator(feed_schema("dead-letter"))
+    for letter in letters:
+        validator.validate(letter)
+        assert base64.b64decode(letter["payload_base64"]) and letter["category"] != "other", letter["reason"]

@@ -3,7 +3,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ampere import onair
 from ampere.settings import TaggerOptions
 from ampere.tagger import Tagger, rank_products
 from ampere.onair import Mention, NameIndex, OnAirModel, features, onair_score, title_name, words
