@@ -82,7 +82,7 @@ def fit_within(img: Image.Image, max_side: int) -> np.ndarray:
     w, h = img.size
     scale = min(1.0, max_side / max(w, h))
     if scale < 1.0:
-        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
 
@@ -282,14 +282,16 @@ class _AudioChunker:
         return out
 
     def _cut(self) -> list[AudioPiece]:
-        out = []
+        out: list[AudioPiece] = []
         if self.buffered < self.n:
             return out
         data = np.concatenate(self.buf)
         k = 0
+        t0 = self.t0 if self.t0 is not None else 0.0  # set by the first push, before anything is buffered
         while len(data) - k >= self.n:
-            out.append(AudioPiece(self.t0, data[k:k + self.n].copy()))
-            self.t0 += self.n / self.rate
+            out.append(AudioPiece(t0, data[k:k + self.n].copy()))
+            t0 += self.n / self.rate
+            self.t0 = t0
             k += self.n
         rest = data[k:]
         self.buf, self.buffered = ([rest] if len(rest) else []), len(rest)
@@ -363,12 +365,13 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                 for frame in packet.decode():
                     t = _frame_time(frame, origin)
                     if packet.stream is a_st:
+                        assert chunker is not None and a_st is not None
                         for p in chunker.push(frame, t):
                             heapq.heappush(heap, (p.t0, seq, p)); seq += 1
                         watermark[a_st.index] = chunker.t0 or 0.0
                         end_t = max(end_t, chunker.end)
                     else:
-                        if t is None:
+                        if t is None or v_st is None:
                             continue
                         end_t = max(end_t, t + (float(1 / v_st.average_rate) if v_st.average_rate else 0.0))
                         watermark[v_st.index] = t
@@ -448,8 +451,8 @@ def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_r
     if not parts:
         return np.zeros(0, np.float32)
     pcm = np.concatenate(parts)
-    a = max(0, int(round(start * sample_rate)))
-    return pcm[a:want_end].copy() if want_end is not None else pcm[a:].copy()
+    first = max(0, int(round(start * sample_rate)))
+    return pcm[first:want_end].copy() if want_end is not None else pcm[first:].copy()
 
 
 def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:

@@ -39,7 +39,7 @@ def _check_type(name: str, value: Any, typ: type | tuple[type, ...]) -> None:
 
 
 _NUMBER = (int, float)
-_TYPE_OF = {"str": str, "bytes": bytes, "int": int, "float": _NUMBER, "list": list, "dict": dict}
+_TYPE_OF: dict[str, Any] = {"str": str, "bytes": bytes, "int": int, "float": _NUMBER, "list": list, "dict": dict}
 
 
 @dataclass
@@ -251,7 +251,7 @@ def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None,
     v = d.get("v")
     if v != SCHEMA_VERSION:
         raise BadRecord(f"unknown schema version {v!r} (this worker reads v{SCHEMA_VERSION})")
-    cls = RECORD_TYPES.get(d.get("type"))
+    cls = RECORD_TYPES.get(str(d.get("type")))
     if cls is None:
         raise BadRecord(f"unknown record type {d.get('type')!r}")
     if expect is not None and cls not in expect:

@@ -335,6 +335,7 @@ def cmd_search(args) -> int:
     settings = _settings()
     with resolve_services(settings) as urls:
         search = Search(_store(urls, settings), Models(settings))
+        out: object
         if args.by == "text":
             out = search.by_text(args.query, k=args.k, domains=args.domain)
         elif args.by == "image":

@@ -433,10 +433,10 @@ def resolve_services(settings=None) -> Iterator[ServiceURLs]:
             kafka_url = kafka_url or shared.kafka_url
             redis_url = redis_url or shared.redis_url
     if kafka_url and redis_url:
-        yield ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
+        yield ServiceURLs(kafka_url=str(kafka_url), redis_url=str(redis_url))
         return
     with EmbeddedServices(settings, kafka=not kafka_url, redis=not redis_url) as svc:
-        yield ServiceURLs(kafka_url=kafka_url or svc.kafka_url, redis_url=redis_url or svc.redis_url)
+        yield ServiceURLs(kafka_url=str(kafka_url or svc.kafka_url), redis_url=str(redis_url or svc.redis_url))
 
 
 def services_up(settings=None, *, out=None, stop_event: threading.Event | None = None, fresh: bool = False) -> int:

@@ -154,7 +154,8 @@ class FaustWorker:
         raise TimeoutError(f"faust worker not ready after {timeout:.0f} s:\n{self.log_text()[-3000:]}")
 
     def _wait_readyz(self, timeout: float) -> None:
-        t0, last = time.monotonic(), (0, {})
+        t0 = time.monotonic()
+        last: tuple[int, dict] = (0, {})
         while time.monotonic() - t0 < timeout:
             proc = self.proc
             if proc is not None and proc.poll() is not None and not self.restart:

@@ -199,7 +199,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         return np.asarray(im)
     except HTTPException:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own bound (ampere.media sets it) came first
+        raise HTTPException(413, f"image over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; at most {max_pixels} "
+                                 "pixels") from None
+    except UnidentifiedImageError as exc:
         raise HTTPException(422, f"not a decodable image ({type(exc).__name__})") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:  # truncated or corrupt
         raise HTTPException(422, f"cannot decode the image ({type(exc).__name__})") from None

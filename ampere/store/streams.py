@@ -146,7 +146,7 @@ class StreamState:
         that many (of the whole history)."""
         if last is not None:
             n = max(0, int(last))
-            return [json.loads(m) for m in self.r.zrange(self.keys.tags(stream_id), -n, -1)] if n else []
+            return [json.loads(m) for m in self.r.zrange(self.keys.tags(stream_id), -n, -1)] if n else []  # type: ignore[arg-type]
         lo = "-inf" if start is None else repr(float(start))
         hi = "+inf" if end is None else repr(float(end))
         return [json.loads(m) for m in self.r.zrangebyscore(self.keys.tags(stream_id), lo, hi)]  # type: ignore[arg-type]
