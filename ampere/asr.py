@@ -79,9 +79,9 @@ def default_model_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(model: str, threads: int):
+def _load(model: str, threads: int, device: str = "cpu", compute_type: str = "int8"):
     from faster_whisper import WhisperModel
-    return WhisperModel(model, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
+    return WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1)
 
 
 def is_hallucination(seg: Segment, no_speech_threshold: float) -> bool:
@@ -100,7 +100,8 @@ class Transcriber:
     def model(self):
         with self._lock:
             if self._model is None:
-                self._model = _load(self.model_path, int(self.options.threads))
+                o = self.options
+                self._model = _load(self.model_path, int(o.threads), o.device, o.compute_type)
             return self._model
 
     def transcribe(self, pcm: np.ndarray, sample_rate: int = WHISPER_RATE, prompt: str | None = None,

@@ -17,7 +17,7 @@ import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import errors as kerrors
 
-from ampere.urls import bootstrap_servers, host_ports, port_open
+from ampere.urls import bootstrap_servers, host_ports, parse_kafka_url, port_open, redact
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,62 @@ class ConsumedRecord:
     headers: list[tuple[str, bytes]]
 
 
-def _admin(kafka_url: str, timeout_s: float = 10.0) -> KafkaAdminClient:
+def _settings_or_default(settings):
+    if settings is None:
+        from ampere.settings import get_settings
+
+        settings = get_settings()
+    return settings
+
+
+def client_config(kafka_url: str, settings=None) -> dict:
+    """kafka-python connection parameters: the bootstrap servers, TLS and SASL, from the URL and
+    ``settings.broker`` (which wins). Contains the password: never log it."""
+    b = _settings_or_default(settings).broker
+    ep = parse_kafka_url(kafka_url)
+    protocol = b.security_protocol or ep.security_protocol
+    cfg: dict = {"bootstrap_servers": ep.servers, "security_protocol": protocol}
+    if protocol.startswith("SASL"):
+        user = b.sasl_username or ep.username
+        password = b.sasl_password.get_secret_value() if b.sasl_password is not None else ep.password
+        if not user or password is None:
+            raise ValueError(f"{protocol} needs a SASL user and password: AMPERE_BROKER__SASL_USERNAME and "
+                             f"AMPERE_BROKER__SASL_PASSWORD, or user:password@ in the URL ({redact(kafka_url)})")
+        cfg.update(sasl_mechanism=b.sasl_mechanism or ep.mechanism or "PLAIN", sasl_plain_username=user,
+                   sasl_plain_password=password)
+    if protocol in ("SSL", "SASL_SSL"):
+        cfg.update(ssl_check_hostname=b.ssl_check_hostname)
+        for k in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if getattr(b, k):
+                cfg[k] = getattr(b, k)
+    return cfg
+
+
+def _admin(kafka_url: str, timeout_s: float = 10.0, settings=None) -> KafkaAdminClient:
     ms = max(int(timeout_s * 1000), 500)
     # bound the bootstrap too: by default the constructor alone can block for 30 s
     boot = {"bootstrap_timeout_ms": ms} if _KAFKA_MAJOR >= 3 else {"api_version_auto_timeout_ms": ms}
-    return KafkaAdminClient(bootstrap_servers=bootstrap_servers(kafka_url), client_id="ampere-admin",
+    return KafkaAdminClient(**client_config(kafka_url, settings), client_id="ampere-admin",
                             request_timeout_ms=max(ms, 1000), **boot)
 
 
-def broker_answers(kafka_url: str, timeout_s: float = 2.0) -> bool:
+def cluster_id(kafka_url: str, settings=None, timeout_s: float = 5.0) -> str | None:
+    """The cluster id the broker reports (it changes when a memory-only broker restarts empty)."""
+    admin = _admin(kafka_url, timeout_s, settings)
+    try:
+        try:
+            return admin.describe_cluster().get("cluster_id")
+        except Exception:  # an older broker without DescribeCluster: the metadata answer carries it too
+            admin.list_topics()
+            return getattr(admin._client.cluster, "cluster_id", None)
+    finally:
+        admin.close()
+
+
+def broker_answers(kafka_url: str, timeout_s: float = 2.0, settings=None) -> bool:
     """True when a metadata request succeeds (the readiness check)."""
     try:
-        admin = _admin(kafka_url, timeout_s)
+        admin = _admin(kafka_url, timeout_s, settings)
     except Exception:
         return False
     try:
@@ -65,7 +109,7 @@ def broker_answers(kafka_url: str, timeout_s: float = 2.0) -> bool:
         admin.close()
 
 
-def wait_for_broker(kafka_url: str, timeout: float = 30.0) -> None:
+def wait_for_broker(kafka_url: str, timeout: float = 30.0, settings=None) -> None:
     """Block until the broker answers a metadata request; TimeoutError with the last error otherwise."""
     servers = bootstrap_servers(kafka_url)
     deadline = time.monotonic() + timeout
@@ -76,7 +120,7 @@ def wait_for_broker(kafka_url: str, timeout: float = 30.0) -> None:
             time.sleep(0.1)
             continue
         try:
-            admin = _admin(kafka_url, min(5.0, max(0.5, deadline - time.monotonic())))
+            admin = _admin(kafka_url, min(5.0, max(0.5, deadline - time.monotonic())), settings)
             try:
                 admin.list_topics()
                 return
@@ -85,11 +129,14 @@ def wait_for_broker(kafka_url: str, timeout: float = 30.0) -> None:
         except Exception as e:  # NoBrokersAvailable, timeouts, connection refused
             last = e
             time.sleep(0.2)
-    raise TimeoutError(f"Kafka at {servers} did not answer within {timeout:.0f} s (last error: {last!r})")
+    from ampere.errors import describe
+
+    raise TimeoutError(f"Kafka at {servers} did not answer within {timeout:.0f} s (last error: "
+                       f"{describe(last) if last else 'none'})")
 
 
-def list_topics(kafka_url: str) -> set[str]:
-    admin = _admin(kafka_url)
+def list_topics(kafka_url: str, settings=None) -> set[str]:
+    admin = _admin(kafka_url, settings=settings)
     try:
         return set(admin.list_topics())
     finally:
@@ -97,7 +144,7 @@ def list_topics(kafka_url: str) -> set[str]:
 
 
 def ensure_topics(kafka_url: str, names: Iterable[str], partitions: int, replication: int = 1,
-                  timeout_s: float = 15.0) -> list[str]:
+                  timeout_s: float = 15.0, settings=None) -> list[str]:
     """Create the topics that do not exist yet; returns the names created.
 
     Idempotent: an existing topic is accepted as is, even with another partition
@@ -109,7 +156,7 @@ def ensure_topics(kafka_url: str, names: Iterable[str], partitions: int, replica
     for n in names:
         if not n or len(n) > 249 or not all(c.isalnum() or c in "._-" for c in n):
             raise ValueError(f"invalid topic name {n!r}: use letters, digits, '.', '_' and '-' (max 249)")
-    admin = _admin(kafka_url, timeout_s)
+    admin = _admin(kafka_url, timeout_s, settings)
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -155,12 +202,9 @@ def make_producer(kafka_url: str, settings=None, **kw) -> KafkaProducer:
     gzip is the default because it works on Tansu and every Kafka; lz4/zstd need
     their Python packages, checked here so the error says what to install.
     """
-    if settings is None:
-        from ampere.settings import get_settings
-
-        settings = get_settings()
+    settings = _settings_or_default(settings)
     cfg = dict(
-        bootstrap_servers=bootstrap_servers(kafka_url),
+        **client_config(kafka_url, settings),
         client_id="ampere",
         acks="all",
         linger_ms=5,
@@ -195,12 +239,9 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
     """Read ``topic`` from the beginning; stop after ``max_records``, when nothing
     arrives for ``timeout_s`` (None: never) or when the ``stop`` event is set. With a ``group``, offsets are committed, so a second
     call with the same group resumes where the first one stopped."""
-    if settings is None:
-        from ampere.settings import get_settings
-
-        settings = get_settings()
+    settings = _settings_or_default(settings)
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers(kafka_url),
+        **client_config(kafka_url, settings),
         group_id=group,
         client_id=f"ampere-reader-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
@@ -252,3 +293,35 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
                 break
     finally:
         consumer.close()
+
+
+def ssl_context(kafka_url: str, settings=None):
+    """The TLS context of ``client_config`` for clients that take one (aiokafka, Faust), or None."""
+    import ssl
+
+    cfg = client_config(kafka_url, settings)
+    if cfg["security_protocol"] not in ("SSL", "SASL_SSL"):
+        return None
+    ctx = ssl.create_default_context(cafile=cfg.get("ssl_cafile"))
+    ctx.check_hostname = bool(cfg.get("ssl_check_hostname", True))
+    if cfg.get("ssl_certfile"):
+        ctx.load_cert_chain(cfg["ssl_certfile"], cfg.get("ssl_keyfile"))
+    return ctx
+
+
+def faust_broker(kafka_url: str, settings=None) -> tuple[list[str], object | None]:
+    """(broker URLs, ``broker_credentials``) for a Faust app: TLS as ``faust.SSLCredentials``, SASL (PLAIN,
+    SCRAM-SHA-256/512, over TLS or not) as ``faust.SASLCredentials``."""
+    import faust
+
+    cfg = client_config(kafka_url, settings)
+    brokers = [f"kafka://{hp}" for hp in cfg["bootstrap_servers"].split(",")]
+    protocol = cfg["security_protocol"]
+    ctx = ssl_context(kafka_url, settings)
+    if protocol == "SSL":
+        return brokers, faust.SSLCredentials(ctx)
+    if protocol.startswith("SASL"):
+        return brokers, faust.SASLCredentials(username=cfg["sasl_plain_username"],
+                                              password=cfg["sasl_plain_password"], ssl_context=ctx,
+                                              mechanism=cfg["sasl_mechanism"])
+    return brokers, None

@@ -66,21 +66,37 @@ def load_image(ref: str, base: Path) -> np.ndarray:
         raise media.MediaError(f"cannot decode image {ref}: {exc}") from None
 
 
-def page_fields(row: dict) -> dict:
+def page_fields(row: dict, base: Path) -> dict:
     """What a page item keeps of its catalogue row besides the title: the product's name (brand + model, or
-    the title's name run), its price and category as filterable fields, and its attributes as JSON (the
-    tagger matches prices, materials and colours heard or read on screen against them)."""
+    the title's name run), its price and category as filterable fields, its attributes as JSON (the tagger
+    matches prices, materials and colours heard or read on screen against them) and its image (an absolute
+    path, or the URL as given, for frontends). None for what the row lacks, so a re-add removes stale values."""
     raw = row.get("attributes")
     attrs: dict = raw if isinstance(raw, dict) else {}
     names = sorted(names_of(row), key=len, reverse=True)
     out: dict = {"name": names[0] if names else None, "attributes": attrs or None,
-                 "category": str(attrs.get("category") or "") or None}
+                 "category": str(attrs.get("category") or "").strip() or None}
     price = valid_price(attrs.get("price")) if "price" in attrs else None
     if price is None:
         seen = prices_on_screen([str(row.get("title") or "")])
         price = seen[0].value if seen else None
     out["price"] = price
+    ref = str(row.get("image") or "")
+    if ref and not ref.startswith(("http://", "https://")):
+        ref = str((Path(ref) if Path(ref).is_absolute() else base / ref).resolve())
+    out["image"] = ref or None
     return out
+
+
+def product_facets(store: Store, product_id: str) -> dict:
+    """Category and price of a product's page in the index (for its videos), {} when it has none."""
+    if not product_id:
+        return {}
+    hits = store.index.find(tags={"domain": "page", "product_id": product_id}, sort_by=None, limit=1)
+    if not hits:
+        return {}
+    f = hits[0].fields
+    return {"category": f.get("category") or None, "price": float(f["price"]) if f.get("price") else None}
 
 
 def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progress: bool = True) -> AddReport:
@@ -103,7 +119,7 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progres
         store.index.upsert_many([
             {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
              "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
-             "ts": 0, **page_fields(row)}
+             "ts": 0, **page_fields(row, path.parent)}
             for row, e in zip(chunk, embs)
         ])
         store.index.add_names(n for row in chunk for n in names_of(row))
@@ -142,6 +158,7 @@ def add_videos(store: Store, path: Path, models: Models, progress: bool = True) 
             continue
         emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
         store.index.upsert("video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
-                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0)
+                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0,
+                          video=str(vp.resolve()), **product_facets(store, row.get("product_id") or ""))
         report.added += 1
     return report

@@ -29,7 +29,7 @@ class Facts:
     type: str = ""
     colour: str = ""
     material: str = ""
-    price: str = ""  # whole dollars as digits, no "$"
+    price: str = ""  # dollars, with cents when there are any ("49", "49.99"), no "$"
 
     def is_empty(self) -> bool:
         return not any(getattr(self, a) for a in ATTRIBUTES)
@@ -69,12 +69,23 @@ def parse(line: str) -> Facts:
             key = "colour"
         if key in ATTRIBUTES and value and key not in found:
             if key == "price":
-                digits = re.sub(r"[^\d]", "", value)
-                if not digits:
+                value = _price(value)
+                if not value:
                     continue
-                value = digits
             found[key] = value
     return Facts(**found)
+
+
+def _price(value: str) -> str:
+    """A price as the facts line writes it: dollars, and cents when there are any ("49", "49.99")."""
+    m = re.search(r"\d+(?:[.,]\d{1,2})?", value.replace("$", ""))
+    if not m:
+        return ""
+    amount = float(m.group(0).replace(",", "."))
+    return f"{amount:.2f}".rstrip("0").rstrip(".") if amount % 1 else str(int(amount))
+
+
+_PRICE_VALUE = re.compile(r"\d+(?:\.\d{1,2})?")
 
 
 def _norm_words(text: str) -> list[str]:
@@ -83,6 +94,12 @@ def _norm_words(text: str) -> list[str]:
 
 def heard(value: str, transcript: str, ratio: float = HEARD_RATIO) -> bool:
     """Was this fact said (as far as the ASR got it)? Fuzzy over word spans for names, exact for numbers."""
+    if _PRICE_VALUE.fullmatch(value or ""):
+        # a price: said in any of the shapes hosts use ("49 99", "49 dollars and 99 cents", "$49.99")
+        from ampere.attributes import prices_in_speech
+        amount = float(value)
+        if any(abs(p.value - amount) < 0.005 for p in prices_in_speech(transcript)):
+            return True
     v = _norm_words(value)
     t = _norm_words(transcript)
     if not v or not t:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import io
 import time
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -26,6 +27,28 @@ _MAX_SKEW_S = 5.0  # how far one stream may lag the other before ordering stops 
 
 class MediaError(PoisonRecord):
     """Bytes or a source that cannot be decoded, or do not have the expected format."""
+
+    category = "bad-media"
+
+
+class MediaLimit(MediaError):
+    """Media over one of the bounds in ``settings.limits`` (too long, too many pixels, a time jump, ...)."""
+
+    category = "media-limit"
+
+
+class LateMedia(MediaError):
+    """Media that arrived after the span it covers was padded with silence or closed."""
+
+    category = "late-media"
+
+
+# Pillow refuses (DecompressionBombError) images over twice this and warns over it; every decode here checks
+# the header against the caller's own bound first (settings.limits.max_frame_pixels)
+DEFAULT_MAX_PIXELS = 1920 * 1080
+Image.MAX_IMAGE_PIXELS = 4096 * 4096
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # sizes are checked below
+_JPEG_MODES = ("L", "RGB", "CMYK", "YCbCr")
 
 
 @dataclass
@@ -59,7 +82,7 @@ def fit_within(img: Image.Image, max_side: int) -> np.ndarray:
     w, h = img.size
     scale = min(1.0, max_side / max(w, h))
     if scale < 1.0:
-        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
 
@@ -72,13 +95,43 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     return buf.getvalue()
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
+def _open_jpeg(data: bytes, max_pixels: int) -> Image.Image:
+    """The image with only its header read: format, mode and size are checked before any pixel is decoded."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 4:
+        raise MediaError("image is empty or too short to be a JPEG")
+    if bytes(data[:2]) != b"\xff\xd8":
+        raise MediaError("image is not a JPEG (no SOI marker)")
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=["JPEG"])
+    except Image.DecompressionBombError:
+        raise MediaLimit(f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels, over the limit of "
+                         f"{max_pixels}") from None
+    except Exception as exc:
+        raise MediaError(f"cannot read the image header ({type(exc).__name__})") from None
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise MediaError(f"image has no pixels ({w}x{h})")
+    if w * h > max_pixels:
+        raise MediaLimit(f"image is {w}x{h} = {w * h} pixels, over the limit of {max_pixels}")
+    if img.mode not in _JPEG_MODES:
+        raise MediaError(f"unsupported JPEG mode {img.mode!r}")
+    return img
+
+
+def jpeg_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header, checked against ``max_pixels``; nothing is decoded."""
+    return _open_jpeg(data, max_pixels).size
+
+
+def decode_jpeg(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """JPEG bytes -> HxWx3 uint8; MediaLimit before decoding anything over ``max_pixels``, MediaError on garbage
+    (truncated data included)."""
+    img = _open_jpeg(data, max_pixels)
+    try:
         img.load()
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except Exception as exc:
-        raise MediaError(f"cannot decode image ({len(data)} bytes): {exc}") from None
+        raise MediaError(f"cannot decode image ({len(data)} bytes): {type(exc).__name__}") from None
 
 
 # --- audio chunks (FLAC in memory) ---------------------------------------------------------------
@@ -104,8 +157,15 @@ def encode_audio(pcm: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def decode_audio(data: bytes, expected_rate: int) -> np.ndarray:
-    """FLAC bytes -> mono float32; MediaError on garbage or another sample rate."""
+def decode_audio(data: bytes, expected_rate: int, max_s: float | None = None) -> np.ndarray:
+    """FLAC bytes -> mono float32; MediaError on garbage, another sample rate or more than one channel (as
+    decoded, not only as declared), MediaLimit as soon as the decoded audio passes ``max_s`` seconds (a few KB
+    of FLAC can hold an hour of silence: decoding stops at the bound)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) or not len(data):
+        raise MediaError("audio chunk is empty")
+    limit = None if max_s is None else int(max_s * expected_rate)
+    parts: list[np.ndarray] = []
+    got = 0
     try:
         with av.open(io.BytesIO(data), "r", format="flac") as inp:
             if not inp.streams.audio:
@@ -113,21 +173,31 @@ def decode_audio(data: bytes, expected_rate: int) -> np.ndarray:
             st = inp.streams.audio[0]
             if st.sample_rate != expected_rate:
                 raise MediaError(f"audio chunk is {st.sample_rate} Hz, expected {expected_rate} Hz")
-            parts = []
+            if st.channels != 1:
+                raise MediaError(f"audio chunk has {st.channels} channels, expected mono")
             for fr in inp.decode(st):
-                a = fr.to_ndarray()
-                parts.append(a[0] if a.ndim == 2 else a)  # mono: packed and planar have one row
+                if fr.sample_rate != expected_rate:
+                    raise MediaError(f"audio chunk changes to {fr.sample_rate} Hz, expected {expected_rate} Hz")
+                if fr.layout.nb_channels != 1:
+                    raise MediaError(f"audio chunk has {fr.layout.nb_channels} channels, expected mono")
+                a = fr.to_ndarray().reshape(-1)  # mono: packed and planar are one row
+                parts.append(a)
+                got += len(a)
+                if limit is not None and got > limit:
+                    raise MediaLimit(f"audio chunk decodes to more than {max_s:g} s (limit {max_s:g} s)")
     except MediaError:
         raise
     except Exception as exc:
-        raise MediaError(f"cannot decode audio chunk ({len(data)} bytes): {exc}") from None
+        raise MediaError(f"cannot decode audio chunk ({len(data)} bytes): {type(exc).__name__}") from None
     if not parts:
         return np.zeros(0, np.float32)
     s = np.concatenate(parts)
     if s.dtype == np.int16:
         return s.astype(np.float32) / _I16
-    if s.dtype == np.int32:  # some FLAC decoders hand back s32 for 16-bit streams
+    if s.dtype == np.int32:  # FLAC decoders hand back s32 (MSB-aligned) for streams over 16 bits
         return (s.astype(np.float64) / 65536.0 / _I16).astype(np.float32)
+    if s.dtype == np.uint8:
+        return (s.astype(np.float32) - 128.0) / 128.0
     return s.astype(np.float32)
 
 
@@ -212,14 +282,16 @@ class _AudioChunker:
         return out
 
     def _cut(self) -> list[AudioPiece]:
-        out = []
+        out: list[AudioPiece] = []
         if self.buffered < self.n:
             return out
         data = np.concatenate(self.buf)
         k = 0
+        t0 = self.t0 if self.t0 is not None else 0.0  # set by the first push, before anything is buffered
         while len(data) - k >= self.n:
-            out.append(AudioPiece(self.t0, data[k:k + self.n].copy()))
-            self.t0 += self.n / self.rate
+            out.append(AudioPiece(t0, data[k:k + self.n].copy()))
+            t0 += self.n / self.rate
+            self.t0 = t0
             k += self.n
         rest = data[k:]
         self.buf, self.buffered = ([rest] if len(rest) else []), len(rest)
@@ -242,13 +314,18 @@ class _AudioChunker:
 
 def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyframe_fps: float = 2.0,
                frame_size: int = 256, realtime: bool = False, full_every_s: float = 0.0,
-               full_size: int = 640) -> Iterator[AudioPiece | FramePiece | EndPiece]:
+               full_size: int = 640, start_s: float = 0.0,
+               speed: float = 1.0) -> Iterator[AudioPiece | FramePiece | EndPiece]:
     """Audio chunks and sampled keyframes of any source PyAV opens, in media-time order, then EndPiece.
     Every ``full_every_s`` seconds (0: never) a keyframe also carries the frame at up to ``full_size`` px.
 
     Pieces are held back only until every active stream has moved past them, so
     memory stays bounded by the demuxer's interleaving, not by the source length.
+    ``start_s``: pieces before this media time are skipped (a resumed replay), without pacing;
+    ``speed``: with ``realtime``, media seconds per wall-clock second.
     """
+    if speed <= 0:
+        raise ValueError("speed must be positive")
     if keyframe_fps <= 0 or chunk_s <= 0 or sample_rate <= 0 or frame_size <= 0:
         raise ValueError("sample_rate, chunk_s, keyframe_fps and frame_size must be positive")
     container = _open(source)
@@ -265,7 +342,7 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
         heap: list[tuple[float, int, object]] = []
         seq = 0
         end_t = 0.0
-        pace = _Pacer() if realtime else None
+        pace = _Pacer(speed) if realtime else None
 
         def emit_ready(final: bool = False):
             if final:
@@ -276,6 +353,8 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                 limit = max(min(watermark.values()), hi - _MAX_SKEW_S)
             while heap and heap[0][0] <= limit:
                 t, _, piece = heapq.heappop(heap)
+                if t + 1e-6 < start_s:
+                    continue
                 if pace:
                     pace.wait(t)
                 yield piece
@@ -286,12 +365,13 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                 for frame in packet.decode():
                     t = _frame_time(frame, origin)
                     if packet.stream is a_st:
+                        assert chunker is not None and a_st is not None
                         for p in chunker.push(frame, t):
                             heapq.heappush(heap, (p.t0, seq, p)); seq += 1
                         watermark[a_st.index] = chunker.t0 or 0.0
                         end_t = max(end_t, chunker.end)
                     else:
-                        if t is None:
+                        if t is None or v_st is None:
                             continue
                         end_t = max(end_t, t + (float(1 / v_st.average_rate) if v_st.average_rate else 0.0))
                         watermark[v_st.index] = t
@@ -322,16 +402,17 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
 class _Pacer:
     """Hold pieces back to wall-clock speed, as a live source would deliver them."""
 
-    def __init__(self):
+    def __init__(self, speed: float = 1.0):
         self.start_wall: float | None = None
         self.start_t = 0.0
+        self.speed = speed
 
     def wait(self, t: float) -> None:
         now = time.monotonic()
         if self.start_wall is None:
             self.start_wall, self.start_t = now, t
             return
-        delay = self.start_wall + (t - self.start_t) - now
+        delay = self.start_wall + (t - self.start_t) / self.speed - now
         if delay > 0:
             time.sleep(delay)
 
@@ -370,8 +451,8 @@ def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_r
     if not parts:
         return np.zeros(0, np.float32)
     pcm = np.concatenate(parts)
-    a = max(0, int(round(start * sample_rate)))
-    return pcm[a:want_end].copy() if want_end is not None else pcm[a:].copy()
+    first = max(0, int(round(start * sample_rate)))
+    return pcm[first:want_end].copy() if want_end is not None else pcm[first:].copy()
 
 
 def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:

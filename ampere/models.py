@@ -4,6 +4,7 @@ calls :meth:`Models.warm_up` at start so the first window is not a cold start an
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from ampere.settings import Settings
@@ -50,11 +51,19 @@ class Models:
         from ampere.ocr import Reader
         return self._get("ocr", lambda: Reader(self.settings.ocr))
 
-    def warm_up(self) -> None:
-        self.transcriber.model  # noqa: B018 - loads faster-whisper's model
-        summarizer = self.summarizer
-        getattr(summarizer, "llm", None)  # loads llama.cpp's model where there is one
-        self.embedder  # noqa: B018
-        self.onair  # noqa: B018
+    def warm_up(self) -> dict[str, float]:
+        """Load every model now; returns the seconds each took (0 for one already loaded)."""
+        steps = {
+            "asr": lambda: self.transcriber.model,  # loads faster-whisper's model
+            "summarizer": lambda: getattr(self.summarizer, "llm", None),  # llama.cpp's model where there is one
+            "embedder": lambda: self.embedder,
+            "onair": lambda: self.onair,
+        }
         if self.settings.ocr.enabled:
-            self.ocr.load()
+            steps["ocr"] = lambda: self.ocr.load()
+        seconds = {}
+        for name, load in steps.items():
+            t = time.perf_counter()
+            load()
+            seconds[name] = time.perf_counter() - t
+        return seconds

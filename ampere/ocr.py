@@ -183,6 +183,7 @@ class Reader:
             "Global.use_cls": o.use_angle_classifier,
             "Global.text_score": o.min_score,
             "EngineConfig.onnxruntime.intra_op_num_threads": o.threads,
+            "EngineConfig.onnxruntime.use_cuda": o.use_cuda,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             "Det.limit_side_len": o.det_limit_side_len,
             "Det.limit_type": o.det_limit_type,

@@ -29,7 +29,7 @@ from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
 from ampere.store import Store
 from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding
-from ampere.tagger import Tagger
+from ampere.tagger import Tagger, screen_texts
 from ampere.windows import WindowMedia
 
 _I16 = 32767.0  # window audio is kept as int16 in the claim-check store
@@ -89,15 +89,19 @@ class Pipeline:
 
     def store_window(self, win: WindowMedia) -> WindowReady:
         key = self.store.keys.blob(win.stream_id, win.start)
-        mapping = {"audio": (np.clip(win.audio, -1.0, 1.0) * _I16).astype("<i2").tobytes()}
+        audio = np.clip(win.audio, -1.0, 1.0)
+        rec = WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
+                          n_frames=len(win.frames), closed_at=now(), final=int(win.final), n_full=len(win.full),
+                          full_times=[float(t) for t, _ in win.full],
+                          rms=float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0)
+        # the record goes with the media: a window whose record a broker lost can be re-published from Redis
+        mapping = {"audio": (audio * _I16).astype("<i2").tobytes(), "meta": rec.encode()}
         for i, (_, jpeg) in enumerate(win.frames):
             mapping[f"frame{i}"] = jpeg
         for i, (_, jpeg) in enumerate(win.full):
             mapping[f"full{i}"] = jpeg
         self.store.blobs.put(key, mapping)
-        return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
-                           n_frames=len(win.frames), closed_at=now(), final=int(win.final), n_full=len(win.full),
-                           full_times=[float(t) for t, _ in win.full])
+        return rec
 
     def load_audio(self, rec: WindowReady) -> np.ndarray:
         blob = self.store.blobs.require(rec.blob_key, ["audio"])
@@ -233,7 +237,8 @@ class Pipeline:
         embed_ms = (time.perf_counter() - t) * 1000
         vec = np.asarray(emb.fused, dtype=np.float32)
         self.store.index.upsert_live(rec.stream_id, rec.start, rec.end, vec, text_embedding=emb.text,
-                                     visual_embedding=emb.visual, summary=rec.summary, ts=now())
+                                     visual_embedding=emb.visual, summary=rec.summary, ts=now(),
+                                     screen=" | ".join(dict.fromkeys(screen_texts(rec.screen))) or None)
         return Embedded(**fields_of(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
 
     def previous_candidates(self, rec: Embedded) -> list[tuple[str, float]]:
@@ -253,10 +258,29 @@ class Pipeline:
     def tag(self, rec: Embedded) -> list[Tag]:
         """This window's tag, and a correction of the previous window's when the segmenter revised it."""
         try:
+            if self._silent(rec):
+                return [self._no_product(rec)]
             return self._tag(rec)
         finally:
             if rec.final:  # whatever this window scored, the stream is over: its products leave "live now"
                 self.end_stream(rec.stream_id, rec.end)
+
+    # --- silent windows (issue 13): apart from the tagger, which only sees windows with something in them
+
+    def _silent(self, rec: Embedded) -> bool:
+        """Digital silence (or all but) and no words: nothing is on air, whatever the frames look like."""
+        return 0.0 <= rec.rms < self.settings.limits.silence_rms and not (rec.text or "").strip()
+
+    def _no_product(self, rec: Embedded) -> Tag:
+        """The "none" decision: the stream shows no product in this window (it leaves "live now"); the segmenter
+        carries on from "no product"."""
+        self.store.streams.record_tag(rec.stream_id, rec.start, rec.end, "", 0.0, [],
+                                      extra={"decision": "none", "confidence": 1.0, "correction": 0})
+        self.store.streams.put_segmenter_state(rec.stream_id, rec.start,
+                                               SegmenterState({NONE: 0.0}, NONE).to_dict())
+        return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id="", score=0.0,
+                   candidates=[], summary=rec.summary, e2e_ms=(now() - rec.closed_at) * 1000, decision="none",
+                   confidence=1.0)
 
     def _tag(self, rec: Embedded) -> list[Tag]:
         o = self.settings.tagger

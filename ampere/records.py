@@ -1,20 +1,26 @@
 """Versioned, schema-checked Kafka records.
 
-Records travel as msgpack maps with a schema version ``v`` and a ``type``. Faust
+Records between the pipeline's stages travel as msgpack maps with a schema version ``v`` and a ``type``; the
+two topics other programs read, tags and dead letters, carry JSON with a published JSON Schema (the "JSON
+feeds" block below). Faust
 topics are declared raw so that decoding happens here: a record that fails any
 check raises :class:`BadRecord` with a reason, and the agent sends the original
 bytes to the dead-letter topic instead of crashing or silently dropping it.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import math
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgpack
 
-from ampere.errors import PoisonRecord
+from ampere.errors import CATEGORIES, PoisonRecord, category_of
 from ampere.grid import valid_stream_id, window_id
 
 SCHEMA_VERSION = 1
@@ -33,7 +39,7 @@ def _check_type(name: str, value: Any, typ: type | tuple[type, ...]) -> None:
 
 
 _NUMBER = (int, float)
-_TYPE_OF = {"str": str, "bytes": bytes, "int": int, "float": _NUMBER, "list": list, "dict": dict}
+_TYPE_OF: dict[str, Any] = {"str": str, "bytes": bytes, "int": int, "float": _NUMBER, "list": list, "dict": dict}
 
 
 @dataclass
@@ -147,6 +153,7 @@ class WindowReady(Record):
     final: int = 0  # 1 on a stream's last window
     n_full: int = 0  # readable frames stored with the window (blob parts full0..), for OCR
     full_times: list = field(default_factory=list)  # their media times
+    rms: float = -1.0  # RMS of the window's audio (-1: unknown); digital silence shows no product
 
     @property
     def window_id(self) -> str:
@@ -206,6 +213,27 @@ RECORD_TYPES: dict[str, type[Record]] = {
 }
 
 
+def describe(rec: Record, hop_s: float | None = None) -> str:
+    """Which record this is and which window it belongs to, for dead-letter reasons and logs (stable wording,
+    no payload): ``audio live000#12 at 12.000 s (window live000:8000)``, ``transcript of window live000:8000``."""
+    if isinstance(rec, WindowReady):
+        return f"window {rec.window_id}" if type(rec) is WindowReady else f"{rec.TYPE} of window {rec.window_id}"
+    stream = getattr(rec, "stream_id", "?")
+    t = getattr(rec, "t0", getattr(rec, "t", None))
+    if isinstance(rec, StreamEnd):
+        return f"end of {stream} at {rec.t:.3f} s"
+    if isinstance(rec, Tag):
+        return f"tag of window {window_id(rec.stream_id, rec.start)}"
+    seq = getattr(rec, "seq", None)
+    what = f"{rec.TYPE} {stream}" + (f"#{seq}" if seq is not None else "")
+    if t is None:
+        return what
+    what += f" at {t:.3f} s"
+    if hop_s and 0 <= t < 1e12:
+        what += f" (window {window_id(stream, math.floor(t / hop_s + 1e-9) * hop_s)})"
+    return what
+
+
 def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None, max_bytes: int | None = None) -> Record:
     """Decode and check one record; raise BadRecord with the reason on any problem."""
     if raw is None:
@@ -223,7 +251,7 @@ def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None,
     v = d.get("v")
     if v != SCHEMA_VERSION:
         raise BadRecord(f"unknown schema version {v!r} (this worker reads v{SCHEMA_VERSION})")
-    cls = RECORD_TYPES.get(d.get("type"))
+    cls = RECORD_TYPES.get(str(d.get("type")))
     if cls is None:
         raise BadRecord(f"unknown record type {d.get('type')!r}")
     if expect is not None and cls not in expect:
@@ -233,6 +261,8 @@ def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None,
 
 @dataclass
 class DeadLetter:
+    """A record that could not be processed, as published on the dead-letter topic: JSON (UTF-8) with the
+    original bytes base64-encoded (``ampere/schemas/dead-letter.v1.json``, docs/FEEDS.md)."""
     source_topic: str
     partition: int
     offset: int
@@ -240,10 +270,102 @@ class DeadLetter:
     payload: bytes
     key: bytes | None = None
 
+    @property
+    def category(self) -> str:
+        return reason_category(self.reason)
+
     def encode(self) -> bytes:
-        return msgpack.packb({"v": SCHEMA_VERSION, "type": "dead-letter", **dataclasses.asdict(self)}, use_bin_type=True)
+        return _json_bytes({
+            "v": FEED_VERSION, "type": "dead-letter", "source_topic": self.source_topic,
+            "partition": int(self.partition), "offset": int(self.offset), "reason": self.reason,
+            "category": self.category, "payload_base64": base64.b64encode(bytes(self.payload or b"")).decode("ascii"),
+            "key_base64": None if self.key is None else base64.b64encode(bytes(self.key)).decode("ascii")})
 
     @classmethod
     def decode(cls, raw: bytes) -> "DeadLetter":
-        d = msgpack.unpackb(raw, raw=False)
-        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
+        if raw[:1] != b"{":  # written before the JSON feed (msgpack)
+            d = msgpack.unpackb(raw, raw=False)
+            return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
+        d = _json_map(raw, "dead-letter")
+        try:
+            key = d.get("key_base64")
+            return cls(source_topic=str(d["source_topic"]), partition=int(d["partition"]), offset=int(d["offset"]),
+                       reason=str(d["reason"]), payload=base64.b64decode(d["payload_base64"], validate=True),
+                       key=None if key is None else base64.b64decode(key, validate=True))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRecord(f"dead-letter: bad field ({type(exc).__name__}: {exc})") from None
+
+
+# --- JSON feeds for any client ---------------------------------------------------------------
+#
+# The tags and dead-letter topics are read by code outside this repository (shop frontends, dashboards), so
+# they carry JSON (UTF-8), not msgpack, each with a versioned JSON Schema shipped in the package
+# (ampere/schemas/*.v1.json). Within a version, fields may be added (consumers ignore unknown ones); a change
+# that breaks a consumer bumps "v" and the schema file.
+
+FEED_VERSION = 1
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+def feed_schema(name: str, version: int = FEED_VERSION) -> dict:
+    """The JSON Schema of a feed: ``name`` in tag | dead-letter."""
+    return json.loads((SCHEMA_DIR / f"{name}.v{version}.json").read_text())
+
+
+def _json_bytes(d: dict) -> bytes:
+    try:
+        return json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except ValueError as exc:  # NaN or inf: JSON has no such numbers
+        raise BadRecord(f"{d.get('type')}: cannot encode as JSON ({exc})") from None
+
+
+def _json_map(raw: bytes | None, type_: str) -> dict:
+    if raw is None:
+        raise BadRecord("empty message (no value)")
+    try:
+        d = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRecord(f"not a JSON record: {type(exc).__name__}") from None
+    if not isinstance(d, dict):
+        raise BadRecord(f"record is a {type(d).__name__}, expected an object")
+    if d.get("v") != FEED_VERSION:
+        raise BadRecord(f"unknown schema version {d.get('v')!r} (this reader reads v{FEED_VERSION})")
+    if d.get("type") != type_:
+        raise BadRecord(f"unexpected record type {d.get('type')!r} (expected {type_!r})")
+    return d
+
+
+def encode_tag_json(tag: Tag, published_at: float | None = None) -> bytes:
+    """A tag as the tags topic carries it (``ampere/schemas/tag.v1.json``)."""
+    return _json_bytes({
+        "v": FEED_VERSION, "type": "tag", "stream_id": tag.stream_id, "window_id": window_id(tag.stream_id, tag.start),
+        "start": float(tag.start), "end": float(tag.end), "product_id": tag.product_id or None,
+        "score": float(tag.score), "candidates": [{"product_id": str(c[0]), "score": float(c[1])} for c in tag.candidates],
+        "summary": tag.summary, "e2e_ms": float(tag.e2e_ms), "decision": tag.decision,
+        "confidence": float(tag.confidence), "correction": bool(tag.correction),
+        "published_at": time.time() if published_at is None else float(published_at)})
+
+
+def decode_tag_json(raw: bytes | None) -> Tag:
+    """A message of the tags topic back into a :class:`Tag` (checked as every record is)."""
+    d = _json_map(raw, "tag")
+    cands = d.get("candidates", [])
+    if not isinstance(cands, list) or not all(isinstance(c, dict) and "product_id" in c and "score" in c
+                                              for c in cands):
+        raise BadRecord("tag: field 'candidates': expected a list of {product_id, score}")
+    fields = {k: d[k] for k in ("stream_id", "start", "end", "product_id", "score", "summary", "e2e_ms", "decision",
+                                "confidence") if k in d}
+    if "product_id" in fields and fields["product_id"] is None:
+        fields["product_id"] = ""  # decision "none"
+    if "correction" in d:
+        fields["correction"] = int(bool(d["correction"]))
+    return Tag.from_dict({**fields, "candidates": [[c["product_id"], c["score"]] for c in cands]})
+
+
+# a dead letter's category: the head of its reason (``ampere.errors``), a bounded label for metrics and consumers
+REASON_CATEGORIES = CATEGORIES + ("other",)
+
+
+def reason_category(reason: str) -> str:
+    """A dead letter's reason as one of :data:`REASON_CATEGORIES` (a bounded label; the raw text is not)."""
+    return category_of(reason)

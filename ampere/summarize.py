@@ -248,8 +248,8 @@ def word_grammar(transcript: str, max_words: int) -> str:
 
 
 @lru_cache(maxsize=2)
-def _load_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
-    llm = _new_llama(model_path, lora, threads, n_ctx)
+def _load_llama(model_path: str, lora: str | None, threads: int, n_ctx: int, gpu_layers: int = 0):
+    llm = _new_llama(model_path, lora, threads, n_ctx, gpu_layers)
     # pay one-off costs at load, not on the first live window: the first grammar-constrained call,
     # and the prompt prefix (system + example, ~150 tokens), which llama.cpp then reuses from its cache
     from llama_cpp import LlamaGrammar
@@ -258,10 +258,10 @@ def _load_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
     return llm
 
 
-def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int):
+def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int, gpu_layers: int = 0):
     from llama_cpp import Llama
     kw: dict = dict(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                    verbose=False, seed=0)
+                    verbose=False, seed=0, n_gpu_layers=gpu_layers)
     if lora:
         if not Path(lora).is_file():
             raise FileNotFoundError(f"LoRA adapter not found: {lora}")
@@ -278,7 +278,8 @@ class _OnLlama:
 
     @property
     def llm(self):
-        return _load_llama(self.model_path, self.lora, int(self.options.threads), self.n_ctx)
+        return _load_llama(self.model_path, self.lora, int(self.options.threads), self.n_ctx,
+                           int(self.options.gpu_layers))
 
 
 class LlamaSummarizer(_OnLlama):

@@ -5,8 +5,9 @@ A candidate product page scores
   + lexical_weight   x share of the title's words said in the window
   + screen_weight    x share of the title's words shown on screen (OCR; viewers' chat lines left out)
   + onair_weight     x how surely the product's name was said on air, not in passing (``ampere.onair``)
-  + attribute_weight x agreement of the prices, materials, colours and names heard and read on screen with
-                       the product's catalogue attributes (``ampere.attributes``; chat lines count for nothing)
+  + attribute_weight x agreement of the prices, materials, colours and names heard (``speech``) and read on
+                       screen (``screen_attributes``) with the product's catalogue attributes
+                       (``ampere.attributes``; viewers' chat lines count for nothing)
 Candidates are the pages nearest the window's embedding, the pages whose titles share words with what was
 said or shown, and the pages whose price was said or shown; when the platform gave the stream's product list,
 only its products. Title words are matched against what was said in this window, not the summary: the summary
@@ -73,6 +74,13 @@ def _row(hit) -> dict:
             "attributes": attrs if isinstance(attrs, dict) else {}}
 
 
+def _source_total(score, source: str, weights) -> float:
+    """One source's share of an ``AttributeScore`` total (weighted as the matcher weighs it)."""
+    if score is None or weights is None:
+        return 0.0
+    return getattr(weights, source) * sum(getattr(weights, a, 0.0) * v for a, v in score.source(source).items())
+
+
 class Tagger:
     """Scores the catalogue's product pages for one live window (``index``: ``ampere.store.ItemIndex``)."""
 
@@ -117,9 +125,11 @@ class Tagger:
                 hits[h.key] = h
                 cosine[h.key] = float(v @ vec)
         attr = {}
+        w = None
         if o.attribute_weight > 0 and hits:
             matcher = AttributeMatcher([_row(h) for h in hits.values()])
             attr = matcher.score(Evidence(transcript, shown_lines))
+            w = matcher.weights
         out = []
         for key, h in hits.items():
             title = h.fields.get("title", "")
@@ -128,7 +138,8 @@ class Tagger:
                      "lexical": o.lexical_weight * overlap(title_tokens, spoken),
                      "screen": o.screen_weight * overlap(title_tokens, shown),
                      "onair": o.onair_weight * onair.onair_score(title, mentions),
-                     "attributes": o.attribute_weight * (attr[h.product_id].total if h.product_id in attr else 0.0)}
+                     "attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "speech", w),
+                     "screen_attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "screen", w)}
             out.append(Candidate(key, h.product_id, title, cosine[key], sum(parts.values()), parts))
         return out
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -23,24 +24,79 @@ class ServiceURLs:
     redis_url: str
 
 
-def bootstrap_servers(kafka_url: str) -> str:
-    """``kafka://h1:p1,h2:p2`` (or a bare ``h:p,...``) -> ``"h1:p1,h2:p2"`` for kafka-python."""
+# scheme -> Kafka security protocol; credentials in the URL (user:password@) turn PLAINTEXT into SASL_PLAINTEXT
+# and SSL into SASL_SSL
+_KAFKA_SCHEMES = {
+    "kafka": "PLAINTEXT", "tcp": "PLAINTEXT", "plaintext": "PLAINTEXT",
+    "kafka+ssl": "SSL", "kafkas": "SSL", "ssl": "SSL",
+    "kafka+sasl": "SASL_PLAINTEXT", "kafka+sasl_plaintext": "SASL_PLAINTEXT", "sasl_plaintext": "SASL_PLAINTEXT",
+    "kafka+sasl_ssl": "SASL_SSL", "sasl_ssl": "SASL_SSL",
+}
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    """What a Kafka URL says: the bootstrap servers, the security protocol, SASL credentials if it carries any."""
+    servers: str  # "h1:p1,h2:p2"
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    mechanism: str | None = None  # from ?mechanism=SCRAM-SHA-256 (or sasl_mechanism=)
+
+
+def parse_kafka_url(kafka_url: str) -> KafkaEndpoint:
+    """``kafka://h1:p1,h2:p2`` (or a bare ``h:p,...``), ``kafka+ssl://``, ``sasl_ssl://user:password@h:p``, ...
+
+    Errors never repeat the URL's credentials."""
+    from urllib.parse import parse_qs, unquote
+
     if not kafka_url or not kafka_url.strip():
         raise ValueError("empty Kafka URL; expected kafka://host:port[,host:port]")
+    shown = redact(kafka_url.strip())
     rest = kafka_url.strip()
+    protocol = "PLAINTEXT"
     if "://" in rest:
         scheme, rest = rest.split("://", 1)
-        if scheme not in ("kafka", "tcp", "plaintext"):
-            raise ValueError(f"unsupported Kafka URL scheme {scheme!r} in {kafka_url!r}; expected kafka://host:port")
+        protocol = _KAFKA_SCHEMES.get(scheme.lower())  # type: ignore[assignment]
+        if protocol is None:
+            raise ValueError(f"unsupported Kafka URL scheme {scheme!r} in {shown!r}; expected one of "
+                             f"{sorted(_KAFKA_SCHEMES)} (e.g. kafka://host:9092, kafka+ssl://host:9093, "
+                             "sasl_ssl://user:password@host:9093)")
+    query = ""
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+    username = password = None
+    if "@" in rest:
+        userinfo, rest = rest.rsplit("@", 1)
+        user, sep, pw = userinfo.partition(":")
+        username, password = unquote(user) or None, (unquote(pw) if sep else None)
+        if protocol == "PLAINTEXT":
+            protocol = "SASL_PLAINTEXT"
+        elif protocol == "SSL":
+            protocol = "SASL_SSL"
     rest = rest.rstrip("/")
     hosts = [h.strip() for h in rest.split(",") if h.strip()]
     if not hosts:
-        raise ValueError(f"no brokers in Kafka URL {kafka_url!r}")
+        raise ValueError(f"no brokers in Kafka URL {shown!r}")
     for h in hosts:
         host, sep, port = h.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise ValueError(f"bad broker address {h!r} in {kafka_url!r}; expected host:port")
-    return ",".join(hosts)
+            raise ValueError(f"bad broker address {h!r} in {shown!r}; expected host:port")
+    mechanism = None
+    if query:
+        q = {k.lower(): v[-1] for k, v in parse_qs(query).items()}
+        mechanism = (q.get("mechanism") or q.get("sasl_mechanism") or "").upper() or None
+        if mechanism is not None and mechanism not in SASL_MECHANISMS:
+            raise ValueError(f"unsupported SASL mechanism {mechanism!r} in {shown!r}; expected one of "
+                             f"{list(SASL_MECHANISMS)}")
+    return KafkaEndpoint(servers=",".join(hosts), security_protocol=protocol, username=username,
+                         password=password, mechanism=mechanism)
+
+
+def bootstrap_servers(kafka_url: str) -> str:
+    """``kafka://h1:p1,h2:p2`` (or a bare ``h:p,...``) -> ``"h1:p1,h2:p2"`` for kafka-python."""
+    return parse_kafka_url(kafka_url).servers
 
 
 def host_ports(kafka_url: str) -> list[tuple[str, int]]:
@@ -124,18 +180,22 @@ def discover_urls(settings) -> ServiceURLs:
     return ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
 
 
-def redact(url: str) -> str:
-    """A URL with its password (and user) replaced, fit for logs and output: ``redis://:***@host:6379``."""
-    from urllib.parse import urlsplit, urlunsplit
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9_+.\-]*://)(?P<userinfo>[^@/\s?#]*)@")
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = "***" if parts.username else ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+
+def redact(url: str) -> str:
+    """A URL with its password (and user) replaced, fit for logs and output: ``redis://:***@host:6379``.
+    Works for Kafka URLs with several hosts too (``sasl_ssl://***:***@h1:9093,h2:9093``)."""
+    if not isinstance(url, str):
+        return "<not a url>"
+
+    def sub(m: re.Match) -> str:
+        user = m.group("userinfo").partition(":")[0]
+        return f"{m.group('scheme')}{'***' if user else ''}:***@"
+
+    return _USERINFO.sub(sub, url)
+
+
+def redact_text(text: str) -> str:
+    """Every URL in ``text`` redacted (error messages of client libraries may quote them)."""
+    return redact(text)

@@ -33,7 +33,7 @@ def _store(urls, settings):
 
 def cmd_services_up(args) -> int:
     from ampere_dev.services import services_up
-    return services_up(_settings())
+    return services_up(_settings(), fresh=args.fresh)
 
 
 def cmd_settings(args) -> int:
@@ -143,18 +143,188 @@ def cmd_catalog_add(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    import time
+
     from ampere.broker import ensure_topics, topic_names
-    from ampere.replay import replay
+    from ampere.replay import ReplayError, replay, resume_point
+    from ampere.urls import redact
     from ampere_dev.services import resolve_services
     settings = _settings()
+    start = args.start
+    if args.resume:
+        point = resume_point(settings, args.stream)
+        if point is None:
+            print(f"{args.stream}: nothing to resume (its last replay delivered everything, or there was none); "
+                  "nothing sent", file=sys.stderr)
+            return 0
+        start = max(start, point)
+        print(f"{args.stream}: resuming at media second {start:.0f}", file=sys.stderr)
     with resolve_services(settings) as urls:
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
-        products = [p for p in (args.products or "").split(",") if p.strip()]
-        stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast,
-                       products=[p.strip() for p in products] or None)
-    print(f"{stats.stream_id}: {stats.media_s:.1f} s of media in {stats.wall_s:.1f} s, {stats.audio_chunks} audio "
-          f"chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB")
+        try:
+            ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions,
+                          settings=settings)
+            products = [p.strip() for p in (args.products or "").split(",") if p.strip()]
+            started = time.time()
+            stats = replay(args.source, args.stream, urls.kafka_url, settings, realtime=not args.fast,
+                           start_s=start, speed=args.speed, products=products or None)
+        except ReplayError as exc:
+            st = exc.stats
+            print(f"error: {exc}\n{st.delivered} records were delivered (up to media second "
+                  f"{st.first_undelivered or 0:.1f}); resume with: ampere replay {args.source} --stream "
+                  f"{args.stream} --resume", file=sys.stderr)
+            return 2
+        except Exception as exc:  # broker unreachable before the first record, bad source, ...
+            from ampere.errors import describe
+            print(f"error: {args.stream}: nothing replayed: {describe(exc)} (Kafka at "
+                  f"{redact(urls.kafka_url)})", file=sys.stderr)
+            return 2
+        print(f"{stats.stream_id}: {stats.media_s - stats.start_s:.1f} s of media in {stats.wall_s:.1f} s, "
+              f"{stats.audio_chunks} audio chunks, {stats.keyframes} keyframes, {stats.bytes_sent / 1024:.0f} KiB, "
+              "every record acknowledged by the broker"
+              + (f" ({stats.resent} sent again after: {'; '.join(stats.errors)[:200]})" if stats.resent else ""),
+              flush=True)
+        if args.wait:
+            return _wait_tagged(_store(urls, settings), settings, args.source, args.stream, started, args.timeout)
     return 0
+
+
+def _since(value: str | None) -> float | None:
+    """``--since``: epoch seconds, an ISO date/time, or an age such as 30m, 2h, 1d (epoch seconds back)."""
+    import time
+    from datetime import datetime
+    if not value:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"--since {value!r}: expected epoch seconds, an ISO time or an age like 30m, 2h") from None
+    return (dt if dt.tzinfo else dt.astimezone()).timestamp()
+
+
+def _dead_letters(urls, settings, since, prefix, group=None, timeout=5.0):
+    from ampere.broker import consume
+    from ampere.records import DeadLetter
+    for msg in consume(urls.kafka_url, settings.topic("dead-letter"), group=group, timeout_s=timeout,
+                       settings=settings):
+        try:
+            letter = DeadLetter.decode(msg.value or b"")
+        except Exception:
+            continue
+        if since is not None and msg.timestamp / 1000 < since:
+            continue
+        if prefix and not (letter.reason or "").startswith(prefix):
+            continue
+        yield msg, letter
+
+
+def cmd_dead_letters_list(args) -> int:
+    from collections import Counter
+
+    from ampere.errors import category_of
+    from ampere_dev.services import resolve_services
+    settings = _settings()
+    by_cat: Counter = Counter()
+    by_topic: Counter = Counter()
+    examples: dict[str, str] = {}
+    with resolve_services(settings) as urls:
+        for _, letter in _dead_letters(urls, settings, _since(args.since), args.reason_prefix, timeout=args.timeout):
+            cat = category_of(letter.reason)
+            by_cat[cat] += 1
+            by_topic[letter.source_topic] += 1
+            examples.setdefault(cat, letter.reason)
+            if args.verbose:
+                print(f"{letter.source_topic}[{letter.partition}]@{letter.offset}  {letter.reason}")
+    if not by_cat:
+        print("no dead letters")
+        return 0
+    print(f"{sum(by_cat.values())} dead letters")
+    for cat, n in by_cat.most_common():
+        print(f"  {n:6d}  {cat:15s} e.g. {examples[cat][:110]}")
+    for topic, n in by_topic.most_common():
+        print(f"  {n:6d}  from {topic}")
+    return 0
+
+
+def cmd_dead_letters_replay(args) -> int:
+    from ampere.broker import make_producer
+    from ampere.errors import TRANSIENT_CATEGORIES
+    from ampere_dev.services import resolve_services
+    settings = _settings()
+    prefixes = [args.reason_prefix] if args.reason_prefix else [f"{c}:" for c in TRANSIENT_CATEGORIES]
+    sent = skipped = 0
+    with resolve_services(settings) as urls:
+        producer = None if args.dry_run else make_producer(urls.kafka_url, settings)
+        group = None if args.dry_run else f"ampere-dead-letters-replay-{settings.broker.topic_prefix}"
+        try:
+            for msg, letter in _dead_letters(urls, settings, _since(args.since), None, group=group,
+                                             timeout=args.timeout):
+                if not any((letter.reason or "").startswith(p) for p in prefixes):
+                    skipped += 1
+                    continue
+                if not letter.source_topic or not letter.payload:
+                    skipped += 1
+                    continue
+                print(f"{'would re-drive' if args.dry_run else 're-drive'} {letter.source_topic}"
+                      f"[{letter.partition}]@{letter.offset}: {letter.reason[:100]}")
+                if producer is not None:
+                    producer.send(letter.source_topic, key=letter.key, value=letter.payload,
+                                  headers=[("ampere-redriven-from", f"{msg.partition}@{msg.offset}".encode())]
+                                  ).get(timeout=30)  # checked, one by one: the group commits after each batch
+                sent += 1
+        finally:
+            if producer is not None:
+                producer.close()
+    print(f"{'would re-drive' if args.dry_run else 're-drove'} {sent} dead letters matching "
+          f"{' or '.join(prefixes)}; {skipped} others left alone")
+    return 0
+
+
+def _wait_tagged(store, settings, source: str, stream_id: str, since: float, timeout: float) -> int:
+    """Until every window of the stream is tagged (in the tag history in Redis, since ``since``), with a progress
+    bar; 1 when the timeout comes first. The windows expected come from the source's duration on the window grid;
+    for a source of unknown duration (a live URL), until the stream's end is recorded."""
+    import time
+
+    from tqdm import tqdm
+
+    from ampere.errors import AmpereError
+    from ampere.grid import grid, window_ms
+    from ampere.media import probe_duration
+
+    w = settings.windows
+    try:
+        want = {window_ms(start) for start, _ in grid(probe_duration(source), w.window_s, w.hop_s)}
+    except (AmpereError, OSError, ValueError):
+        want = None  # duration unknown: wait for the stream's end instead
+    deadline = time.monotonic() + timeout
+    bar = tqdm(total=len(want) if want is not None else None, desc=f"{stream_id} windows tagged", unit="window",
+               file=sys.stderr)
+    try:
+        while True:
+            got = {window_ms(float(e["start"])) for e in store.streams.history(stream_id)
+                   if float(e.get("ts", 0)) >= since - 1.0}
+            done = len(got & want) if want is not None else len(got)
+            bar.update(done - bar.n)
+            now = store.streams.now(stream_id) or {}
+            if (want is not None and done >= len(want)) or (want is None and now.get("ended")):
+                bar.close()
+                print(f"{stream_id}: {done} windows tagged; the last: {now.get('product_id') or '-'}")
+                return 0
+            if time.monotonic() > deadline:
+                bar.close()
+                print(f"{stream_id}: {done} of {len(want) if want is not None else '?'} windows tagged after "
+                      f"{timeout:.0f} s (is a worker running? `ampere worker`)", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    finally:
+        bar.close()
 
 
 def cmd_search(args) -> int:
@@ -165,6 +335,7 @@ def cmd_search(args) -> int:
     settings = _settings()
     with resolve_services(settings) as urls:
         search = Search(_store(urls, settings), Models(settings))
+        out: object
         if args.by == "text":
             out = search.by_text(args.query, k=args.k, domains=args.domain)
         elif args.by == "image":
@@ -179,15 +350,47 @@ def cmd_search(args) -> int:
 
 def cmd_tags(args) -> int:
     from ampere.broker import consume
-    from ampere.records import Tag, decode
+    from ampere.records import BadRecord, decode_tag_json
     from ampere_dev.services import resolve_services
     settings = _settings()
     with resolve_services(settings) as urls:
         for msg in consume(urls.kafka_url, settings.topic("tags"), timeout_s=args.timeout, max_records=None):
-            t = decode(msg.value, expect=(Tag,))
-            assert isinstance(t, Tag)
-            print(f"{t.stream_id} [{t.start:7.1f}-{t.end:7.1f}s] {t.product_id} score={t.score:.3f} "
+            try:
+                t = decode_tag_json(msg.value)  # JSON, ampere/schemas/tag.v1.json
+            except BadRecord as exc:
+                print(f"skipped offset {msg.partition}/{msg.offset}: {exc}", file=sys.stderr)
+                continue
+            print(f"{t.stream_id} [{t.start:7.1f}-{t.end:7.1f}s] {t.product_id or 'no product'} "
+                  f"score={t.score:.3f} confidence={t.confidence:.2f}{' (correction)' if t.correction else ''} "
                   f"e2e={t.e2e_ms:.0f}ms  {t.summary[:60]!r}", flush=True)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from ampere.api.app import create_app, resolve_redis_url
+    from ampere.errors import ConfigError
+    from ampere.urls import redact
+    settings = _settings()
+    host = args.host or settings.api.host
+    port = settings.api.port if args.port is None else args.port
+    workers = args.workers or settings.api.workers
+    try:
+        redis_url = resolve_redis_url(settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"AMPere Live API on http://{host}:{port}/ (docs: /docs), Redis {redact(redis_url)}, prefix "
+          f"{settings.redis.prefix!r}, {workers} worker process{'es' if workers > 1 else ''}", flush=True)
+    # live feeds (SSE) never end by themselves: at shutdown, open connections get 5 s, then are closed
+    kw = {"host": host, "port": port, "log_level": args.log_level, "access_log": args.access_log,
+          "timeout_graceful_shutdown": 5}
+    if workers > 1:  # each process builds its own app from the environment
+        os.environ["REDIS_URL"] = redis_url
+        uvicorn.run("ampere.api.app:app_from_env", factory=True, workers=workers, **kw)
+    else:
+        uvicorn.run(create_app(settings, redis_url), **kw)
     return 0
 
 
@@ -198,7 +401,8 @@ def cmd_worker(args) -> int:
 
 def cmd_demo(args) -> int:
     from ampere_dev.demo import run_demo
-    return run_demo(_settings(), preset=args.preset, fast=args.fast, streams=args.streams)
+    return run_demo(_settings(), preset=args.preset, fast=args.fast, streams=args.streams,
+                    keep_serving=args.keep_serving)
 
 
 # --- the parser --------------------------------------------------------------------------------
@@ -219,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     svc = sub.add_parser("services", help="embedded Kafka-protocol broker + Redis Stack on loopback")
     svc_sub = svc.add_subparsers(dest="action", required=True, metavar="ACTION")
-    svc_sub.add_parser("up", help="start them, print KAFKA_URL/REDIS_URL, run until Ctrl-C").set_defaults(
-        fn=cmd_services_up)
+    up = svc_sub.add_parser("up", help="start them, print KAFKA_URL/REDIS_URL, run until Ctrl-C (Redis keeps its "
+                            "data between runs, the broker does not)")
+    up.add_argument("--fresh", action="store_true", help="empty Redis first (index, tags, stream state)")
+    up.set_defaults(fn=cmd_services_up)
 
     sub.add_parser("settings", help="print the effective settings (credentials redacted)").set_defaults(
         fn=cmd_settings)
@@ -307,14 +513,42 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("file", help=f"JSONL, one {fields} per line; relative paths against the file's folder")
         a.set_defaults(fn=cmd_catalog_add, kind=kind)
 
-    rp = sub.add_parser("replay", help="publish a recording or stream URL (anything PyAV opens) to Kafka")
+    rp = sub.add_parser("replay", help="publish a recording or stream URL (anything PyAV opens) to Kafka; "
+                                       "exits 2 if records were not delivered")
     rp.add_argument("source", help="file, HLS playlist, RTMP URL, ...")
     rp.add_argument("--stream", required=True, help="stream id (letters, digits, _.:@-)")
     rp.add_argument("--fast", action="store_true", help="as fast as possible instead of real-time pace")
     rp.add_argument("--products", default=None,
                     help="the stream's product list, comma-separated product ids: the tagger ranks among them "
                          "(a platform can publish the same as a StreamInfo record, docs/DESIGN.md)")
+    rp.add_argument("--speed", type=float, default=1.0,
+                    help="media seconds per wall-clock second at real-time pace (default: 1)")
+    rp.add_argument("--start", type=float, default=0.0, help="skip the media before this second (default: 0)")
+    rp.add_argument("--resume", action="store_true",
+                    help="start at the first media second the stream's last replay did not deliver")
+    rp.add_argument("--wait", action="store_true", help="then wait until every window of the stream is tagged "
+                    "(progress bar; needs a running worker)")
+    rp.add_argument("--timeout", type=float, default=600.0,
+                    help="with --wait: give up after this many seconds, exit code 1 (default: 600)")
     rp.set_defaults(fn=cmd_replay)
+
+    dl = sub.add_parser("dead-letters", help="records the worker could not process, with their reasons")
+    dl_sub = dl.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dls = dl_sub.add_parser("list", help="count the dead letters by reason category and source topic")
+    dlr = dl_sub.add_parser("replay", help="republish dead letters' original records to their source topic "
+                                           "(default: those of an outage, reason prefix 'transient:'); a "
+                                           "second run resumes after the last one re-driven")
+    for a in (dls, dlr):
+        a.add_argument("--reason-prefix", default=None,
+                       help="only letters whose reason starts with this (e.g. 'transient:', 'bad-media:')")
+        a.add_argument("--since", default=None,
+                       help="only letters written since: epoch seconds, an ISO time, or an age (30m, 2h, 1d)")
+        a.add_argument("--timeout", type=float, default=5.0,
+                       help="stop reading after this many seconds without a new letter (default: 5)")
+    dls.add_argument("-v", "--verbose", action="store_true", help="also print every letter's reason")
+    dls.set_defaults(fn=cmd_dead_letters_list)
+    dlr.add_argument("--dry-run", action="store_true", help="print what would be re-driven, send nothing")
+    dlr.set_defaults(fn=cmd_dead_letters_replay)
 
     se = sub.add_parser("search", help="search the index")
     se.add_argument("by", choices=["text", "image", "product", "stream"], help="what the query is")
@@ -328,6 +562,16 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--timeout", type=float, default=None, help="stop after this many idle seconds")
     tg.set_defaults(fn=cmd_tags)
 
+    sv = sub.add_parser("serve", help="the search API and web page (FastAPI; needs REDIS_URL or `ampere services "
+                        "up`; the server logs at -l's level)")
+    sv.add_argument("--host", default=None, help="interface to listen on (default: settings.api.host, 127.0.0.1; "
+                    "0.0.0.0 for every interface)")
+    sv.add_argument("--port", type=int, default=None, help="TCP port (default: settings.api.port, 8000)")
+    sv.add_argument("--workers", type=int, default=None,
+                    help="server processes (default: settings.api.workers, 1; metrics are per process)")
+    sv.add_argument("--access-log", action="store_true", help="log every request (default: off)")
+    sv.set_defaults(fn=cmd_serve)
+
     w = sub.add_parser("worker", help="run the Faust worker (same as: faust -A streamer.app worker)")
     w.add_argument("--loglevel", default="info", help="Faust's log level (default: info)")
     w.set_defaults(fn=cmd_worker)
@@ -336,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fast", action="store_true", help="replay as fast as possible, not at real-time pace")
     d.add_argument("--preset", default="demo", help="dataset preset (default: demo)")
     d.add_argument("--streams", type=int, default=None, help="replay only the first N live streams")
+    d.add_argument("--keep-serving", action="store_true",
+                   help="keep the web page up after the replays, until Ctrl-C (it is up during them anyway)")
     d.set_defaults(fn=cmd_demo)
     return p
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from pathlib import Path
 
 from ampere.catalog import add_pages, add_videos
 from ampere.broker import consume, ensure_topics
 from ampere.models import Models
 from ampere.search import Search
 from ampere.store import Store
-from ampere.records import decode
-from ampere.replay import replay
-from ampere.urls import running_services
-from ampere_dev.services import resolve_services
+from ampere.records import BadRecord, decode_tag_json
+from ampere.replay import ReplayError, replay
+from ampere.urls import redact, running_services
+from ampere_dev.services import free_port, resolve_services
 from ampere.settings import Settings
 from ampere_dev.derive import ensure_ready
 from ampere_synth.truth import expected_windows, load_jsonl, score_tags
@@ -39,12 +38,16 @@ class TagCollector(threading.Thread):
 
     def run(self) -> None:
         for msg in consume(self.kafka_url, self.topic, timeout_s=None, max_records=None, stop=self.stop_event):
-            t = decode(msg.value)
+            try:
+                t = decode_tag_json(msg.value)
+            except BadRecord:  # e.g. a msgpack tag left by an older worker in a shared topic
+                continue
             self.tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end,
                               "product_id": t.product_id, "score": t.score, "e2e_ms": t.e2e_ms})
             if self.echo:
-                title = self.products.get(t.product_id, {}).get("title", "")
-                print(f"  [tag] {t.stream_id} {t.start:6.1f}-{t.end:6.1f}s  {t.product_id}  score={t.score:.3f}  "
+                title = self.products.get(t.product_id, {}).get("title", "") if t.product_id else "(no product on air)"
+                print(f"  [{'fix' if t.correction else 'tag'}] {t.stream_id} {t.start:6.1f}-{t.end:6.1f}s  "
+                      f"{t.product_id or '-':8} score={t.score:.3f} conf={t.confidence:.2f}  "
                       f"e2e={t.e2e_ms:5.0f} ms  {title[:48]}", flush=True)
 
     def stop(self) -> None:
@@ -79,7 +82,26 @@ def _join(threads: list[threading.Thread]) -> None:
             th.join(timeout=0.5)  # a bounded join lets a signal through promptly
 
 
-def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None) -> int:
+def _start_api(settings: Settings, redis_url: str, models: Models):
+    """The web page and search API on a thread (settings.api.port when free, else any free port)."""
+    from ampere_dev.apiserver import ApiServer
+    from ampere_dev.services import free_port
+    from ampere.urls import port_open
+
+    port = settings.api.port if settings.api.port and not port_open("127.0.0.1", settings.api.port) else free_port()
+    api = ApiServer(settings, redis_url, host="127.0.0.1", port=port, models=models).start()
+    print(f"web page: {api.url}/  (live tags as they happen, search; API docs at {api.url}/docs)", flush=True)
+    return api
+
+
+def _serve_until_interrupted(api) -> None:
+    print(f"\nthe web page stays up at {api.url}/ until Ctrl-C", flush=True)
+    while True:
+        time.sleep(1)
+
+
+def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None,
+             keep_serving: bool = False) -> int:
     _interrupt_on_signals()
     dataset = ensure_ready(settings, preset=preset, progress=print)
     live = load_jsonl(dataset / "live.jsonl")[:streams]
@@ -90,7 +112,7 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
     private = not (settings.kafka_url or settings.redis_url) and running_services(settings) is None
     svc_settings = settings.model_copy(update={"home": settings.home / "demo"}) if private else settings
     with resolve_services(svc_settings) as urls:
-        print(f"KAFKA_URL={urls.kafka_url}\nREDIS_URL={urls.redis_url}")
+        print(f"KAFKA_URL={redact(urls.kafka_url)}\nREDIS_URL={redact(urls.redis_url)}")
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
         store = Store.connect(urls.redis_url, settings.redis)
         if private:
@@ -105,14 +127,23 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
         rep = add_videos(store, dataset / "videos.jsonl", models)
         print(f"videos: {rep.added} short videos indexed in {time.perf_counter() - t:.1f} s")
 
-        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "demo-worker.log") as worker:
+        api = _start_api(settings, urls.redis_url, models)
+        # readiness from the worker's /readyz (models loaded, partitions assigned) on a port of its own
+        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "demo-worker.log",
+                         metrics_port=free_port()) as worker:
             worker.wait_ready(timeout=180)
             print(f"faust worker ready (pid {worker.pid}); replaying {len(live)} live streams "
                   f"{'as fast as possible' if fast else 'at real-time pace'}")
             collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
             collector.start()
             stop = threading.Event()
-            threads = [threading.Thread(target=replay, daemon=True,
+            def play(*args, **kw) -> None:
+                try:
+                    replay(*args, **kw)
+                except ReplayError as exc:  # said, not hidden: those windows will be missing
+                    print(f"  [replay] error: {exc}", flush=True)
+
+            threads = [threading.Thread(target=play, daemon=True,
                                         args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
                                         kwargs={"realtime": not fast, "stop": stop}) for s in live]
             for th in threads:
@@ -156,4 +187,9 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
             print(f"  stream {live[0]['stream_id']} {state} {now.get('product_id')} "
                   f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"
                   f"{now.get('end', 0):.0f}s, score {now.get('score', 0):.3f}")
+        try:
+            if keep_serving:
+                _serve_until_interrupted(api)
+        finally:
+            api.stop()
     return 0

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,8 +30,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 
-from ampere.urls import (ServiceURLs, bootstrap_servers, host_ports, port_open, redis_ready, running_services,
-                         state_path)
+from ampere.urls import (ServiceURLs, bootstrap_servers, host_ports, port_open, redact, redis_ready,
+                         running_services, state_path)
 from pathlib import Path
 from typing import Iterator
 
@@ -196,8 +197,13 @@ class EmbeddedServices:
     """Tansu + Redis (search, JSON) on free loopback ports; a context manager.
 
     ``data_dir`` holds Redis' append-only file (default ``home/services/redis``)
-    so the index survives restarts; Tansu keeps topics in memory only.
+    so the index survives restarts; Tansu keeps topics in memory only: **a broker restart loses every topic,
+    offset and record it held** (the worker notices and recovers what it can: ``streamer.guard``).
     If another live process holds that directory, a temporary one is used.
+
+    Redis requires a password, generated for each start (``requirepass``, in a 0600 config file, not on the
+    command line); ``redis_url`` carries it. ``stop_service``/``start_service`` (same port, same data, same
+    password) and ``pause_service``/``resume_service`` (SIGSTOP/SIGCONT) are for fault tests.
     """
 
     def __init__(self, settings=None, *, home: Path | None = None, data_dir: Path | None = None,
@@ -220,6 +226,8 @@ class EmbeddedServices:
         self._lock_fd: int | None = None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
         self._atexit_registered = False
+        self._ports: dict[str, int] = {}
+        self._redis_password: str | None = None
 
     # -- public
     @property
@@ -277,9 +285,39 @@ class EmbeddedServices:
                     raise
                 log.warning("service start failed, retrying on another port", exc_info=True)
 
-    def _start_kafka(self) -> None:
+    # -- one service at a time, on the same port (fault tests)
+    def _child(self, name: str) -> _Child:
+        for c in self.children:
+            if c.name == name:
+                return c
+        raise ServiceError(f"{name} is not running")
+
+    def stop_service(self, name: str, kill: bool = False) -> None:
+        """Stop ``kafka`` or ``redis`` (SIGTERM, or SIGKILL with ``kill``); ``start_service`` brings it back on
+        the same port (Redis on its data and password; Tansu empty: it keeps nothing)."""
+        c = self._child(name)
+        if kill:
+            c.proc.kill()
+            c.proc.wait()
+        else:
+            _stop_children([c], self.stop_timeout_s)
+        self.children.remove(c)
+
+    def start_service(self, name: str) -> None:
+        if any(c.name == name for c in self.children):
+            return
+        (self._start_kafka if name == "kafka" else self._start_redis)(port=self._ports[name])
+
+    def pause_service(self, name: str) -> None:
+        """SIGSTOP: the process holds its connections and answers nothing (a stalled server)."""
+        os.kill(self._child(name).proc.pid, signal.SIGSTOP)
+
+    def resume_service(self, name: str) -> None:
+        os.kill(self._child(name).proc.pid, signal.SIGCONT)
+
+    def _start_kafka(self, port: int | None = None) -> None:
         tansu = find_tansu()
-        port = free_port()
+        port = port or free_port()
         url = f"tcp://127.0.0.1:{port}"
         argv = [str(tansu), "broker", "--cluster-id", f"ampere-{uuid.uuid4().hex[:8]}",
                 "--listener-url", url, "--advertised-listener-url", url,
@@ -300,12 +338,15 @@ class EmbeddedServices:
             raise
         self.startup_s["kafka"] = time.monotonic() - t0
         self.children.append(child)
+        self._ports["kafka"] = port
         self.kafka_url = kafka_url
         log.info("embedded Kafka (Tansu) ready at %s in %.2f s", kafka_url, self.startup_s["kafka"])
 
     def _lock_data_dir(self) -> Path:
         if self._lock_fd is not None:
             return self.data_dir
+        if self._tmpdir is not None:
+            return Path(self._tmpdir.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -320,19 +361,27 @@ class EmbeddedServices:
         self._lock_fd = fd
         return self.data_dir
 
-    def _start_redis(self) -> None:
+    def _start_redis(self, port: int | None = None) -> None:
         server = find_redis_server()
         modules = find_redis_modules()
         data_dir = self._lock_data_dir()
-        port = free_port()
-        argv = [str(server), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
+        port = port or free_port()
+        # a password of its own for each start (kept across stop_service/start_service), in a config file only
+        # this user can read: argv is visible to every local user
+        self._redis_password = self._redis_password or secrets.token_urlsafe(24)
+        conf = self.log_dir / "redis-auth.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"requirepass {self._redis_password}\n")
+        argv = [str(server), str(conf), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes",
                 "--save", "", "--daemonize", "no"]
         for m in modules:
             argv += ["--loadmodule", str(m)]
         t0 = time.monotonic()
         child = _spawn("redis", argv, self.log_dir / "redis.log")
-        redis_url = f"redis://127.0.0.1:{port}/0"
+        redis_url = f"redis://:{self._redis_password}@127.0.0.1:{port}/0"
         try:
             _wait_ready(child, lambda: redis_ready(redis_url), self.ready_timeout_s)
         except BaseException:
@@ -340,11 +389,32 @@ class EmbeddedServices:
             raise
         self.startup_s["redis"] = time.monotonic() - t0
         self.children.append(child)
+        self._ports["redis"] = port
         self.redis_url = redis_url
-        log.info("embedded Redis ready at %s in %.2f s", redis_url, self.startup_s["redis"])
+        log.info("embedded Redis ready at %s in %.2f s", redact(redis_url), self.startup_s["redis"])
 
 
 # ---------------------------------------------------------------- shared services (`ampere services up`)
+
+def _say_what_persists(svc: EmbeddedServices, urls: ServiceURLs, fresh: bool, out) -> None:
+    """Redis keeps the index and the streams' state in its append-only file between runs; Tansu keeps topics in
+    memory only. ``fresh`` empties Redis (the index goes with it: the next `catalog add` recreates it)."""
+    import redis as _redis
+
+    if svc._tmpdir is not None:
+        print(f"# Redis keeps its data in {svc._tmpdir.name} until it stops (its usual folder is in use)", file=out)
+        return
+    r = _redis.Redis.from_url(urls.redis_url)
+    try:
+        if fresh:
+            r.flushdb()
+            print(f"# Redis emptied (--fresh); it keeps its data in {svc.data_dir} between runs", file=out)
+        else:
+            print(f"# Redis keeps its data between runs ({svc.data_dir}: {r.dbsize()} keys now; --fresh empties "
+                  "it); Kafka does not: topics start empty", file=out)
+    finally:
+        r.close()
+
 
 @contextlib.contextmanager
 def resolve_services(settings=None) -> Iterator[ServiceURLs]:
@@ -363,15 +433,16 @@ def resolve_services(settings=None) -> Iterator[ServiceURLs]:
             kafka_url = kafka_url or shared.kafka_url
             redis_url = redis_url or shared.redis_url
     if kafka_url and redis_url:
-        yield ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
+        yield ServiceURLs(kafka_url=str(kafka_url), redis_url=str(redis_url))
         return
     with EmbeddedServices(settings, kafka=not kafka_url, redis=not redis_url) as svc:
-        yield ServiceURLs(kafka_url=kafka_url or svc.kafka_url, redis_url=redis_url or svc.redis_url)
+        yield ServiceURLs(kafka_url=str(kafka_url or svc.kafka_url), redis_url=str(redis_url or svc.redis_url))
 
 
-def services_up(settings=None, *, out=None, stop_event: threading.Event | None = None) -> int:
+def services_up(settings=None, *, out=None, stop_event: threading.Event | None = None, fresh: bool = False) -> int:
     """Foreground `ampere services up`: start, record state.json, print export lines,
-    block until SIGINT/SIGTERM (or ``stop_event``), clean up. Returns an exit code."""
+    block until SIGINT/SIGTERM (or ``stop_event``), clean up. Returns an exit code.
+    ``fresh``: empty Redis first (it keeps its data between runs; the broker never does)."""
     if settings is None:
         from ampere.settings import get_settings
 
@@ -380,8 +451,8 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
     existing = running_services(settings)
     if existing is not None:
         raise ServiceError(
-            f"services are already running (see {state_path(settings)}):\n"
-            f"KAFKA_URL={existing.kafka_url}\nREDIS_URL={existing.redis_url}"
+            f"services are already running (see {state_path(settings)} for the URLs):\n"
+            f"KAFKA_URL={redact(existing.kafka_url)}\nREDIS_URL={redact(existing.redis_url)}"
         )
     stop = stop_event or threading.Event()
     old_handlers = {}
@@ -395,10 +466,14 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
         state = {"pid": os.getpid(), **asdict(urls), "children": svc.pids,
                  "startup_s": svc.startup_s, "started_at": time.time()}
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the Redis password
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(state, indent=2))
         tmp.replace(path)
+        # the one place the password is shown (and the state file, readable by this user only)
         print(f"KAFKA_URL={urls.kafka_url}", file=out)
         print(f"REDIS_URL={urls.redis_url}", file=out)
+        _say_what_persists(svc, urls, fresh, out)
         print(f"# ready (kafka {svc.startup_s['kafka']:.2f} s, redis {svc.startup_s['redis']:.2f} s); "
               f"logs in {svc.log_dir}; Ctrl-C to stop", file=out, flush=True)
         while not stop.wait(0.5):

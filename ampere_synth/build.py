@@ -103,10 +103,12 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
     say(f"generating {cfg.name} (seed {seed}): {len(products)} products, "
         f"{len(products) * cfg.videos_per_product} videos, {len(plans)} live streams "
         f"({len(plans) - len(regular)} held-out), {workers} workers")
-    pages, videos, streams = [], [], []
+    pages: list[dict] = []
+    videos: list[dict] = []
+    streams: list[dict] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # long jobs first so the pool does not end on one straggler stream
-        futs = {pool.submit(write_stream, i, shown, products, cfg, seed, root, heldout): "live"
+        futs: dict = {pool.submit(write_stream, i, shown, products, cfg, seed, root, heldout): "live"
                 for i, (shown, heldout) in enumerate(plans)}
         chunk = 16
         futs.update({pool.submit(_pages_task, products[i:i + chunk], cfg, seed, root): "pages"

@@ -16,4 +16,4 @@ def font(size: int, bold: bool = False, condensed: bool = False) -> ImageFont.Fr
     try:
         return ImageFont.truetype(str(DEJAVU / name), size)
     except OSError:
-        return ImageFont.load_default(size=size)
+        return ImageFont.load_default(size=size)  # type: ignore[return-value]  # FreeType-backed at a size

@@ -115,6 +115,7 @@ def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float,
     m = int(w * 0.03)
     badge_texts: list[str] = []
     if kind == "product":
+        assert p is not None, "a product segment shows a product"
         if card:
             t0 = start + rng.uniform(0.3, 3.0)
             t1 = end if rng.random() < 0.7 else max(min(end, t0 + 4.0), end - rng.uniform(1.0, 4.0))
@@ -192,7 +193,10 @@ def write_stream(index: int, shown: list[Product], catalog: list[Product], prese
     host = pick_voice(rng, heldout=heldout)
     studio = LiveStudio(rng, preset.live_size)
     srng = rng_for(seed, "live-screen", sid)  # overlays draw from their own stream: speech stays as planned
-    segments, audio_parts, airs, on_air = [], [], [], {}
+    segments: list[dict] = []
+    audio_parts: list = []
+    airs: list[OnAir | None] = []
+    on_air: dict = {}
     kinds = _kinds(len(shown), preset, rng)
     queue = list(shown)
     earlier: list[Product] = []

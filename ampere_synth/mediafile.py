@@ -4,6 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from typing import Iterable
 
 import av
@@ -28,7 +29,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: 
     width, height = (size, size) if isinstance(size, int) else size
     with av.open(str(path), "w", format="mp4") as out:
         codec = video_codec()
-        vs = out.add_stream(codec, rate=fps)
+        vs: Any = out.add_stream(codec, rate=fps)  # a VideoStream (PyAV types the union of all streams)
         vs.width, vs.height = width, height
         vs.pix_fmt = "yuv420p"
         # one encoder thread: x264 output is then the same bytes on every run (and workers are processes)
@@ -36,7 +37,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: 
         vs.options = {"preset": "veryfast", "crf": "26"} if codec == "libx264" else {}
         if codec != "libx264":
             vs.bit_rate = 400_000
-        as_ = out.add_stream("aac", rate=sample_rate)
+        as_: Any = out.add_stream("aac", rate=sample_rate)
         as_.layout = "mono"
         as_.bit_rate = 48_000
         for arr in frames:

@@ -133,7 +133,8 @@ def make_products(preset: Preset, seed: int) -> list[Product]:
     brand_pools: dict[str, list[str]] = {}
     for s in ("train", "val", "test"):
         # brands recur across products, as real brands do; the pool is smaller than the product count
-        prng, pool = rng_for(seed, "brands", s), []
+        prng = rng_for(seed, "brands", s)
+        pool: list[str] = []
         while len(pool) < max(4, n_split[s] * 2 // 3):
             b = make_brand(prng, vocab[s])
             if b not in pool:

@@ -29,7 +29,8 @@ def _sprite(p: Product) -> Image.Image:
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
-    return tuple(int(c * 255) for c in colorsys.hsv_to_rgb(h % 1.0, s, v))
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+    return int(r * 255), int(g * 255), int(b * 255)
 
 
 def _place(canvas: Image.Image, spr: Image.Image, cx: float, cy: float, side: float, angle: float,
@@ -37,14 +38,14 @@ def _place(canvas: Image.Image, spr: Image.Image, cx: float, cy: float, side: fl
     """Paste spr centred at (cx, cy) (pixels), side pixels wide, rotated by angle degrees. Returns the
     box of the product's visible pixels on the canvas (x0, y0, x1, y1), or None if none is visible."""
     side = max(4, int(side))
-    im = spr.transpose(Image.FLIP_LEFT_RIGHT) if flip else spr
+    im = spr.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else spr
     if im.width != side:
-        im = im.resize((side, side), Image.BILINEAR)
+        im = im.resize((side, side), Image.Resampling.BILINEAR)
     return _paste_rotated(canvas, im, cx, cy, angle)
 
 
 def _paste_rotated(canvas: Image.Image, im: Image.Image, cx: float, cy: float, angle: float):
-    im = im.rotate(angle, resample=Image.BILINEAR, expand=True)
+    im = im.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
     x, y = int(cx - im.width / 2), int(cy - im.height / 2)
     _paste_clipped(canvas, im, x, y)
     bb = im.getchannel("A").getbbox()
@@ -164,13 +165,13 @@ def video_frames(p: Product, rng: random.Random, size: int, n: int, fps: int = 1
         f = room.copy()
         _place(f, spr, size * (x0 + (x1 - x0) * u), size * (y0 + (y1 - y0) * u + 0.02 * math.sin(wob * u * 6.3 + ph)),
                size * (s0 + (s1 - s0) * u), a0 + (a1 - a0) * u + 4 * math.sin(wob * u * 6.3), flip)
-        if tag and screen.price_tag["t0"] <= t < screen.price_tag["t1"]:
+        if tag and screen and screen.price_tag and screen.price_tag["t0"] <= t < screen.price_tag["t1"]:
             im, corner = tag
             m = int(size * 0.04)
             x = m if corner == "tl" else size - im.width - m
             y = m if corner != "br" else size - im.height - m
             f.alpha_composite(im, (x, y))
-        if name and screen.name_tag["t0"] <= t < screen.name_tag["t1"]:
+        if name and screen and screen.name_tag and screen.name_tag["t0"] <= t < screen.name_tag["t1"]:
             f.alpha_composite(name, ((size - name.width) // 2, int(size * 0.82)))
         yield np.asarray(f.convert("RGB"))
 
@@ -332,7 +333,8 @@ def chat_line_image(user: str, text: str, size: int, width: int, user_ink: tuple
     """"user  message", wrapped to the panel width (two lines at most)."""
     fu, fm = font(size, bold=True), font(size)
     uw = int(fu.getlength(user + "  "))
-    words, lines, cur = text.split(), [], ""
+    words, cur = text.split(), ""
+    lines: list[str] = []
     for w in words:
         nxt = f"{cur} {w}".strip()
         if fm.getlength(nxt) > width - (uw if not lines else 0) - 4 and cur:
@@ -435,7 +437,7 @@ class LiveStudio:
             r = h * 0.03
             d.ellipse([px - r, py + side * 0.25 - r, px + r, py + side * 0.25 + r], fill=self.skin + (255,))
             if air._spr is None:
-                air._spr = _sprite(air.product).resize((max(4, int(side)),) * 2, Image.BILINEAR)
+                air._spr = _sprite(air.product).resize((max(4, int(side)),) * 2, Image.Resampling.BILINEAR)
             box = _paste_rotated(f, air._spr, px, py, air.angle + 6 * math.sin(t * 0.7))
         self._overlays(f, t)
         return np.asarray(f.convert("RGB")), box

@@ -23,9 +23,10 @@ LIGHT = (240, 240, 236, 255)
 
 def _secondary(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     lum = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    r, g, b = rgb
     if lum > 140:
-        return tuple(int(c * 0.55) for c in rgb)
-    return tuple(int(c + (255 - c) * 0.6) for c in rgb)
+        return int(r * 0.55), int(g * 0.55), int(b * 0.55)
+    return int(r + (255 - r) * 0.6), int(g + (255 - g) * 0.6), int(b + (255 - b) * 0.6)
 
 
 def _pattern(colour: str, pattern: str) -> Image.Image:
@@ -183,7 +184,7 @@ def sprite(category: str, shape: str, colour: str, pattern: str, size: int = 256
     rim = mask.point(lambda v: 255 if v else 0).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.MaxFilter(3))
     out.paste(DARK, (0, 0), rim)
     out.alpha_composite(details)
-    return out.resize((size, size), Image.LANCZOS)
+    return out.resize((size, size), Image.Resampling.LANCZOS)
 
 
 

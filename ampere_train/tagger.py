@@ -39,6 +39,9 @@ def accuracy(model: OnAirModel, X: list[list[str]], y: list[int]) -> float:
     return sum((model.prob(f) > 0.5) == bool(t) for f, t in zip(X, y)) / max(1, len(y))
 
 
+REGULARISATION = (0.03, 0.1, 0.3, 1.0)
+
+
 def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
     """Fit on the train split's live windows (name-corrected transcripts, ``texts/asr_names.jsonl`` from
     ``ampere prepare-texts``); report accuracy on val."""
@@ -57,8 +60,13 @@ def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
     windows = load_jsonl(ds / "windows.jsonl")
     data = {s: labelled_mentions([w for w in windows if split.get(w["product_id"]) == s], texts, names_by_product,
                                  all_names) for s in ("train", "val")}
-    model = fit(*data["train"])
-    model.meta = {"dataset": ds.name, "mentions": {s: len(d[1]) for s, d in data.items()},
+    # regularisation chosen on val: few names come out of the recognizer, so the fit is small and overfits easily
+    grid = {c: fit(*data["train"], c=c) for c in REGULARISATION}
+    val_acc = {c: accuracy(m, *data["val"]) for c, m in grid.items()} if data["val"][1] else {1.0: 0.0}
+    chosen = max(val_acc, key=lambda c: (val_acc[c], -c))
+    model = grid[chosen]
+    model.meta = {"dataset": ds.name, "mentions": {s: len(d[1]) for s, d in data.items()}, "c": chosen,
+                  "val_accuracy_by_c": {str(c): round(a, 3) for c, a in val_acc.items()},
                   "on_air_share": {s: round(sum(d[1]) / max(1, len(d[1])), 3) for s, d in data.items()},
                   "accuracy": {s: round(accuracy(model, *d), 3) for s, d in data.items() if d[1]}}
     progress(f"on-air mentions: {json.dumps(model.meta)}")

@@ -269,13 +269,13 @@ def input_snapper(dataset_dir: Path, settings: Settings):
 
 
 def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
-                  progress: Callable = print, workers: int = 1) -> dict[str, str]:
+                  progress: Callable = print, workers: int = 1, out: Path | None = None) -> dict[str, str]:
     """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
     previous window left). ``texts`` are what the summarizer reads: name-corrected when
     ``settings.names.correction`` is on (``prepare_texts`` does that). With workers > 1, independent chains
     (streams, groups of videos) run in parallel processes of one LLM thread each."""
     from ampere.summarize import make_summarizer
-    out = Path(dataset_dir) / "texts" / "summary.jsonl"
+    out = out or Path(dataset_dir) / "texts" / "summary.jsonl"
     name = make_summarizer(settings.summarizer).name + ("+names" if settings.names.correction else "")
     rows = _read_jsonl(out)
     stale = [r for r in rows if r.get("model", name) != name]

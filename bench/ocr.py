@@ -30,7 +30,7 @@ from ampere_synth.truth import load_jsonl  # noqa: E402
 from bench.quality import update  # noqa: E402
 
 
-def samples(ds: Path, n: int, seed: int = 0) -> list[dict]:
+def samples(ds: Path, n: int, seed: int = 0, per_card: int = 3) -> list[dict]:
     """(stream path, time, price shown, name shown) at random moments inside price-card or name-card spans."""
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     rng = random.Random(seed)
@@ -44,9 +44,10 @@ def samples(ds: Path, n: int, seed: int = 0) -> list[dict]:
             for card in ("price_card", "name_card"):
                 c = screen.get(card)
                 if c and c["t1"] - c["t0"] > 1.0:
-                    out.append({"path": str(ds / st["path"]), "t": round(rng.uniform(c["t0"] + 0.5, c["t1"] - 0.5), 2),
-                                "kind": card, "price": c.get("price"), "text": c.get("text", ""),
-                                "name": f"{c.get('brand', '')} {c.get('model', '')}".strip()})
+                    for _ in range(per_card):  # a few moments of each card: the host and the chat move
+                        out.append({"path": str(ds / st["path"]), "t": round(rng.uniform(c["t0"] + 0.5, c["t1"] - 0.5), 2),
+                                    "kind": card, "price": c.get("price"), "text": c.get("text", ""),
+                                    "name": f"{c.get('brand', '')} {c.get('model', '')}".strip()})
     rng.shuffle(out)
     return out[:n]
 

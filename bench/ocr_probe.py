@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
 
-from ampere import media  # noqa: E402
 from ampere.attributes import prices_on_screen  # noqa: E402
 from ampere.ocr import OcrOptions, Reader, changed  # noqa: E402
 
@@ -72,7 +71,7 @@ def render(rng: np.random.Generator, w: int = 640, h: int = 360) -> Frame:
         fill = tuple(int(v) for v in rng.integers(0, 255, 3))
         (d.ellipse if rng.random() < 0.5 else d.rectangle)([x - r, y - r, x + r, y + int(r * 1.3)], fill=fill)
     texture = (rng.random((h // 6, w // 6, 3)) * 255).astype(np.uint8)
-    tex = Image.fromarray(texture).resize((w, h), Image.BICUBIC).filter(ImageFilter.GaussianBlur(1.5))
+    tex = Image.fromarray(texture).resize((w, h), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(1.5))
     img = Image.blend(img, tex, float(rng.uniform(0.1, 0.35)))
     d = ImageDraw.Draw(img)
 
@@ -216,7 +215,7 @@ def old_square_keyframe(rgb: np.ndarray, size: int) -> np.ndarray:
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    return np.asarray(img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR))
+    return np.asarray(img.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -255,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     configs = [Config(f"full_640x360_det{sizes[0]}", first),
                Config("square_96px_keyframe", first, lambda rgb: old_square_keyframe(rgb, 96)),
                Config("whole_frame_171x96", first,
-                      lambda rgb: np.asarray(Image.fromarray(rgb).resize((171, 96), Image.BILINEAR)))]
+                      lambda rgb: np.asarray(Image.fromarray(rgb).resize((171, 96), Image.Resampling.BILINEAR)))]
     configs += [Config(f"full_640x360_det{side}", reader(det_limit_side_len=side)) for side in sizes[1:]]
     configs.append(Config(f"full_640x360_det{sizes[0]}_angle_classifier",
                           reader(det_limit_side_len=sizes[0], use_angle_classifier=True)))

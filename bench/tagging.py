@@ -38,7 +38,7 @@ from ampere.textnorm import content_tokens  # noqa: E402
 from ampere_synth.truth import load_jsonl  # noqa: E402
 
 OUT = REPO_ROOT / "bench" / "results" / "tagging.json"
-PARTS = ("cosine", "lexical", "screen", "onair", "attributes")
+PARTS = ("cosine", "lexical", "screen", "onair", "attributes", "screen_attributes")
 
 
 class MemIndex:
@@ -103,7 +103,7 @@ def _embed(emb, domain, frames, texts, batch=32):
     return np.stack(out)
 
 
-def prepare(ds: Path, use_screen: bool = True) -> tuple[list[Window], dict]:
+def prepare(ds: Path, use_screen: bool = True, summary_file: Path | None = None) -> tuple[list[Window], dict]:
     from ampere_train.data import Item, decode_frames
     from encoders.runtime import Embedder
 
@@ -115,7 +115,7 @@ def prepare(ds: Path, use_screen: bool = True) -> tuple[list[Window], dict]:
     windows = load_jsonl(ds / "windows.jsonl")
     heard = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "asr_names.jsonl")}
     screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")} if use_screen else {}
-    summ_path = ds / "texts" / "summary.jsonl"
+    summ_path = summary_file or ds / "texts" / "summary.jsonl"
     summary = {r["id"]: r["text"] for r in load_jsonl(summ_path)} if summ_path.is_file() else {}
     t0 = time.time()
     page_items = [Item(p["id"], "page", p["product_id"], p["title"], p["image"]) for p in pages]
@@ -169,8 +169,12 @@ class Config:
     smoothing: float = 0.7
     smoothing_empty: float = 0.9
 
+    ocr: bool = True  # what the screen shows counts (its words and the prices / names read on it)
+
     def weights(self) -> np.ndarray:
-        return np.array([1.0, self.lexical, self.screen, self.onair, self.attributes], np.float32)
+        on = 1.0 if self.ocr else 0.0
+        return np.array([1.0, self.lexical, self.screen * on, self.onair, self.attributes, self.attributes * on],
+                        np.float32)
 
 
 def tag_stream(wins: list[Window], cfg: Config, k: int = 10) -> dict[str, tuple[str, str]]:
@@ -236,12 +240,51 @@ def grid(quick: bool) -> list[Config]:
 
 def by_signal(windows: list[Window], base: Config) -> dict:
     """The issue's table: as before (no OCR, no attributes), + attributes, + OCR, + both."""
-    rows = {"as_before": base.__class__(**{**base.__dict__, "screen": 0.0, "attributes": 0.0}),
-            "attributes": base.__class__(**{**base.__dict__, "screen": 0.0}),
-            "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0}),
+    # "ocr": the screen's words and the prices and names read on it; "attributes": prices, materials, colours
+    # and names heard, matched against the catalogue's attributes
+    rows = {"as_before": base.__class__(**{**base.__dict__, "ocr": False, "attributes": 0.0}),
+            "attributes": base.__class__(**{**base.__dict__, "ocr": False}),
+            "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0, "ocr": True}),
             "both": base}
     return {name: {s: evaluate(windows, cfg, regular(s))["top1"] for s in ("val", "test")}
             for name, cfg in rows.items()}
+
+
+def invented_name_rate(ds: Path, summary_file: Path, keep_ids: set[str]) -> dict:
+    """Share of summaries that state a brand or model neither in the catalogue nor heard in the window."""
+    from ampere.facts import heard, parse
+    from ampere.pipeline import read_facts
+    names = {n.lower() for row in load_jsonl(ds / "catalog.jsonl") for n in names_of(row)}
+    heard_text = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "asr_names.jsonl")}
+    stated = invented = 0
+    for r in load_jsonl(summary_file):
+        if r["id"] not in keep_ids:
+            continue
+        facts = parse(read_facts(r.get("facts"))[0] or "")
+        for v in (facts.brand, facts.model):
+            if v:
+                stated += 1
+                invented += v.lower() not in names and not heard(v, heard_text.get(r["id"], ""))
+    return {"invented_name_rate": round(invented / stated, 4) if stated else 0.0, "names_stated": stated}
+
+
+def summarizer_heldout(ds: Path, best: Config) -> dict:
+    """The adapted summarizer against the keyword one on the held-out streams (templates and voices never used
+    for fitting), through the same tagger: their summaries change the windows' embeddings."""
+    from ampere_train.textprep import read_texts, run_summaries
+    settings = get_settings()
+    kw_file = ds / "texts" / "summary-keyword.jsonl"
+    texts = read_texts(ds / "texts" / "asr_names.jsonl")
+    run_summaries(ds, texts, settings.with_options(summarizer={"kind": "keyword"}), progress=print, out=kw_file)
+    out = {}
+    for kind, path in (("llm", ds / "texts" / "summary.jsonl"), ("keyword", kw_file)):
+        windows, _ = prepare(ds, summary_file=path)
+        out[f"tag_top1_{kind}"] = evaluate(windows, best, lambda w: w.heldout)["top1"]
+        out[f"tag_top1_{kind}_test"] = evaluate(windows, best, regular("test"))["top1"]
+    held = {w["id"] for w in load_jsonl(ds / "windows.jsonl")
+            if any(s["stream_id"] == w["stream_id"] and s.get("heldout") for s in load_jsonl(ds / "live.jsonl"))}
+    out.update(invented_name_rate(ds, ds / "texts" / "summary.jsonl", held))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="benchmark dataset with texts/asr_names.jsonl and texts/screen.jsonl")
     ap.add_argument("--quick", action="store_true", help="a sparse grid (development)")
     ap.add_argument("--out", type=Path, default=OUT, help="results JSON (default: bench/results/tagging.json)")
+    ap.add_argument("--summarizers", action="store_true",
+                    help="also compare the adapted and keyword summarizers on the held-out streams "
+                         "(writes summarizer_heldout into bench/results/quality.json)")
     args = ap.parse_args(argv)
     t0 = time.time()
     windows, counts = prepare(args.dataset)
@@ -279,6 +325,16 @@ def main(argv: list[str] | None = None) -> int:
             top = sorted(win.cands, key=lambda kv: -float(kv[1] @ w))[:5]
             f.write(json.dumps({"id": win.id, "products": [p for p, _ in top]}) + "\n")
     print(json.dumps(result, indent=2))
+    from bench.quality import update
+    # the serving tagger with each signal added, on the prepared texts (the streaming path's own figure is
+    # bench/quality.py live)
+    update({"live_tag_top1_by_signal": {**result["by_signal"], "how": "bench/tagging.py: the serving Tagger and "
+                                        "Segmenter on prepared texts, weights fitted on train, chosen on val"}},
+           result["command"])
+    if args.summarizers:
+        section = {"summarizer_heldout": summarizer_heldout(args.dataset, best)}
+        print(json.dumps(section, indent=2))
+        update(section, "python bench/tagging.py --summarizers")
     return 0
 
 

@@ -27,9 +27,10 @@ class Store:
         """The store of one deployment; ``opts``: ``settings.redis`` (``ampere.settings.RedisOptions``)."""
         keys = Keys(opts.prefix)
         return cls(r=r, keys=keys, index=ItemIndex(r, opts.prefix, opts.ef_runtime),
-                   streams=StreamState(r, keys, opts.blob_ttl_s),
-                   blobs=Blobs(r, keys.item_prefix, opts.blob_ttl_s))
+                   streams=StreamState(r, keys, opts.blob_ttl_s, now_ttl_s=opts.now_ttl_s, stale_s=opts.live_stale_s),
+                   blobs=Blobs(r, keys.item_prefix, opts.blob_ttl_s, blob_prefix=keys.blob_prefix))
 
     @classmethod
-    def connect(cls, redis_url: str, opts) -> "Store":
-        return cls.of(connect(redis_url), opts)
+    def connect(cls, redis_url: str, opts, retry=None) -> "Store":
+        """``retry``: ``settings.retry`` (``ampere.settings.RetryOptions``): how the client retries a command."""
+        return cls.of(connect(redis_url, retry), opts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,6 +23,8 @@ import yaml
 from ampere.errors import QueryError
 from ampere.grid import window_id
 from ampere.store.keys import DOMAINS, Keys
+
+log = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "index.yaml"
 DIST_FIELD = "vector_distance"
@@ -42,9 +45,10 @@ TEXT_FIELDS = _fields_of("text")
 VECTOR_FIELD = _fields_of("vector")[0]
 BRANCH_VECTOR_FIELDS = _fields_of("vector")[1:]  # text-only and visual-only embeddings, for branch queries
 VECTOR_DIMS = int(next(f for f in _base_schema()["fields"] if f["type"] == "vector")["attrs"]["dims"])
-# hash fields returned with every hit but not indexed: a page's structured attributes (JSON) and its
-# product name, which the tagger scores evidence against
-STORED_FIELDS = ("attributes", "name")
+# hash fields returned with every hit but not indexed: a page's structured attributes (JSON) and its product
+# name, which the tagger scores evidence against, its image (path or URL, written by `catalog add`) and a short
+# video's file
+STORED_FIELDS = ("attributes", "name", "image", "video")
 RETURN_FIELDS = list(TAG_FIELDS + TEXT_FIELDS + NUMERIC_FIELDS + STORED_FIELDS)
 
 
@@ -59,8 +63,34 @@ def load_schema(prefix: str = "ampere", ef_runtime: int = 64) -> dict:
     return schema
 
 
-def connect(redis_url: str) -> redis.Redis:
-    return resp2(redis.Redis.from_url(redis_url, decode_responses=False))
+def client_options(retry=None) -> dict:
+    """Keyword arguments for ``redis.Redis``: how a command is retried through a short outage (exponential
+    backoff with jitter on ConnectionError, TimeoutError and BusyLoadingError, i.e. LOADING while an AOF
+    replays) and how long a stalled server may keep a call waiting. ``retry``: ``settings.retry``. Longer
+    outages surface as those errors; the worker's stages retry them again (``streamer.agents``)."""
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+    from redis.retry import Retry
+
+    if retry is None:
+        from ampere.settings import RetryOptions
+
+        retry = RetryOptions()
+    return dict(
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=min(2.0, retry.max_s)), retry.redis_retries,
+                    supported_errors=(ConnectionError, TimeoutError, BusyLoadingError)),
+        retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
+        socket_timeout=retry.redis_socket_timeout_s,
+        socket_connect_timeout=min(5.0, retry.redis_socket_timeout_s),
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+
+
+def connect(redis_url: str, retry=None) -> redis.Redis:
+    """A client of ``redis_url`` (``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS, with
+    ``?ssl_ca_certs=...`` etc.), with the retry policy of :func:`client_options`."""
+    return resp2(redis.Redis.from_url(redis_url, decode_responses=False, **client_options(retry)))
 
 
 def resp2(r: redis.Redis) -> redis.Redis:
@@ -148,13 +178,31 @@ def _num_filter(name: str, lo: float | None, hi: float | None):
 
 def build_filter(domains: Sequence[str] | str | None = None, *, exclude_stream: str | None = None,
                  tags: Mapping[str, str | Sequence[str]] | None = None,
-                 numeric: Mapping[str, tuple[float | None, float | None]] | None = None):
+                 numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
+                 any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None):
     """A RedisVL filter expression (AND of everything given), or None for no filter.
 
     ``domains``: only these domains; ``exclude_stream``: drop windows of this stream (a live window must not
-    match itself); ``tags``: ``{field: value or values}`` (OR within a field); ``numeric``: ``{field: (lo, hi)}``.
+    match itself); ``tags``: ``{field: value or values}`` (OR within a field); ``numeric``: ``{field: (lo, hi)}``;
+    ``any_of``: a list of ``tags``-like groups, at least one of which must match (each group an AND); an empty
+    list matches nothing (QueryError: the caller should not query at all).
     """
     parts = []
+    if any_of is not None:
+        groups = []
+        for group in any_of:
+            g = None
+            for name, vals in group.items():
+                f = _tag_filter(name, vals)
+                g = f if g is None else g & f
+            if g is not None:
+                groups.append(g)
+        if not groups:
+            raise QueryError("empty any_of filter: nothing can match")
+        alt = groups[0]
+        for g in groups[1:]:
+            alt = alt | g
+        parts.append(alt)
     if domains is not None:
         ds = [domains] if isinstance(domains, str) else list(domains)
         bad = [d for d in ds if d not in DOMAINS]
@@ -195,8 +243,31 @@ class ItemIndex:
         """Create the search index (idempotent). ``overwrite`` drops and recreates the index definition only;
         the item hashes stay and are re-indexed."""
         if self._index.exists() and not overwrite:
-            return
+            missing = self.missing_fields()
+            if not missing:
+                return
+            # an index made by an older schema (e.g. before category/price): redefine it, keeping the hashes
+            log.warning("index %s lacks fields %s of the current schema: recreating it (items are re-indexed)",
+                        self.name, missing)
+            overwrite = True
         self._index.create(overwrite=overwrite, drop=False)
+
+    def missing_fields(self) -> list[str]:
+        """Fields of the current schema that the index in Redis does not have (empty when none or no index)."""
+        try:
+            info = self.r.execute_command("FT.INFO", self.name)
+        except redis.ResponseError:
+            return []
+        if isinstance(info, list):
+            info = dict(zip(info[::2], info[1::2]))
+        have = set()
+        for attr in info.get(b"attributes", info.get("attributes", [])) or []:
+            if isinstance(attr, list):
+                attr = dict(zip(attr[::2], attr[1::2]))
+            name = attr.get(b"identifier", attr.get("identifier"))
+            if name is not None:
+                have.add(_s(name))
+        return [f["name"] for f in self.schema["fields"] if f["name"] not in have]
 
     def drop(self, with_documents: bool = False) -> None:
         self._index.delete(drop=with_documents)
@@ -287,21 +358,26 @@ class ItemIndex:
     def knn(self, vector, k: int, domains: Sequence[str] | str | None = None, *, exclude_stream: str | None = None,
             tags: Mapping[str, str | Sequence[str]] | None = None,
             numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-            ef_runtime: int | None = None, vector_field: str | None = None) -> list[Hit]:
-        """The k nearest items by cosine, best first, optionally filtered (see :func:`build_filter`)."""
+            ef_runtime: int | None = None, vector_field: str | None = None, offset: int = 0,
+            any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None) -> list[Hit]:
+        """The k nearest items by cosine, best first, optionally filtered (see :func:`build_filter`). ``offset``
+        skips that many of the nearest first (paging: the query asks for ``offset + k`` neighbours)."""
         from redisvl.query import VectorQuery
 
         if not isinstance(k, int) or k < 1:
             raise QueryError(f"k must be a positive int, got {k!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise QueryError(f"offset must be a non-negative int, got {offset!r}")
         fld = vector_field or VECTOR_FIELD
         if fld not in (VECTOR_FIELD, *BRANCH_VECTOR_FIELDS):
             raise QueryError(f"unknown vector field {fld!r}")
-        ef = max(int(ef_runtime if ef_runtime is not None else self.ef_runtime), k)  # HNSW returns <= EF
+        n = offset + k
+        ef = max(int(ef_runtime if ef_runtime is not None else self.ef_runtime), n)  # HNSW returns <= EF
         q = VectorQuery(vec_bytes(vector), fld, return_fields=RETURN_FIELDS,
                         filter_expression=build_filter(domains, exclude_stream=exclude_stream, tags=tags,
-                                                       numeric=numeric),
-                        num_results=k, ef_runtime=ef)
-        return [self._hit(row) for row in self._index.query(q)]
+                                                       numeric=numeric, any_of=any_of),
+                        num_results=n, ef_runtime=ef)
+        return [self._hit(row) for row in self._index.query(q)][offset:]
 
     def text_candidates(self, words: Iterable[str], k: int, domains: Sequence[str] | str = ("page",),
                         field_name: str = "title") -> list[Hit]:
@@ -331,16 +407,37 @@ class ItemIndex:
 
     def find(self, tags: Mapping[str, str | Sequence[str]] | None = None,
              numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-             sort_by: str | None = "start", limit: int = 1000, offset: int = 0) -> list[Hit]:
-        """Items matching all filters (no vector), sorted by a sortable field."""
+             sort_by: str | None = "start", limit: int = 1000, offset: int = 0,
+             any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None, asc: bool = True,
+             return_fields: Sequence[str] | None = None) -> list[Hit]:
+        """Items matching all filters (no vector), sorted by a sortable field (``asc=False``: descending);
+        ``return_fields``: only these fields in ``Hit.fields`` (default: all; ids and domain always)."""
+        q = self._filter_query(tags=tags, numeric=numeric, sort_by=sort_by, limit=limit, offset=offset,
+                               any_of=any_of, asc=asc, return_fields=return_fields)
+        return [self._hit({**row, DIST_FIELD: 1.0}) for row in self._index.query(q)]
+
+    def find_many(self, queries: Sequence[Mapping[str, Any]]) -> list[list[Hit]]:
+        """Several :meth:`find` queries (their keyword arguments) in one round trip; results in order."""
+        qs = [self._filter_query(**{"sort_by": "start", **q}) for q in queries]
+        batch = getattr(self._index, "batch_query", None)
+        rows = batch(qs, batch_size=max(1, len(qs))) if batch is not None and qs else [self._index.query(q)
+                                                                                         for q in qs]
+        return [[self._hit({**row, DIST_FIELD: 1.0}) for row in r] for r in rows]
+
+    def _filter_query(self, tags=None, numeric=None, sort_by: str | None = "start", limit: int = 1000,
+                      offset: int = 0, any_of=None, asc: bool = True, return_fields: Sequence[str] | None = None):
         from redisvl.query import FilterQuery
 
-        expr = build_filter(tags=tags, numeric=numeric)
-        q = FilterQuery(filter_expression=expr if expr is not None else "*", return_fields=RETURN_FIELDS,
-                        num_results=int(limit), sort_by=sort_by)
+        expr = build_filter(tags=tags, numeric=numeric, any_of=any_of)
+        fields = RETURN_FIELDS if return_fields is None else list(dict.fromkeys(
+            ["item_id", "domain", "product_id", "stream_id", *return_fields]))
+        q = FilterQuery(filter_expression=expr if expr is not None else "*", return_fields=fields,
+                        num_results=int(limit), sort_by=sort_by if asc else None)
+        if sort_by is not None and not asc:
+            q.sort_by(sort_by, asc=False)
         if offset:
             q.paging(int(offset), int(limit))
-        return [self._hit({**row, DIST_FIELD: 1.0}) for row in self._index.query(q)]
+        return q
 
     def count(self) -> int:
         return int(self._index.info().get("num_docs", 0))

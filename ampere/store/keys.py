@@ -16,7 +16,11 @@ slot, so the tagger's script, which updates a stream's state and its window's it
     <p>:stream:{<stream>}:now              the stream's current tag (hash)
     <p>:stream:{<stream>}:tags             tag history by window start (sorted set)
     <p>:product:<id>:on_air                streams whose current tag is this product (set)
+    <p>:live:streams                       streams with a current tag, by the time of their last tag (sorted set)
     <p>:catalog:names                      the catalogue's product names (set)
+    <p>:broker:cluster_id                  the broker cluster the worker last ran against (string)
+    <p>:repair:lock                        one worker at a time re-drives lost windows (string, TTL)
+    <p>:tags                               pub/sub channel: one JSON message per recorded tag and stream end
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ class Keys:
         return self.item("live", self.live_item_id(stream_id, start_s))
 
     def blob(self, stream_id: str, start_s: float) -> str:
-        return f"{self.prefix}:blob:{self._stream(stream_id)}:{window_ms(start_s)}"
+        return f"{self.blob_prefix}{self._stream(stream_id)}:{window_ms(start_s)}"
 
     def journal(self, stream_id: str) -> str:
         return f"{self.prefix}:stream:{self._stream(stream_id)}:journal"
@@ -87,3 +91,25 @@ class Keys:
     @property
     def names(self) -> str:
         return f"{self.prefix}:catalog:names"
+
+    @property
+    def blob_prefix(self) -> str:
+        return f"{self.prefix}:blob:"
+
+    @property
+    def broker_cluster(self) -> str:
+        return f"{self.prefix}:broker:cluster_id"
+
+    @property
+    def repair_lock(self) -> str:
+        return f"{self.prefix}:repair:lock"
+
+    @property
+    def live_streams(self) -> str:
+        """Streams with a current tag (sorted set: stream id -> epoch s of its last tag); ended streams leave it."""
+        return f"{self.prefix}:live:streams"
+
+    @property
+    def tags_channel(self) -> str:
+        """Pub/sub channel of live tag changes (``StreamState.record_tag`` and ``end`` publish JSON on it)."""
+        return f"{self.prefix}:tags"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import redis
 
-from ampere.store import Store, connect
+from ampere.store import Store
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from ampere import media
 from ampere.broker import consume, ensure_topics, make_producer, topic_names
 from ampere.catalog import add_pages
 from ampere.models import Models
-from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode
+from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode_tag_json
 from ampere.replay import replay
 from ampere.settings import Settings
 from ampere_dev.derive import ensure_dataset, ensure_onnx
@@ -34,6 +34,26 @@ MAX_RECORD = 300_000
 # Measured 13/16 = 0.81 on the tiny stream (16 windows, three look-alike products of one brand back to back;
 # hybrid tagger, shipped model, adapted summarizer). The bar sits below the measured rate to leave room for noise.
 MIN_TAG_TOP1 = 0.7
+
+
+def distractor(dataset, listed: list[str]) -> str:
+    """A product of the catalogue that is not on the stream."""
+    return next(r["product_id"] for r in load_jsonl(dataset / "catalog.jsonl") if r["product_id"] not in listed)
+
+
+def ocr_changes_a_ranking(store, settings, stream_id: str, read: list[tuple[float, str]]) -> bool:
+    """For some window, the tagger's best product with the screen's text differs from without it."""
+    from ampere.tagger import Tagger
+    tagger = Tagger(store.index, settings.tagger)
+    for start, text in read:
+        item = store.r.hgetall(store.keys.live(stream_id, start))
+        vec = np.frombuffer(item[b"embedding"], dtype=np.float32)
+        lines = [[line, 0.9, 0, 0, 1, 1, start] for line in text.split(" | ")]
+        with_screen = tagger.scores(vec, "", screen=lines)
+        without = tagger.scores(vec, "", screen=[])
+        if with_screen and without and with_screen[0][0] != without[0][0]:
+            return True
+    return False
 
 
 def bad_records() -> list[tuple[bytes, str]]:
@@ -66,6 +86,7 @@ def prepared():
 
 def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, prepared, tmp_path):
     run = uuid.uuid4().hex[:8]
+    listed_id = f"listed-{run}"
     settings = Settings(redis={"prefix": f"it-{run}"}, broker={"topic_prefix": f"it{run}",
                                                                "max_record_bytes": MAX_RECORD}, home=tmp_path)
     stream = load_jsonl(prepared / "live.jsonl")[0]
@@ -96,18 +117,37 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
 
         def collect():
             for msg in consume(services.kafka_url, settings.topic("tags"), timeout_s=None, stop=stop):
-                t = decode(msg.value)
+                t = decode_tag_json(msg.value)
                 tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end, "product_id": t.product_id})
 
         th = threading.Thread(target=collect, daemon=True)
         th.start()
-        deadline = time.time() + 300
-        while len({t["start"] for t in tags}) < want and time.time() < deadline:
+        # the same stream again, as a platform would publish it with its product list (a distractor included)
+        listed = [seg["product_id"] for seg in stream["segments"] if seg.get("product_id")]
+        bag = listed[1:] + [distractor(prepared, listed)]
+        replay(str(prepared / stream["path"]), listed_id, services.kafka_url, settings, realtime=False,
+               producer=producer, products=bag)
+        deadline = time.time() + 400
+        while (len({t["start"] for t in tags if t["stream_id"] == stream_id}) < want
+               or len({t["start"] for t in tags if t["stream_id"] == listed_id}) < want) and time.time() < deadline:
             assert worker.proc.poll() is None, worker.log_text()[-3000:]
             time.sleep(0.5)
         stop.set()
         assert worker.proc.poll() is None, "the worker must survive bad input"
     producer.close()
+
+    # with a product list the tagger ranks among it: the product left out of the list is never tagged
+    listed_tags = [t for t in tags if t["stream_id"] == listed_id]
+    assert store.streams.products(listed_id) == sorted(bag)
+    assert {t["product_id"] for t in listed_tags} <= set(bag) | {""} and listed_tags
+    tags = [t for t in tags if t["stream_id"] == stream_id]
+
+    # the screen was read: windows carry what OCR saw (the price card), and it changes what the tagger ranks first
+    screens = [(start, store.r.hget(store.keys.live(stream_id, start), "screen")) for start in sorted({t["start"] for t in tags})]
+    read = [(start, s.decode()) for start, s in screens if s]
+    assert read, "no window kept any on-screen text"
+    assert any("$" in text for _, text in read), read[:3]
+    assert ocr_changes_a_ranking(store, settings, stream_id, read)
 
     # every window of the stream is searchable under its deterministic key, and finds itself first
     starts = sorted({t["start"] for t in tags})
@@ -137,3 +177,45 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
         assert reason in letter.reason, (reason, letter.reason)
         assert letter.source_topic == settings.topic("media")
         assert letter.payload == raw[: MAX_RECORD // 2]
+
+    check_feeds_as_any_client_reads_them(services.kafka_url, settings, run, n_tags=len(tags), n_letters=len(bad))
+
+
+def check_feeds_as_any_client_reads_them(kafka_url: str, settings: Settings, run: str, n_tags: int,
+                                         n_letters: int) -> None:
+    """The tags and dead-letter topics read by the example consumers of docs/FEEDS.md (confluent-kafka for the
+    tags, kafka-python for the dead letters), every message valid against its published JSON Schema."""
+    import base64
+    import importlib.util
+    from pathlib import Path
+
+    import jsonschema
+
+    from ampere.records import feed_schema
+    from ampere.urls import bootstrap_servers
+
+    def example(name: str):
+        path = Path(__file__).resolve().parents[2] / "docs" / "examples" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    boot = bootstrap_servers(kafka_url)
+    tags: list[dict] = []
+    example("tags_confluent_kafka").follow(boot, settings.topic("tags"), group=f"feed-{run}", on_message=tags.append,
+                                           idle_s=8, config={"session.timeout.ms": 6000})
+    assert len(tags) == n_tags, (len(tags), n_tags)
+    validator = jsonschema.Draft202012Validator(feed_schema("tag"))
+    for tag in tags:
+        validator.validate(tag)
+        assert tag["window_id"] == f"{tag['stream_id']}:{round(tag['start'] * 1000)}"
+    letters: list[dict] = []
+    example("tags_kafka_python").follow(boot, settings.topic("dead-letter"), group=f"dlq-{run}",
+                                        on_message=letters.append, idle_s=10, session_timeout_ms=6000,
+                                        heartbeat_interval_ms=2000)
+    assert len(letters) == n_letters
+    validator = jsonschema.Draft202012Validator(feed_schema("dead-letter"))
+    for letter in letters:
+        validator.validate(letter)
+        assert base64.b64decode(letter["payload_base64"]) and letter["category"] != "other", letter["reason"]

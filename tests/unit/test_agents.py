@@ -6,7 +6,7 @@ import numpy as np
 
 from ampere import media
 from ampere.ingest import Ingestor
-from ampere.records import AudioChunk, DeadLetter, StreamEnd, Tag, WindowReady, decode
+from ampere.records import AudioChunk, DeadLetter, StreamEnd, Tag, WindowReady, decode, decode_tag_json
 from ampere.settings import Settings
 from streamer.agents import Deps, Event, Stages
 
@@ -97,8 +97,8 @@ def test_stage_results_go_to_the_next_topic():
     from ampere.records import Embedded
     rec = Embedded(stream_id="s1", start=4.0, end=12.0, blob_key="k", n_frames=0, closed_at=0.0)
     assert run(st.tag(Event("ampere.embeddings", 0, 1, b"s1", rec.encode()))) == [tag, fix]
-    assert [(s, decode(v).product_id, decode(v).correction) for s, _, v in sent] == [("tags", "p1", 0),
-                                                                                       ("tags", "p2", 1)]
+    got = [(s, decode_tag_json(v)) for s, _, v in sent]
+    assert [(s, t.product_id, t.correction) for s, t in got] == [("tags", "p1", 0), ("tags", "p2", 1)]
 
 
 def test_dependencies_are_built_on_first_use_only():

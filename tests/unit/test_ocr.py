@@ -31,7 +31,7 @@ def render_frame(price: str = "$149.99", old: str = "$199.99", seed: int = 0, si
     rng = np.random.default_rng(seed)
     w, h = size
     base = (rng.random((h // 12, w // 12, 3)) * 255).astype(np.uint8)
-    img = Image.fromarray(base).resize((w, h), Image.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+    img = Image.fromarray(base).resize((w, h), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
     d = ImageDraw.Draw(img)
     for _ in range(8):  # the product and the host, roughly
         x, y, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(20, 90))

@@ -3,7 +3,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ampere import onair
 from ampere.settings import TaggerOptions
 from ampere.tagger import Tagger, rank_products
 from ampere.onair import Mention, NameIndex, OnAirModel, features, onair_score, title_name, words
@@ -75,13 +74,30 @@ def test_score_is_mention_probability_times_share_of_the_name():
     assert onair_score("a hat", [full]) == 0.0
 
 
-def test_shipped_model_discounts_names_said_in_passing():
+def _mention_probs(model, families, heldout):
+    from ampere_synth.scripts import FAMILIES, is_heldout
+    name = "Zorvik Tey 40"
+    names = NameIndex.of([name, "Mellora 7"])
+    out = []
+    for fam in families:
+        for k, template in enumerate(FAMILIES[fam]):
+            if is_heldout(fam, k) != heldout:
+                continue
+            said = template.format(name=name, other=name, brand="Zorvik Tey", model="40", noun="bag", user="ann",
+                                   material="cotton", look="red", price="ten dollars", old_price="twenty dollars")
+            out += [p for m, p in model.mentions(f"check it out. {said}. drop a heart in the chat.", names)
+                    if " ".join(m.name) == name.lower()]
+    return out
+
+
+def test_shipped_model_discounts_names_said_in_passing_also_in_phrasings_it_never_saw():
     model = OnAirModel.load(Settings().tagger.onair_model)
-    names = NameIndex.of(["Sun Lane Pilot 40"])
-    (_, p_on), = model.mentions("Check out the Sun Lane Pilot 40 hat, this one is sky blue.", names)
-    (_, p_off), = model.mentions("This is not the Sun Lane Pilot 40, that one is different.", names)
-    (_, p_later), = model.mentions("If you missed it, the Sun Lane Pilot 40 is back tomorrow.", names)
-    assert p_on > 0.5 > max(p_off, p_later)
+    passing = ["mention_sold_out", "mention_asked", "mention_back_tomorrow", "mention_not_the", "mention_from_earlier"]
+    for heldout, bar in ((False, 0.9), (True, 0.6)):  # measured: 0.99 on fit phrasings, 0.72 on held-out ones
+        on = _mention_probs(model, ["name_intro", "repeat"], heldout)
+        off = _mention_probs(model, passing, heldout)
+        auc = sum((a > b) + 0.5 * (a == b) for a in on for b in off) / (len(on) * len(off))
+        assert on and off and auc > bar, (heldout, auc)
 
 
 class FakeIndex:

@@ -52,7 +52,8 @@ def test_the_price_on_screen_picks_the_look_alike():
     cands = tagger.candidates(np.zeros(4, np.float32), "so this one is really nice, feel that", screen=screen)
     assert top(cands) == "B"
     by = {c.product_id: c for c in cands}
-    assert by["B"].parts["attributes"] > 0 and by["A"].parts["attributes"] == 0
+    assert by["B"].parts["screen_attributes"] > 0 and by["A"].parts["screen_attributes"] == 0
+    assert by["B"].parts["attributes"] == 0  # nothing was said about it
 
 
 def test_a_spoken_price_and_material_count_too_and_chat_lines_do_not():
