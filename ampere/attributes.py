@@ -11,14 +11,16 @@ Plain Python. Every entry point bounds its work (text length, lines, hits), norm
 strips control characters, and uses regexes without nested quantifiers, so hostile input costs
 linear time.
 """
+
 from __future__ import annotations
 
 import bisect
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import Literal
 
 from rapidfuzz import fuzz, process
 
@@ -66,8 +68,9 @@ def valid_price(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        m = _TITLE_PRICE.search(clean_text(value, 64)) or re.fullmatch(r"\s*([0-9]{1,7}(?:\.[0-9]{1,2})?)\s*",
-                                                                        clean_text(value, 64))
+        m = _TITLE_PRICE.search(clean_text(value, 64)) or re.fullmatch(
+            r"\s*([0-9]{1,7}(?:\.[0-9]{1,2})?)\s*", clean_text(value, 64)
+        )
         if not m:
             return None
         value = _number(m.group(1))
@@ -109,26 +112,100 @@ _SPEECH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'][A-Za-z0-9]+)*|[$€£%.!?;:]|(
 _NUMERIC = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 _UNITS = frozenset({"dollar", "dollars", "bucks", "buck", "usd", "euros", "euro", "pounds", "quid"})
 _CENTS = frozenset({"cents", "cent"})
-_STRONG_CUES = frozenset({"price", "priced", "prices", "cost", "costs", "costing", "pay", "paying", "only", "just",
-                          "sale", "deal", "now", "retail", "retails", "was", "under", "below", "over", "from"})
+_STRONG_CUES = frozenset(
+    {
+        "price",
+        "priced",
+        "prices",
+        "cost",
+        "costs",
+        "costing",
+        "pay",
+        "paying",
+        "only",
+        "just",
+        "sale",
+        "deal",
+        "now",
+        "retail",
+        "retails",
+        "was",
+        "under",
+        "below",
+        "over",
+        "from",
+    }
+)
 _MEDIUM_CUES = frozenset({"for", "at", "is", "it's", "its"})
 # words that may stand between a cue and the number ("only like 49", "it's just about 20 dollars")
-_FILLERS = frozenset({"like", "about", "around", "a", "an", "be", "it", "it's", "its", "is", "just", "only",
-                      "low", "as", "now", "that", "this", "one", "for", "at", "of", "to", "the", "um", "uh"})
+_FILLERS = frozenset(
+    {
+        "like",
+        "about",
+        "around",
+        "a",
+        "an",
+        "be",
+        "it",
+        "it's",
+        "its",
+        "is",
+        "just",
+        "only",
+        "low",
+        "as",
+        "now",
+        "that",
+        "this",
+        "one",
+        "for",
+        "at",
+        "of",
+        "to",
+        "the",
+        "um",
+        "uh",
+    }
+)
 _KIND_WORDS: dict[str, PriceKind] = {
-    "under": "upper", "below": "upper", "less": "upper", "max": "upper", "maximum": "upper", "within": "upper",
-    "over": "lower", "above": "lower", "least": "lower", "from": "lower", "starting": "lower", "more": "lower",
+    "under": "upper",
+    "below": "upper",
+    "less": "upper",
+    "max": "upper",
+    "maximum": "upper",
+    "within": "upper",
+    "over": "lower",
+    "above": "lower",
+    "least": "lower",
+    "from": "lower",
+    "starting": "lower",
+    "more": "lower",
     "between": "lower",
-    "was": "old", "were": "old", "regular": "old", "regularly": "old", "originally": "old", "original": "old",
-    "retail": "old", "retails": "old", "reg": "old", "msrp": "old", "list": "old", "normally": "old",
-    "usually": "old", "compare": "old", "value": "old", "rrp": "old",
+    "was": "old",
+    "were": "old",
+    "regular": "old",
+    "regularly": "old",
+    "originally": "old",
+    "original": "old",
+    "retail": "old",
+    "retails": "old",
+    "reg": "old",
+    "msrp": "old",
+    "list": "old",
+    "normally": "old",
+    "usually": "old",
+    "compare": "old",
+    "value": "old",
+    "rrp": "old",
 }
 # "up to 30 dollars"
 _UP_TO = ("up", "to")
 # a bare number followed by these counts things, it is not a price ("only 2 left", "for 3 days")
-_COUNTED = frozenset("""left hours hour minutes minute mins seconds days day weeks week months years year times
+_COUNTED = frozenset(
+    """left hours hour minutes minute mins seconds days day weeks week months years year times
 pieces piece items item pack packs colors colours sizes people viewers likes percent inch inches cm mm
-ml liters litres oz pounds kg gb tb watts am pm more of x""".split())
+ml liters litres oz pounds kg gb tb watts am pm more of x""".split()
+)
 _DISCOUNT = frozenset({"off", "discount", "cheaper", "savings"})
 _SAVE = frozenset({"save", "saving", "saves"})
 _BREAKS = frozenset(".!?;:")
@@ -230,8 +307,16 @@ def _speech_prices(text: str) -> list[Price]:
                     if j < n and _is_int(low[j], 2) and len(low[j]) == 2:  # "1 49 99"
                         value, cents, j = value + int(low[j]) / 100, True, j + 1
                     else:
-                        out.append(Price(round(a + b / 100, 2), _kind_before(low, start), round(conf - 0.3, 2),
-                                         True, "speech", " ".join(orig[start:j])[:60]))
+                        out.append(
+                            Price(
+                                round(a + b / 100, 2),
+                                _kind_before(low, start),
+                                round(conf - 0.3, 2),
+                                True,
+                                "speech",
+                                " ".join(orig[start:j])[:60],
+                            )
+                        )
                         conf -= 0.1
                 else:
                     value, cents = a + b / 100, True
@@ -250,8 +335,16 @@ def _speech_prices(text: str) -> list[Price]:
             continue
         value = round(value, 2)
         if 0 < value <= MAX_PRICE:
-            out.append(Price(value, _kind_before(low, start), round(min(conf, 1.0), 2), cents, "speech",
-                             " ".join(orig[start:j])[:60]))
+            out.append(
+                Price(
+                    value,
+                    _kind_before(low, start),
+                    round(min(conf, 1.0), 2),
+                    cents,
+                    "speech",
+                    " ".join(orig[start:j])[:60],
+                )
+            )
         i = max(j, i + 1)
     return _dedup(out)
 
@@ -269,9 +362,10 @@ def _dedup(prices: list[Price]) -> list[Price]:
 def digits_for_words(text: str) -> str:
     """Number words as digits ("a hundred and nineteen" -> "a 119"), as ``ampere.names`` does."""
     from text_to_num import alpha2digit
+
     try:
         return alpha2digit(text, "en")
-    except Exception:  # noqa: BLE001 - a parser failure must not lose the window: keep the words
+    except Exception:
         return text
 
 
@@ -289,9 +383,38 @@ def prices_in_speech(text: str) -> list[Price]:
 
 # "mike22: is the Zorvik 40 back?": a viewer's line, not the shop's card
 _CHAT = re.compile(r"\s*@?([A-Za-z0-9_.\-]{2,24})\s?:\s*\S")
-_NOT_USERS = frozenset({"price", "now", "was", "sale", "deal", "only", "reg", "regular", "save", "today", "special",
-                        "offer", "just", "new", "usd", "total", "live", "was price", "our price", "list", "msrp",
-                        "colour", "color", "material", "size", "model", "brand", "name"})
+_NOT_USERS = frozenset(
+    {
+        "price",
+        "now",
+        "was",
+        "sale",
+        "deal",
+        "only",
+        "reg",
+        "regular",
+        "save",
+        "today",
+        "special",
+        "offer",
+        "just",
+        "new",
+        "usd",
+        "total",
+        "live",
+        "was price",
+        "our price",
+        "list",
+        "msrp",
+        "colour",
+        "color",
+        "material",
+        "size",
+        "model",
+        "brand",
+        "name",
+    }
+)
 _SPACED = re.compile(r"(?<=[0-9])\s?([.,])\s?(?=[0-9])")
 _CUR_SPACE = re.compile(r"([$€£])\s(?=[0-9OolI|])")
 # digit runs where OCR read 0 as O and 1 as l, I or |: "$1O9.99", "$l49"
@@ -299,11 +422,28 @@ _DIGITISH = re.compile(r"(?<![A-Za-z0-9])[0-9OolI|]{1,12}(?:[.,][0-9OolI|]{1,3})
 _TO_DIGIT = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1"})
 _SCREEN_PRICE = re.compile(
     r"(?<![A-Za-z0-9.,])(?:(?P<cur>usd|us\$|[$€£])\s?|(?P<s>[s§]))?(?P<num>[0-9]{1,9}(?:[.,][0-9]{1,3}){0,3})"
-    r"(?![0-9])(?P<cur2>\s?(?:[$€£]|usd\b))?", re.I)
+    r"(?![0-9])(?P<cur2>\s?(?:[$€£]|usd\b))?",
+    re.I,
+)
 _SCREEN_KIND: dict[str, PriceKind] = {
-    "was": "old", "reg": "old", "regular": "old", "orig": "old", "original": "old", "msrp": "old", "list": "old",
-    "before": "old", "compare": "old", "retail": "old", "value": "old", "rrp": "old",
-    "under": "upper", "below": "upper", "max": "upper", "from": "lower", "starting": "lower", "over": "lower",
+    "was": "old",
+    "reg": "old",
+    "regular": "old",
+    "orig": "old",
+    "original": "old",
+    "msrp": "old",
+    "list": "old",
+    "before": "old",
+    "compare": "old",
+    "retail": "old",
+    "value": "old",
+    "rrp": "old",
+    "under": "upper",
+    "below": "upper",
+    "max": "upper",
+    "from": "lower",
+    "starting": "lower",
+    "over": "lower",
 }
 _STRIKE = "-–—~=_"
 
@@ -320,6 +460,7 @@ def _screen_text(line: str) -> str:
     def fix(m: re.Match) -> str:
         s = m.group(0)
         return s.translate(_TO_DIGIT) if any(c.isdigit() for c in s) else s
+
     return _DIGITISH.sub(fix, line)
 
 
@@ -374,18 +515,22 @@ def prices_on_screen(lines: Sequence[object], candidates: Iterable[float] | None
         source: Source = "chat" if is_chat_line(text) else "screen"
         norm = _screen_text(text)
         low = norm.lower()
-        only_number = len(_SCREEN_PRICE.findall(norm)) == 1 and not re.search(r"[A-Za-z]{2}", _SCREEN_PRICE.sub("", norm))
+        only_number = len(_SCREEN_PRICE.findall(norm)) == 1 and not re.search(
+            r"[A-Za-z]{2}", _SCREEN_PRICE.sub("", norm)
+        )
         for m in _SCREEN_PRICE.finditer(norm):
             if len(found) >= MAX_HITS * 2:
                 break
             num = _number(m.group("num"))
-            rest, before = low[m.end():].lstrip(), low[:m.start()]
+            rest, before = low[m.end() :].lstrip(), low[: m.start()]
             if num is None or rest.startswith(("%", "off", "percent")) or re.search(r"\bsave\s*$", before):
                 continue
             value, cents = num
             words = re.findall(r"[a-z]+", before)[-3:]
             kind: PriceKind = next((_SCREEN_KIND[w] for w in reversed(words) if w in _SCREEN_KIND), "price")
-            if (m.start() > 0 and norm[m.start() - 1] in _STRIKE) and (m.end() < len(norm) and norm[m.end()] in _STRIKE):
+            if (m.start() > 0 and norm[m.start() - 1] in _STRIKE) and (
+                m.end() < len(norm) and norm[m.end()] in _STRIKE
+            ):
                 kind = "old"  # "-$199.99-": the strike-through read as dashes
             marked = bool(m.group("cur") or m.group("cur2"))
             snippet = m.group(0).strip()[:40]
@@ -402,8 +547,11 @@ def prices_on_screen(lines: Sequence[object], candidates: Iterable[float] | None
                 whole = digits.split(".")[0].split(",")[0]
                 # "5149.99": "$" read as 5 (or, less often, 8: only tried against catalogue prices); a whole
                 # number only alone on its card, "Zorvik 540" is a model
-                if (digits[0] == "5" or (digits[0] == "8" and known)) and len(whole) >= 2 and (
-                        cents or (len(whole) >= 3 and only_number)):
+                if (
+                    (digits[0] == "5" or (digits[0] == "8" and known))
+                    and len(whole) >= 2
+                    and (cents or (len(whole) >= 3 and only_number))
+                ):
                     alt = _number(digits[1:])
                     if alt is not None:
                         readings.append(Price(alt[0], kind, 0.45, alt[1], source, snippet, misread=True))
@@ -449,11 +597,14 @@ def _old_prices(found: list[tuple[Price, Box | None]]) -> list[Price]:
         _, top, tb = max(boxed, key=lambda x: (x[2][3] - x[2][1], x[1].confidence))
         top_h = tb[3] - tb[1]
         old |= {k for k, p, b in boxed if b[3] - b[1] < 0.8 * top_h and p.value > top.value}
-    return [Price(p.value, "old", p.confidence, p.has_cents, p.source, p.text, p.misread) if k in old else p
-            for k, (p, _) in enumerate(found)]
+    return [
+        Price(p.value, "old", p.confidence, p.has_cents, p.source, p.text, p.misread) if k in old else p
+        for k, (p, _) in enumerate(found)
+    ]
 
 
 # --- price agreement -------------------------------------------------------------------------------
+
 
 def price_matches(observed: Price | float, catalogue_price: object, tolerance: float = 0.02) -> float:
     """How well an observed price agrees with a catalogue price, 0..1: the same cents 1.0; the same
@@ -491,30 +642,60 @@ def price_matches(observed: Price | float, catalogue_price: object, tolerance: f
 
 # words titles use for colours, materials and patterns, for rows without attributes; the catalogue's
 # own attribute values are added to these when the matcher is built
-COLOUR_WORDS = frozenset("""black white grey gray silver gold golden red green blue navy teal orange pink purple
+COLOUR_WORDS = frozenset(
+    """black white grey gray silver gold golden red green blue navy teal orange pink purple
 brown beige yellow cream ivory tan khaki maroon burgundy olive mint lavender lilac turquoise cyan magenta
-charcoal coral peach rose violet indigo aqua bronze copper""".split()) | frozenset({
-    "sky blue", "navy blue", "light blue", "dark blue", "baby blue", "royal blue", "light grey", "dark grey",
-    "light gray", "dark gray", "rose gold", "off white", "forest green", "lime green", "dark green",
-    "light green", "hot pink", "light pink", "jet black"})
-MATERIAL_WORDS = frozenset("""leather canvas nylon suede ceramic porcelain glass stone mesh steel titanium rubber
+charcoal coral peach rose violet indigo aqua bronze copper""".split()
+) | frozenset(
+    {
+        "sky blue",
+        "navy blue",
+        "light blue",
+        "dark blue",
+        "baby blue",
+        "royal blue",
+        "light grey",
+        "dark grey",
+        "light gray",
+        "dark gray",
+        "rose gold",
+        "off white",
+        "forest green",
+        "lime green",
+        "dark green",
+        "light green",
+        "hot pink",
+        "light pink",
+        "jet black",
+    }
+)
+MATERIAL_WORDS = frozenset(
+    """leather canvas nylon suede ceramic porcelain glass stone mesh steel titanium rubber
 metal brass plastic aluminum aluminium oak pine velvet cotton wool denim straw clay fabric wood wooden bamboo
 silk linen polyester cashmere marble copper iron walnut maple birch cork acrylic resin silicone concrete
-fleece jute rattan wicker""".split()) | frozenset({"stainless steel", "faux leather", "vegan leather"})
+fleece jute rattan wicker""".split()
+) | frozenset({"stainless steel", "faux leather", "vegan leather"})
 PATTERN_WORDS: dict[str, tuple[str, ...]] = {
     # catalogue value -> how titles and hosts say it
-    "dots": ("polka dot", "polka dots", "dotted", "dots"), "polka dot": ("polka dot", "polka dots", "dotted"),
-    "stripes": ("striped", "stripes", "stripy"), "striped": ("striped", "stripes", "stripy"),
-    "checks": ("checked", "checkered", "checks", "plaid"), "checked": ("checked", "checkered", "checks", "plaid"),
-    "zigzag": ("zigzag", "zig zag", "chevron"), "floral": ("floral", "flowers", "flowery"),
-    "camo": ("camo", "camouflage"), "plaid": ("plaid", "tartan", "checked"),
+    "dots": ("polka dot", "polka dots", "dotted", "dots"),
+    "polka dot": ("polka dot", "polka dots", "dotted"),
+    "stripes": ("striped", "stripes", "stripy"),
+    "striped": ("striped", "stripes", "stripy"),
+    "checks": ("checked", "checkered", "checks", "plaid"),
+    "checked": ("checked", "checkered", "checks", "plaid"),
+    "zigzag": ("zigzag", "zig zag", "chevron"),
+    "floral": ("floral", "flowers", "flowery"),
+    "camo": ("camo", "camouflage"),
+    "plaid": ("plaid", "tartan", "checked"),
 }
 _ALIASES = {"gray": "grey", "aluminium": "aluminum"}
 # phrase keys that are everyday words far more often than attributes ("check out", "solid build")
 _COMMON = frozenset({"check", "solid", "felt", "plain", "light", "dark", "classic", "natural", "clear"})
 _PHRASE_ATTRS = ("material", "colour", "pattern", "category")
 _WORD = re.compile(r"[a-z]+|[0-9]+")
-_TITLE_PRICE = re.compile(r"(?<![0-9A-Za-z])\$\s?([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,7}(?:\.[0-9]{1,2})?)(?![0-9A-Za-z])")
+_TITLE_PRICE = re.compile(
+    r"(?<![0-9A-Za-z])\$\s?([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,7}(?:\.[0-9]{1,2})?)(?![0-9A-Za-z])"
+)
 _OLD_KEYS = ("old_price", "list_price", "was_price", "compare_at_price", "msrp")
 FUZZY_MIN = 86  # rapidfuzz ratio (0-100) for ASR/OCR drift on words of 5+ letters ("leathers", "porcelin")
 NAME_MIN = 85  # the same for names; their digits must match exactly
@@ -558,7 +739,7 @@ def _title_phrases(words: list[str], vocab: Mapping[str, set[str]]) -> dict[str,
     i = 0
     while i < len(words):
         for n in (3, 2, 1):
-            gram = " ".join(words[i:i + n])
+            gram = " ".join(words[i : i + n])
             attrs = [a for a in ("colour", "material", "pattern") if i + n <= len(words) and gram in vocab[a]]
             if attrs:
                 for a in attrs:
@@ -581,9 +762,11 @@ class _Product:
 
 # --- evidence and scores ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Evidence:
     """What a window said and showed, kept apart by where it came from."""
+
     speech_text: str = ""  # the window's (name-corrected) transcript
     screen_lines: Sequence[object] = ()  # OCR lines of its keyframes: strings or ampere.ocr.TextLine
 
@@ -607,6 +790,7 @@ class PhraseHit:
 @dataclass
 class Observation:
     """Attribute evidence found in a window, before it is matched to products."""
+
     prices: list[Price] = field(default_factory=list)
     names: list[NameHit] = field(default_factory=list)
     phrases: list[PhraseHit] = field(default_factory=list)
@@ -615,6 +799,7 @@ class Observation:
 @dataclass(frozen=True)
 class MatchWeights:
     """How much each attribute and each source adds to ``AttributeScore.total``."""
+
     price: float = 1.0
     old_price: float = 0.3
     brand: float = 0.5
@@ -632,6 +817,7 @@ class MatchWeights:
 @dataclass
 class AttributeScore:
     """Per source, attribute -> agreement 0..1 (evidence confidence x match); ``total`` is the weighted sum."""
+
     product_id: str
     speech: dict[str, float] = field(default_factory=dict)
     screen: dict[str, float] = field(default_factory=dict)
@@ -656,10 +842,12 @@ class AttributeMatcher:
         self.weights = weights or MatchWeights()
         self.tolerance = tolerance
         rows = [r for r in rows if isinstance(r, Mapping) and str(r.get("product_id") or "").strip()]
-        vocab: dict[str, set[str]] = {"colour": {_phrase_key(c) for c in COLOUR_WORDS},
-                                      "material": {_phrase_key(m) for m in MATERIAL_WORDS},
-                                      "pattern": {_phrase_key(p) for vs in PATTERN_WORDS.values() for p in vs},
-                                      "category": set()}
+        vocab: dict[str, set[str]] = {
+            "colour": {_phrase_key(c) for c in COLOUR_WORDS},
+            "material": {_phrase_key(m) for m in MATERIAL_WORDS},
+            "pattern": {_phrase_key(p) for vs in PATTERN_WORDS.values() for p in vs},
+            "category": set(),
+        }
         for r in rows:  # the catalogue's own values are words its titles use
             raw = r.get("attributes")
             attrs: Mapping = raw if isinstance(raw, Mapping) else {}
@@ -694,14 +882,20 @@ class AttributeMatcher:
                 m = _TITLE_PRICE.search(title)
                 p.price = valid_price(m.group(0)) if m else None
         if p.old_price is None:
-            p.old_price = next((v for v in (valid_price(attrs.get(k)) for k in _OLD_KEYS if attrs.get(k) is not None)
-                                if v is not None), None)
+            p.old_price = next(
+                (
+                    v
+                    for v in (valid_price(attrs.get(k)) for k in _OLD_KEYS if attrs.get(k) is not None)
+                    if v is not None
+                ),
+                None,
+            )
         brand = clean_text(attrs.get("brand"), 80).strip() if isinstance(attrs.get("brand"), str) else ""
         model = clean_text(attrs.get("model"), 80).strip() if isinstance(attrs.get("model"), str) else ""
         rest = title
         try:
             runs = sorted(names_of({"title": title}), key=len, reverse=True) if not (brand or model) else []
-        except Exception:  # noqa: BLE001 - a title names_of cannot read is a title without a name
+        except Exception:
             runs = []
         if runs:
             brand, model = _split_name(runs[0])
@@ -754,7 +948,9 @@ class AttributeMatcher:
 
     # -- finding evidence --
 
-    def _find_names(self, words: list[str], source: Source) -> tuple[list[NameHit], list[tuple[str, str, float]], set[int]]:
+    def _find_names(
+        self, words: list[str], source: Source
+    ) -> tuple[list[NameHit], list[tuple[str, str, float]], set[int]]:
         """Catalogue names in a word list: hits, (pid, attr, similarity) entries and the covered word indices.
         Exact names first, longest first, without overlaps; then near misses (same digits) among the words
         left, so "the stone creek sparrow 900" is the exact name after "the", not a near miss with it."""
@@ -763,7 +959,7 @@ class AttributeMatcher:
         covered: set[int] = set()
 
         def take(i: int, n: int, key: str, sim: float) -> None:
-            hits.append(NameHit(" ".join(words[i:i + n])[:80], key, round(sim, 3), source))
+            hits.append(NameHit(" ".join(words[i : i + n])[:80], key, round(sim, 3), source))
             parts = set()
             for pid, attr in self._names[key]:
                 entries.append((pid, attr, sim))
@@ -777,7 +973,7 @@ class AttributeMatcher:
         i = 0
         while i < len(words) and len(hits) < MAX_HITS:
             for n in range(min(longest, len(words) - i), 0, -1):
-                span = " ".join(words[i:i + n])
+                span = " ".join(words[i : i + n])
                 if span in self._names:
                     take(i, n, span, 1.0)
                     i += n - 1
@@ -789,12 +985,14 @@ class AttributeMatcher:
             for n in range(min(longest, len(words) - i), 1, -1):
                 if any(k in covered for k in range(i, i + n)):
                     continue
-                span = " ".join(words[i:i + n])
+                span = " ".join(words[i : i + n])
                 if len(span) < 6:
                     continue
                 for m in (n - 1, n, n + 1):  # ASR splits and merges words
                     choices = self._names_by.get((_digits(span), m))
-                    hit = process.extractOne(span, choices, scorer=fuzz.ratio, score_cutoff=NAME_MIN) if choices else None
+                    hit = (
+                        process.extractOne(span, choices, scorer=fuzz.ratio, score_cutoff=NAME_MIN) if choices else None
+                    )
                     if hit and (best is None or (hit[1], n) > best[:2]):
                         best = (hit[1], n, hit[0])
             if best is not None:
@@ -804,7 +1002,9 @@ class AttributeMatcher:
                 i += 1
         return hits, entries, covered
 
-    def _find_phrases(self, words: list[str], covered: set[int], source: Source) -> tuple[list[PhraseHit], list[tuple[str, str, float]]]:
+    def _find_phrases(
+        self, words: list[str], covered: set[int], source: Source
+    ) -> tuple[list[PhraseHit], list[tuple[str, str, float]]]:
         hits: list[PhraseHit] = []
         entries: list[tuple[str, str, float]] = []
         stems = [_stem(w) for w in words]
@@ -813,11 +1013,15 @@ class AttributeMatcher:
             for n in (3, 2, 1):
                 if i + n > len(stems) or any(k in covered for k in range(i, i + n)):
                     continue
-                span = " ".join(stems[i:i + n])
+                span = " ".join(stems[i : i + n])
                 key, sim = (span, 1.0) if span in self._phrases else (None, 0.0)
-                if key is None and len(span) >= 5 and not any(w.isdigit() for w in stems[i:i + n]):
+                if key is None and len(span) >= 5 and not any(w.isdigit() for w in stems[i : i + n]):
                     choices = self._phrase_vocab.get(n)
-                    hit = process.extractOne(span, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN) if choices else None
+                    hit = (
+                        process.extractOne(span, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN)
+                        if choices
+                        else None
+                    )
                     if hit:
                         key, sim = hit[0], hit[1] / 100
                 if key is None:
@@ -892,8 +1096,11 @@ class AttributeMatcher:
         """Products with any agreeing evidence (only ``candidates`` when given), with per-source,
         per-attribute agreement (the best piece of evidence for each) and the weighted total."""
         keep = None if candidates is None else {str(c) for c in candidates}
-        known: list[float] = self._price_values if keep is None else [
-            p for c in keep if c in self.products and (p := self.products[c].price) is not None]
+        known: list[float] = (
+            self._price_values
+            if keep is None
+            else [p for c in keep if c in self.products and (p := self.products[c].price) is not None]
+        )
         _, entries = self._evidence(evidence, known)
         out: dict[str, AttributeScore] = {}
         for src, pid, attr, s in entries:
@@ -908,6 +1115,10 @@ class AttributeMatcher:
             bucket[attr] = max(bucket.get(attr, 0.0), round(s, 4))
         w = self.weights
         for sc in out.values():
-            sc.total = round(sum(getattr(w, src) * sum(getattr(w, a, 0.0) * v for a, v in sc.source(src).items())
-                                 for src in SOURCES), 4)
+            sc.total = round(
+                sum(
+                    getattr(w, src) * sum(getattr(w, a, 0.0) * v for a, v in sc.source(src).items()) for src in SOURCES
+                ),
+                4,
+            )
         return out

@@ -5,13 +5,14 @@ CreatePartitions and has a wrong end-offset answer, so nothing here relies
 on either (topics that exist are left as they are; `consume` stops on an
 idle timeout, not on end offsets).
 """
+
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -27,6 +28,7 @@ STAGES = ("media", "windows", "transcripts", "summaries", "embeddings", "tags", 
 
 def topic_names(settings) -> dict[str, str]:
     return {stage: settings.topic(stage) for stage in STAGES}
+
 
 _KAFKA_MAJOR = int(kafka.__version__.split(".")[0])
 
@@ -61,10 +63,15 @@ def client_config(kafka_url: str, settings=None) -> dict:
         user = b.sasl_username or ep.username
         password = b.sasl_password.get_secret_value() if b.sasl_password is not None else ep.password
         if not user or password is None:
-            raise ValueError(f"{protocol} needs a SASL user and password: AMPERE_BROKER__SASL_USERNAME and "
-                             f"AMPERE_BROKER__SASL_PASSWORD, or user:password@ in the URL ({redact(kafka_url)})")
-        cfg.update(sasl_mechanism=b.sasl_mechanism or ep.mechanism or "PLAIN", sasl_plain_username=user,
-                   sasl_plain_password=password)
+            raise ValueError(
+                f"{protocol} needs a SASL user and password: AMPERE_BROKER__SASL_USERNAME and "
+                f"AMPERE_BROKER__SASL_PASSWORD, or user:password@ in the URL ({redact(kafka_url)})"
+            )
+        cfg.update(
+            sasl_mechanism=b.sasl_mechanism or ep.mechanism or "PLAIN",
+            sasl_plain_username=user,
+            sasl_plain_password=password,
+        )
     if protocol in ("SSL", "SASL_SSL"):
         cfg.update(ssl_check_hostname=b.ssl_check_hostname)
         for k in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -77,8 +84,9 @@ def _admin(kafka_url: str, timeout_s: float = 10.0, settings=None) -> KafkaAdmin
     ms = max(int(timeout_s * 1000), 500)
     # bound the bootstrap too: by default the constructor alone can block for 30 s
     boot = {"bootstrap_timeout_ms": ms} if _KAFKA_MAJOR >= 3 else {"api_version_auto_timeout_ms": ms}
-    return KafkaAdminClient(**client_config(kafka_url, settings), client_id="ampere-admin",
-                            request_timeout_ms=max(ms, 1000), **boot)
+    return KafkaAdminClient(
+        **client_config(kafka_url, settings), client_id="ampere-admin", request_timeout_ms=max(ms, 1000), **boot
+    )
 
 
 def cluster_id(kafka_url: str, settings=None, timeout_s: float = 5.0) -> str | None:
@@ -131,8 +139,9 @@ def wait_for_broker(kafka_url: str, timeout: float = 30.0, settings=None) -> Non
             time.sleep(0.2)
     from ampere.errors import describe
 
-    raise TimeoutError(f"Kafka at {servers} did not answer within {timeout:.0f} s (last error: "
-                       f"{describe(last) if last else 'none'})")
+    raise TimeoutError(
+        f"Kafka at {servers} did not answer within {timeout:.0f} s (last error: {describe(last) if last else 'none'})"
+    )
 
 
 def list_topics(kafka_url: str, settings=None) -> set[str]:
@@ -143,8 +152,9 @@ def list_topics(kafka_url: str, settings=None) -> set[str]:
         admin.close()
 
 
-def ensure_topics(kafka_url: str, names: Iterable[str], partitions: int, replication: int = 1,
-                  timeout_s: float = 15.0, settings=None) -> list[str]:
+def ensure_topics(
+    kafka_url: str, names: Iterable[str], partitions: int, replication: int = 1, timeout_s: float = 15.0, settings=None
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created.
 
     Idempotent: an existing topic is accepted as is, even with another partition
@@ -165,17 +175,22 @@ def ensure_topics(kafka_url: str, names: Iterable[str], partitions: int, replica
                 if _KAFKA_MAJOR >= 3:
                     resp = admin.create_topics(
                         {n: {"num_partitions": partitions, "replication_factor": replication} for n in missing},
-                        timeout_ms=int(timeout_s * 1000), raise_errors=False)
+                        timeout_ms=int(timeout_s * 1000),
+                        raise_errors=False,
+                    )
                     for t in resp.get("topics", []):
                         err = kerrors.for_code(t.get("error_code", 0))
                         if err is not kerrors.NoError and err is not kerrors.TopicAlreadyExistsError:
-                            raise RuntimeError(f"creating topic {t.get('name')!r} failed: {err.__name__} "
-                                               f"{t.get('error_message') or ''}".strip())
+                            raise RuntimeError(
+                                f"creating topic {t.get('name')!r} failed: {err.__name__} "
+                                f"{t.get('error_message') or ''}".strip()
+                            )
                 else:  # kafka-python 2.x
                     from kafka.admin import NewTopic
 
-                    admin.create_topics([NewTopic(n, partitions, replication) for n in missing],
-                                        timeout_ms=int(timeout_s * 1000))
+                    admin.create_topics(
+                        [NewTopic(n, partitions, replication) for n in missing], timeout_ms=int(timeout_s * 1000)
+                    )
             except kerrors.TopicAlreadyExistsError:
                 pass  # created concurrently by another process: fine
         _wait_visible(admin, names, timeout_s)
@@ -234,11 +249,18 @@ def _need_module(mod: str, pip_name: str) -> None:
         raise ValueError(f"compression needs the {pip_name!r} package (pip install {pip_name}) or use gzip")
 
 
-def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: float | None = 10.0,
-            max_records: int | None = None, settings=None, stop=None) -> Iterator[ConsumedRecord]:
-    """Read ``topic`` from the beginning; stop after ``max_records``, when nothing
-    arrives for ``timeout_s`` (None: never) or when the ``stop`` event is set. With a ``group``, offsets are committed, so a second
-    call with the same group resumes where the first one stopped."""
+def consume(
+    kafka_url: str,
+    topic: str,
+    group: str | None = None,
+    timeout_s: float | None = 10.0,
+    max_records: int | None = None,
+    settings=None,
+    stop=None,
+) -> Iterator[ConsumedRecord]:
+    """Read ``topic`` from the beginning; stop after ``max_records``, when nothing arrives for ``timeout_s``
+    (None: never) or when the ``stop`` event is set. With a ``group``, offsets are committed, so a second call
+    with the same group resumes where the first one stopped."""
     settings = _settings_or_default(settings)
     consumer = KafkaConsumer(
         **client_config(kafka_url, settings),
@@ -279,12 +301,13 @@ def consume(kafka_url: str, topic: str, group: str | None = None, timeout_s: flo
                 idle_until = time.monotonic() + timeout_s
             batch = consumer.poll(timeout_ms=200, max_records=(None if max_records is None else max_records - n) or 500)
             got = False
-            for tp, recs in batch.items():
+            for recs in batch.values():
                 for rec in recs:
                     got = True
                     n += 1
-                    yield ConsumedRecord(rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp,
-                                         list(rec.headers or []))
+                    yield ConsumedRecord(
+                        rec.topic, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp, list(rec.headers or [])
+                    )
             if got:
                 if group is not None:
                     consumer.commit()
@@ -321,7 +344,10 @@ def faust_broker(kafka_url: str, settings=None) -> tuple[list[str], object | Non
     if protocol == "SSL":
         return brokers, faust.SSLCredentials(ctx)
     if protocol.startswith("SASL"):
-        return brokers, faust.SASLCredentials(username=cfg["sasl_plain_username"],
-                                              password=cfg["sasl_plain_password"], ssl_context=ctx,
-                                              mechanism=cfg["sasl_mechanism"])
+        return brokers, faust.SASLCredentials(
+            username=cfg["sasl_plain_username"],
+            password=cfg["sasl_plain_password"],
+            ssl_context=ctx,
+            mechanism=cfg["sasl_mechanism"],
+        )
     return brokers, None

@@ -6,6 +6,7 @@
 folder; ``http(s)://`` images are fetched. Bad lines are reported with their
 line number and skipped; the rest is indexed.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from ampere import media
-from ampere.models import Models
 from ampere.asr import WHISPER_RATE
 from ampere.attributes import prices_on_screen, valid_price
+from ampere.models import Models
 from ampere.names import CatalogNames, names_of
 from ampere.store import Store
 from ampere.summarize import summary_for_embedding
@@ -74,8 +75,11 @@ def page_fields(row: dict, base: Path) -> dict:
     raw = row.get("attributes")
     attrs: dict = raw if isinstance(raw, dict) else {}
     names = sorted(names_of(row), key=len, reverse=True)
-    out: dict = {"name": names[0] if names else None, "attributes": attrs or None,
-                 "category": str(attrs.get("category") or "").strip() or None}
+    out: dict = {
+        "name": names[0] if names else None,
+        "attributes": attrs or None,
+        "category": str(attrs.get("category") or "").strip() or None,
+    }
     price = valid_price(attrs.get("price")) if "price" in attrs else None
     if price is None:
         seen = prices_on_screen([str(row.get("title") or "")])
@@ -105,9 +109,9 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progres
     report = AddReport(errors=errors)
     bar = tqdm(total=len(rows), desc="pages", unit="page", disable=not progress or None, file=sys.stderr)
     for i in range(0, len(rows), batch):
-        bar.update(len(rows[i:i + batch]))
+        bar.update(len(rows[i : i + batch]))
         chunk, images = [], []
-        for row in rows[i:i + batch]:
+        for row in rows[i : i + batch]:
             try:
                 images.append([load_image(row["image"], path.parent)])
                 chunk.append(row)
@@ -116,12 +120,22 @@ def add_pages(store: Store, path: Path, models: Models, batch: int = 32, progres
         if not chunk:
             continue
         embs = models.embedder.embed_batch(["page"] * len(chunk), images, [row["title"] for row in chunk])
-        store.index.upsert_many([
-            {"domain": "page", "id": row["id"], "vector": e.fused, "text_embedding": e.text,
-             "visual_embedding": e.visual, "product_id": row.get("product_id") or row["id"], "title": row["title"],
-             "ts": 0, **page_fields(row, path.parent)}
-            for row, e in zip(chunk, embs)
-        ])
+        store.index.upsert_many(
+            [
+                {
+                    "domain": "page",
+                    "id": row["id"],
+                    "vector": e.fused,
+                    "text_embedding": e.text,
+                    "visual_embedding": e.visual,
+                    "product_id": row.get("product_id") or row["id"],
+                    "title": row["title"],
+                    "ts": 0,
+                    **page_fields(row, path.parent),
+                }
+                for row, e in zip(chunk, embs)
+            ]
+        )
         store.index.add_names(n for row in chunk for n in names_of(row))
         report.added += len(chunk)
     bar.close()
@@ -157,8 +171,18 @@ def add_videos(store: Store, path: Path, models: Models, progress: bool = True) 
             report.errors.append(f"{row['id']}: {exc}")
             continue
         emb = models.embedder.embed("video", frames, summary_for_embedding(summary))
-        store.index.upsert("video", row["id"], emb.fused, text_embedding=emb.text, visual_embedding=emb.visual,
-                          product_id=row.get("product_id") or "", title=row.get("title", ""), summary=summary, ts=0,
-                          video=str(vp.resolve()), **product_facets(store, row.get("product_id") or ""))
+        store.index.upsert(
+            "video",
+            row["id"],
+            emb.fused,
+            text_embedding=emb.text,
+            visual_embedding=emb.visual,
+            product_id=row.get("product_id") or "",
+            title=row.get("title", ""),
+            summary=summary,
+            ts=0,
+            video=str(vp.resolve()),
+            **product_facets(store, row.get("product_id") or ""),
+        )
         report.added += 1
     return report

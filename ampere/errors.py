@@ -18,6 +18,7 @@ Dead-letter reasons are ``<category>: <record and window>: <detail>``; the categ
 poison categories there are ``transient:`` (an outage outlasted ``retry.give_up_s``; safe to re-drive) and
 ``internal-error:`` (an unexpected exception: a bug; the exception type and a scrubbed message).
 """
+
 from __future__ import annotations
 
 import re
@@ -62,25 +63,49 @@ def _transient_types() -> tuple[type[BaseException], ...]:
         import redis.exceptions as rx
 
         # BusyLoadingError (LOADING while the AOF replays) is a ConnectionError subclass
-        types += [rx.ConnectionError, rx.TimeoutError, rx.BusyLoadingError, rx.ClusterDownError, rx.TryAgainError,
-                  rx.ReadOnlyError, rx.MasterDownError]
+        types += [
+            rx.ConnectionError,
+            rx.TimeoutError,
+            rx.BusyLoadingError,
+            rx.ClusterDownError,
+            rx.TryAgainError,
+            rx.ReadOnlyError,
+            rx.MasterDownError,
+        ]
     except ImportError:  # pragma: no cover - redis is a core dependency
         pass
     try:
         import kafka.errors as kx
 
         # UnknownError: what a broker that just restarted (Tansu) answers for a while
-        types += [kx.KafkaConnectionError, kx.KafkaTimeoutError, kx.NodeNotReadyError,
-                  kx.RequestTimedOutError, kx.NotLeaderForPartitionError, kx.LeaderNotAvailableError,
-                  kx.UnknownProducerIdError, kx.UnknownTopicOrPartitionError, kx.UnknownError]
+        types += [
+            kx.KafkaConnectionError,
+            kx.KafkaTimeoutError,
+            kx.NodeNotReadyError,
+            kx.RequestTimedOutError,
+            kx.NotLeaderForPartitionError,
+            kx.LeaderNotAvailableError,
+            kx.UnknownProducerIdError,
+            kx.UnknownTopicOrPartitionError,
+            kx.UnknownError,
+        ]
     except ImportError:  # pragma: no cover - the serve extra
         pass
     try:
         import aiokafka.errors as ax
 
-        types += [ax.KafkaConnectionError, ax.NodeNotReadyError, ax.RequestTimedOutError, ax.KafkaTimeoutError,
-                  ax.NotLeaderForPartitionError, ax.LeaderNotAvailableError, ax.NoBrokersAvailable,
-                  ax.UnknownTopicOrPartitionError, ax.UnknownError, ax.ProducerClosed]
+        types += [
+            ax.KafkaConnectionError,
+            ax.NodeNotReadyError,
+            ax.RequestTimedOutError,
+            ax.KafkaTimeoutError,
+            ax.NotLeaderForPartitionError,
+            ax.LeaderNotAvailableError,
+            ax.NoBrokersAvailable,
+            ax.UnknownTopicOrPartitionError,
+            ax.UnknownError,
+            ax.ProducerClosed,
+        ]
     except ImportError:  # pragma: no cover
         pass
     return tuple(types)

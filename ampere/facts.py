@@ -7,6 +7,7 @@ or ``none``. Keys make the output checkable attribute by attribute; the text the
 values in catalogue-title order (``Open Lane Jaguar 50 cotton handbag grey $155``), so a live window's
 summary and a product page's title speak the same language.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -43,8 +44,7 @@ class Facts:
         """Values in catalogue-title order: what the text branch embeds."""
         if self.is_empty():
             return NONE
-        words = [self.brand, self.model, self.material, self.type, self.colour,
-                 f"${self.price}" if self.price else ""]
+        words = [self.brand, self.model, self.material, self.type, self.colour, f"${self.price}" if self.price else ""]
         return " ".join(w for w in words if w)
 
     def items(self) -> dict[str, str]:
@@ -97,6 +97,7 @@ def heard(value: str, transcript: str, ratio: float = HEARD_RATIO) -> bool:
     if _PRICE_VALUE.fullmatch(value or ""):
         # a price: said in any of the shapes hosts use ("49 99", "49 dollars and 99 cents", "$49.99")
         from ampere.attributes import prices_in_speech
+
         amount = float(value)
         if any(abs(p.value - amount) < 0.005 for p in prices_in_speech(transcript)):
             return True
@@ -112,7 +113,7 @@ def heard(value: str, transcript: str, ratio: float = HEARD_RATIO) -> bool:
         if k < 1:
             continue
         for i in range(len(t) - k + 1):
-            span = t[i:i + k]
+            span = t[i : i + k]
             # a model number must be said exactly: "Legend 50" is not "Legend 500"
             if any(w.isdigit() for w in v) and [w for w in v if w.isdigit()] != [w for w in span if w.isdigit()]:
                 continue
@@ -129,10 +130,10 @@ def merge(before: Facts, now: Facts) -> Facts:
 def score(pred: Facts, truth: Facts) -> tuple[int, int, int]:
     """(correct, stated, true) attribute counts; a stated value is correct when it is the truth's value
     (case-, space- and '$'-insensitive)."""
+
     def norm(v: str) -> str:
         return "".join(_norm_words(v))
+
     p, t = pred.items(), truth.items()
     correct = sum(1 for a, v in p.items() if a in t and norm(v) == norm(t[a]))
     return correct, len(p), len(t)
-
-

@@ -5,6 +5,7 @@ yields the same windows and every effect keyed by window overwrites instead of d
 partial window is kept when it holds at least ``min_tail_s`` (half a window by default): enough speech
 to say something.
 """
+
 from __future__ import annotations
 
 import math

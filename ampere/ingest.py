@@ -21,11 +21,12 @@ Bounds (``settings.limits``) are checked here: decoded audio length, channels an
 the JPEG header, media time, open streams per worker; streams idle for ``stream_idle_s`` are dropped from
 memory (their journal can rebuild them).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ampere import media
 from ampere.errors import PoisonRecord
@@ -37,6 +38,7 @@ from ampere.windows import WindowAssembler, WindowMedia
 @dataclass
 class Prepared:
     """A media record that passed the checks that need no stream state."""
+
     rec: Record
     span: float  # media time up to which the record carries data (the journal's score)
     pcm: object = None  # decoded audio of an AudioChunk
@@ -49,16 +51,28 @@ class Prepared:
 class Ingestor:
     """``streams``: ``ampere.store.StreamState`` (the journal), or None to keep nothing outside this process."""
 
-    def __init__(self, streams, windows: WindowOptions, ingest: IngestOptions,
-                 assembler: WindowAssembler | None = None, limits: LimitOptions | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        streams,
+        windows: WindowOptions,
+        ingest: IngestOptions,
+        assembler: WindowAssembler | None = None,
+        limits: LimitOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.streams = streams
         self.sample_rate = ingest.sample_rate
         self.limits = limits or LimitOptions()
         lim = self.limits
         self.assembler = assembler or WindowAssembler(
-            windows.window_s, windows.hop_s, ingest.sample_rate, windows.frames_per_window,
-            max_jump_s=lim.max_jump_s, reorder_s=lim.reorder_s, max_frames_per_s=lim.max_frames_per_s)
+            windows.window_s,
+            windows.hop_s,
+            ingest.sample_rate,
+            windows.frames_per_window,
+            max_jump_s=lim.max_jump_s,
+            reorder_s=lim.reorder_s,
+            max_frames_per_s=lim.max_frames_per_s,
+        )
         self._restored: set[str] = set()  # streams whose journal has been replayed into the assembler
         self._carry: dict[str, list[WindowMedia]] = {}  # windows closed by a restore, not handed out yet
         self._seen: dict[str, float] = {}  # last record per stream (clock), for idle eviction
@@ -76,8 +90,7 @@ class Ingestor:
             return Prepared(rec, rec.t)
         if isinstance(rec, AudioChunk):
             if rec.t0 > lim.max_media_t:
-                raise media.MediaLimit(f"audio at {rec.t0:.1f} s is past the longest stream "
-                                       f"({lim.max_media_t:g} s)")
+                raise media.MediaLimit(f"audio at {rec.t0:.1f} s is past the longest stream ({lim.max_media_t:g} s)")
             if rec.sample_rate != self.sample_rate:
                 # decode at the declared rate first: a chunk that lies about its rate says so
                 media.decode_audio(rec.data, rec.sample_rate, max_s=lim.max_chunk_s)
@@ -88,8 +101,7 @@ class Ingestor:
             return Prepared(rec, rec.t0 + len(pcm) / self.sample_rate, pcm)
         if isinstance(rec, Keyframe):
             if rec.t > lim.max_media_t:
-                raise media.MediaLimit(f"keyframe at {rec.t:.1f} s is past the longest stream "
-                                       f"({lim.max_media_t:g} s)")
+                raise media.MediaLimit(f"keyframe at {rec.t:.1f} s is past the longest stream ({lim.max_media_t:g} s)")
             # the header is checked before a pixel is decoded; then the whole image, so that a truncated or
             # corrupt one is refused here, not three stages later
             media.decode_jpeg(rec.data, max_pixels=lim.max_frame_pixels)

@@ -4,15 +4,16 @@ No ffmpeg binary is needed at run time: PyAV links the ffmpeg libraries. Audio i
 always mono float32 in [-1, 1] at the pipeline's sample rate; frames are whole RGB uint8 frames, downscaled
 with their aspect kept (``fit_within``).
 """
+
 from __future__ import annotations
 
 import heapq
 import io
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
 
 import av
 import numpy as np
@@ -71,6 +72,7 @@ class EndPiece:
 
 # --- frames -------------------------------------------------------------------------------------
 
+
 def fit_within(img: Image.Image, max_side: int) -> np.ndarray:
     """The whole frame, downscaled so its longest side is at most ``max_side`` (never upscaled, aspect kept).
 
@@ -104,8 +106,9 @@ def _open_jpeg(data: bytes, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=["JPEG"])
     except Image.DecompressionBombError:
-        raise MediaLimit(f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels, over the limit of "
-                         f"{max_pixels}") from None
+        raise MediaLimit(
+            f"image is over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels, over the limit of {max_pixels}"
+        ) from None
     except Exception as exc:
         raise MediaError(f"cannot read the image header ({type(exc).__name__})") from None
     w, h = img.size
@@ -135,6 +138,7 @@ def decode_jpeg(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
 
 
 # --- audio chunks (FLAC in memory) ---------------------------------------------------------------
+
 
 def encode_audio(pcm: np.ndarray, sample_rate: int) -> bytes:
     """Mono float32 -> FLAC bytes: lossless at int16 and about half the size of raw PCM."""
@@ -209,11 +213,14 @@ def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     fr = av.AudioFrame.from_ndarray(x, format="flt", layout="mono")
     fr.sample_rate = int(from_rate)
     rs = av.AudioResampler(format="flt", layout="mono", rate=int(to_rate))
-    parts = [o.to_ndarray().reshape(-1) for o in rs.resample(fr)] + [o.to_ndarray().reshape(-1) for o in rs.resample(None)]
+    parts = [o.to_ndarray().reshape(-1) for o in rs.resample(fr)] + [
+        o.to_ndarray().reshape(-1) for o in rs.resample(None)
+    ]
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 # --- containers -----------------------------------------------------------------------------------
+
 
 def _open(source: str):
     try:
@@ -289,7 +296,7 @@ class _AudioChunker:
         k = 0
         t0 = self.t0 if self.t0 is not None else 0.0  # set by the first push, before anything is buffered
         while len(data) - k >= self.n:
-            out.append(AudioPiece(t0, data[k:k + self.n].copy()))
+            out.append(AudioPiece(t0, data[k : k + self.n].copy()))
             t0 += self.n / self.rate
             self.t0 = t0
             k += self.n
@@ -312,10 +319,18 @@ class _AudioChunker:
         return (self.t0 or 0.0) + self.buffered / self.rate
 
 
-def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyframe_fps: float = 2.0,
-               frame_size: int = 256, realtime: bool = False, full_every_s: float = 0.0,
-               full_size: int = 640, start_s: float = 0.0,
-               speed: float = 1.0) -> Iterator[AudioPiece | FramePiece | EndPiece]:
+def iter_media(
+    source: str,
+    sample_rate: int = 16000,
+    chunk_s: float = 1.0,
+    keyframe_fps: float = 2.0,
+    frame_size: int = 256,
+    realtime: bool = False,
+    full_every_s: float = 0.0,
+    full_size: int = 640,
+    start_s: float = 0.0,
+    speed: float = 1.0,
+) -> Iterator[AudioPiece | FramePiece | EndPiece]:
     """Audio chunks and sampled keyframes of any source PyAV opens, in media-time order, then EndPiece.
     Every ``full_every_s`` seconds (0: never) a keyframe also carries the frame at up to ``full_size`` px.
 
@@ -367,7 +382,8 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                     if packet.stream is a_st:
                         assert chunker is not None and a_st is not None
                         for p in chunker.push(frame, t):
-                            heapq.heappush(heap, (p.t0, seq, p)); seq += 1
+                            heapq.heappush(heap, (p.t0, seq, p))
+                            seq += 1
                         watermark[a_st.index] = chunker.t0 or 0.0
                         end_t = max(end_t, chunker.end)
                     else:
@@ -383,7 +399,8 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
                                 while next_full_t <= t + 1e-6:
                                     next_full_t += full_every_s
                             piece = FramePiece(t, fit_within(image, frame_size), full)
-                            heapq.heappush(heap, (t, seq, piece)); seq += 1
+                            heapq.heappush(heap, (t, seq, piece))
+                            seq += 1
                             while next_frame_t <= t + 1e-6:
                                 next_frame_t += step
                 yield from emit_ready()
@@ -391,7 +408,8 @@ def iter_media(source: str, sample_rate: int = 16000, chunk_s: float = 1.0, keyf
             raise MediaError(f"{source}: decoding failed: {exc}") from None
         if chunker is not None:
             for p in chunker.flush_partial():
-                heapq.heappush(heap, (p.t0, seq, p)); seq += 1
+                heapq.heappush(heap, (p.t0, seq, p))
+                seq += 1
             end_t = max(end_t, chunker.end)
         yield from emit_ready(final=True)
         yield EndPiece(end_t)
@@ -419,6 +437,7 @@ class _Pacer:
 
 # --- whole-file helpers (offline short-video indexing, training data) ---------------------------
 
+
 def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_rate: int = 16000) -> np.ndarray:
     """Mono float32 samples of [start, end) seconds (end None: to the end); empty if no audio."""
     with _open(path) as c:
@@ -437,10 +456,12 @@ def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_r
                     first_t = max(0.0, _frame_time(fr, origin) or 0.0)
                     lead = int(round(first_t * sample_rate))
                     if lead:  # keep sample index == media time, as the slice below assumes
-                        parts.append(np.zeros(lead, np.float32)); got += lead
+                        parts.append(np.zeros(lead, np.float32))
+                        got += lead
                 for o in rs.resample(fr):
                     a = o.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                    parts.append(a); got += len(a)
+                    parts.append(a)
+                    got += len(a)
                 if want_end is not None and got >= want_end:
                     break
             else:
@@ -456,7 +477,8 @@ def read_audio(path: str, start: float = 0.0, end: float | None = None, sample_r
 
 
 def read_frames(path: str, times: list[float], size: int) -> list[np.ndarray]:
-    """One RGB frame (longest side ``size``) per requested time (the first frame at or after it; the last frame past the end)."""
+    """One RGB frame (longest side ``size``) per requested time (the first frame at or after it; the last
+    frame past the end)."""
     if not times:
         return []
     order = sorted(range(len(times)), key=lambda i: times[i])

@@ -1,6 +1,7 @@
 """The models of one worker process, each loaded on first use and once (Whisper, the summarizer, the ONNX
 embedder, OCR, the on-air mention model). Loading is lazy so that importing or constructing costs nothing; a worker
 calls :meth:`Models.warm_up` at start so the first window is not a cold start and a missing file shows then."""
+
 from __future__ import annotations
 
 import threading
@@ -25,30 +26,36 @@ class Models:
     @property
     def transcriber(self):
         from ampere.asr import Transcriber
+
         return self._get("asr", lambda: Transcriber(self.settings.asr))
 
     @property
     def summarizer(self):
         from ampere.summarize import make_summarizer
+
         return self._get("summarizer", lambda: make_summarizer(self.settings.summarizer))
 
     @property
     def embedder(self):
         from encoders.runtime import Embedder
+
         e = self.settings.embed
-        return self._get("embedder", lambda: Embedder.load(e.model_dir, variant=e.variant, providers=e.providers,
-                                                            threads=e.threads))
+        return self._get(
+            "embedder", lambda: Embedder.load(e.model_dir, variant=e.variant, providers=e.providers, threads=e.threads)
+        )
 
     @property
     def onair(self):
         """The on-air mention model, or None when the tagger does not use it (``tagger.onair_weight`` 0)."""
         from ampere.onair import OnAirModel
+
         t = self.settings.tagger
         return self._get("onair", lambda: OnAirModel.load(Path(t.onair_model)) if t.onair_weight > 0 else None)
 
     @property
     def ocr(self):
         from ampere.ocr import Reader
+
         return self._get("ocr", lambda: Reader(self.settings.ocr))
 
     def warm_up(self) -> dict[str, float]:

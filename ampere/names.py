@@ -9,16 +9,18 @@ summarizer and the tagger read the transcript. This is text-side contextual bias
 Numbers are written as digits first ("eagle thirty" -> "eagle 30"), because model names carry digits and
 a number must match exactly: "Legend 50" is not "Legend 500".
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
 
 from ampere.textnorm import WORD, name_runs, numbers_as_digits, word_spans
+
 # names shorter than this (in characters, spaces included) are too easy to hit by chance
 MIN_CHARS = 6
 MIN_SINGLE_CHARS = 4  # a one-word name ("Zorvik"), snapped only towards the stream's likely products
@@ -51,6 +53,7 @@ class NameSnapper:
     Names of one word are left out unless ``single_words``: across a whole catalogue a lone word is too easy
     to hit by chance ("Summit" in "at the summit"); the pipeline snaps them only towards the few products the
     stream is likely showing (``Pipeline.hear``)."""
+
     names: Iterable[str]
     min_score: float = 80.0  # rapidfuzz ratio, 0-100
     single_words: bool = False
@@ -81,7 +84,7 @@ class NameSnapper:
         for n in (5, 4, 3, 2, 1):  # span length in words
             if i + n > len(words):
                 continue
-            span = words[i:i + n]
+            span = words[i : i + n]
             key_digits, text = _digits(span), _norm(span)
             for m in (n - 1, n, n + 1):  # ASR splits and merges words ("openlane", "open lane")
                 choices = self._by_key.get((key_digits, m))
@@ -110,7 +113,7 @@ class NameSnapper:
                 i += 1
                 continue
             _, n, name = best
-            out.append(text[pos:matches[i].start()])
+            out.append(text[pos : matches[i].start()])
             out.append(name)
             pos = matches[i + n - 1].end()
             i += n
@@ -132,6 +135,7 @@ class CatalogNames:
 
     def __init__(self, index, options):
         from ampere.onair import NameIndex
+
         self._index, self.options = index, options
         self._name_index_cls = NameIndex
         self._lock = threading.Lock()
@@ -141,7 +145,7 @@ class CatalogNames:
         self._names: list[str] = []
         self._vocab = None
 
-    def refresh(self) -> "CatalogNames":
+    def refresh(self) -> CatalogNames:
         with self._lock:
             if time.monotonic() - self._at > self.options.refresh_s:
                 names = self._index.names()
@@ -154,6 +158,7 @@ class CatalogNames:
     def vocabulary(self):
         """The names for the summarizer's guard (``ampere.summarize.NameVocabulary``), None without a catalogue."""
         from ampere.summarize import NameVocabulary
+
         self.refresh()
         with self._lock:
             if self._vocab is None and self._names:

@@ -9,6 +9,7 @@ Nothing is loaded at import or construction: ``Reader`` builds the engine on fir
 live stream repeat (a static product shot, a paused host), so ``changed`` compares a small grayscale
 thumbnail with the previous frame's and the reader returns the previous lines for an unchanged frame.
 """
+
 from __future__ import annotations
 
 import threading
@@ -24,10 +25,11 @@ from ampere.errors import PoisonRecord
 from ampere.settings import OcrOptions
 
 Region = Literal["top-left", "top", "top-right", "left", "centre", "right", "bottom-left", "bottom", "bottom-right"]
-_REGIONS: tuple[tuple[str, ...], ...] = (("top-left", "top", "top-right"), ("left", "centre", "right"),
-                                         ("bottom-left", "bottom", "bottom-right"))
-
-
+_REGIONS: tuple[tuple[str, ...], ...] = (
+    ("top-left", "top", "top-right"),
+    ("left", "centre", "right"),
+    ("bottom-left", "bottom", "bottom-right"),
+)
 
 
 class BadFrame(PoisonRecord):
@@ -82,6 +84,7 @@ def region_of(box: tuple[float, float, float, float]) -> Region:
 
 # --- "did the frame change?" ----------------------------------------------------------------------
 
+
 def thumbnail(rgb: np.ndarray, size: tuple[int, int] = (64, 36)) -> np.ndarray:
     """Grayscale block means of the frame on a ``size`` (width, height) grid, float32."""
     frame = check_frame(rgb)
@@ -98,8 +101,9 @@ def thumbnail(rgb: np.ndarray, size: tuple[int, int] = (64, 36)) -> np.ndarray:
     return (sums / counts).astype(np.float32)
 
 
-def changed(prev_thumb: np.ndarray | None, frame: np.ndarray, threshold: float = 12.0,
-            size: tuple[int, int] = (64, 36)) -> tuple[bool, np.ndarray]:
+def changed(
+    prev_thumb: np.ndarray | None, frame: np.ndarray, threshold: float = 12.0, size: tuple[int, int] = (64, 36)
+) -> tuple[bool, np.ndarray]:
     """(did ``frame`` change since the frame ``prev_thumb`` was made of, ``frame``'s thumbnail).
 
     The largest cell difference decides, not the mean: a new price changes a few cells of a small card
@@ -114,6 +118,7 @@ def changed(prev_thumb: np.ndarray | None, frame: np.ndarray, threshold: float =
 
 # --- the reader -----------------------------------------------------------------------------------
 
+
 def _clean(text: str, limit: int) -> str:
     # recognizers emit odd code points now and then; keep printable text on one line
     text = unicodedata.normalize("NFKC", str(text))
@@ -123,6 +128,7 @@ def _clean(text: str, limit: int) -> str:
 
 def _warmup_image() -> np.ndarray:
     import cv2
+
     img = np.full((64, 256, 3), 255, np.uint8)
     cv2.putText(img, "$12.99", (10, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (0, 0, 0), 3)
     return img
@@ -130,6 +136,7 @@ def _warmup_image() -> np.ndarray:
 
 def _downscale(frame: np.ndarray, max_pixels: int) -> np.ndarray:
     import cv2  # comes with rapidocr; only needed for oversized frames
+
     h, w = frame.shape[:2]
     ratio = (max_pixels / (h * w)) ** 0.5
     return cv2.resize(frame, (max(1, int(w * ratio)), max(1, int(h * ratio))), interpolation=cv2.INTER_AREA)
@@ -278,7 +285,11 @@ class Reader:
             pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
             x0, y0 = pts.min(axis=0)
             x1, y1 = pts.max(axis=0)
-            box = (float(np.clip(x0 / width, 0, 1)), float(np.clip(y0 / height, 0, 1)),
-                   float(np.clip(x1 / width, 0, 1)), float(np.clip(y1 / height, 0, 1)))
+            box = (
+                float(np.clip(x0 / width, 0, 1)),
+                float(np.clip(y0 / height, 0, 1)),
+                float(np.clip(x1 / width, 0, 1)),
+                float(np.clip(y1 / height, 0, 1)),
+            )
             lines.append(TextLine(text, float(score), box, region_of(box)))
         return reading_order(lines)[: o.max_lines]

@@ -11,13 +11,14 @@ mention score times the share of the product's name the mention covers.
 The model is a dict of feature weights, so scoring needs no ML library at run time; training uses
 scikit-learn. Written by ``ampere tagger train DATASET``.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ampere.textnorm import longest_name_run, words
 
@@ -29,17 +30,18 @@ MAX_NAME_WORDS = 6
 @dataclass(frozen=True)
 class Mention:
     name: tuple[str, ...]  # the catalogue name's words, lower case
-    start: int             # word span in the transcript
+    start: int  # word span in the transcript
     end: int
 
 
 @dataclass(frozen=True)
 class NameIndex:
     """Catalogue names by word count, to find them said verbatim; built once per set of names."""
+
     by_len: dict[int, frozenset[tuple[str, ...]]]
 
     @classmethod
-    def of(cls, names: Iterable[str]) -> "NameIndex":
+    def of(cls, names: Iterable[str]) -> NameIndex:
         by_len: dict[int, set[tuple[str, ...]]] = {}
         for n in names:
             w = tuple(words(n))
@@ -55,7 +57,7 @@ class NameIndex:
         out, i = [], 0
         while i < len(text_words):
             for n, names in self.by_len.items():
-                span = tuple(text_words[i:i + n])
+                span = tuple(text_words[i : i + n])
                 if span in names:
                     out.append(Mention(span, i, i + n))
                     i += n
@@ -68,7 +70,7 @@ class NameIndex:
 def features(text_words: Sequence[str], m: Mention) -> list[str]:
     """Bag of context features: the words before and after, the nearest ones and pair, where in the window
     the mention falls, and the name's shape (length, has a number)."""
-    left, right = text_words[max(0, m.start - CONTEXT):m.start], text_words[m.end:m.end + CONTEXT]
+    left, right = text_words[max(0, m.start - CONTEXT) : m.start], text_words[m.end : m.end + CONTEXT]
     f = [f"L:{w}" for w in left] + [f"R:{w}" for w in right]
     if left:
         f.append(f"L1:{left[-1]}")
@@ -100,16 +102,20 @@ class OnAirModel:
     def save(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"bias": self.bias, "meta": self.meta,
-                                    "weights": dict(sorted(self.weights.items()))}, indent=0) + "\n")
+        path.write_text(
+            json.dumps({"bias": self.bias, "meta": self.meta, "weights": dict(sorted(self.weights.items()))}, indent=0)
+            + "\n"
+        )
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "OnAirModel":
+    def load(cls, path: Path) -> OnAirModel:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"on-air model not found: {path}. Train it with `ampere tagger train DATASET`, "
-                                    "or set AMPERE_TAG_ONAIR_WEIGHT=0 to tag without it")
+            raise FileNotFoundError(
+                f"on-air model not found: {path}. Train it with `ampere tagger train DATASET`, "
+                "or set AMPERE_TAG_ONAIR_WEIGHT=0 to tag without it"
+            )
         d = json.loads(path.read_text())
         return cls({k: float(v) for k, v in d["weights"].items()}, float(d["bias"]), d.get("meta", {}))
 
@@ -131,9 +137,7 @@ def onair_score(title: str, scored: Sequence[tuple[Mention, float]]) -> float:
     for m, p in scored:
         n = len(m.name)
         for i in range(len(name) - n + 1):
-            if tuple(name[i:i + n]) == tuple(m.name):
+            if tuple(name[i : i + n]) == tuple(m.name):
                 for j in range(i, i + n):
                     covered[j] = max(covered[j], p)
     return sum(covered) / len(name)
-
-

@@ -7,23 +7,22 @@ touching this code, and benchmarks drive the same methods without Kafka.
     WindowMedia --store_window--> WindowReady --transcribe (hear + see)--> Transcribed --summarize-->
     Summarized --embed_and_index--> Embedded --tag--> Tag (+ a correction of the previous window's tag)
 """
+
 from __future__ import annotations
-
-import time
-
-import numpy as np
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+
+import numpy as np
 
 from ampere import media
 from ampere.asr import ChunkState, Transcript, names_prompt, new_words, transcribe_window
 from ampere.facts import parse
 from ampere.models import Models
-from ampere.names import CatalogNames
-from ampere.names import NameSnapper, names_of
+from ampere.names import CatalogNames, NameSnapper, names_of
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.segmenter import NONE, Segmenter, SegmenterState
 from ampere.settings import Settings
@@ -90,10 +89,18 @@ class Pipeline:
     def store_window(self, win: WindowMedia) -> WindowReady:
         key = self.store.keys.blob(win.stream_id, win.start)
         audio = np.clip(win.audio, -1.0, 1.0)
-        rec = WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key=key,
-                          n_frames=len(win.frames), closed_at=now(), final=int(win.final), n_full=len(win.full),
-                          full_times=[float(t) for t, _ in win.full],
-                          rms=float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0)
+        rec = WindowReady(
+            stream_id=win.stream_id,
+            start=win.start,
+            end=win.end,
+            blob_key=key,
+            n_frames=len(win.frames),
+            closed_at=now(),
+            final=int(win.final),
+            n_full=len(win.full),
+            full_times=[float(t) for t, _ in win.full],
+            rms=float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0,
+        )
         # the record goes with the media: a window whose record a broker lost can be re-published from Redis
         mapping = {"audio": (audio * _I16).astype("<i2").tobytes(), "meta": rec.encode()}
         for i, (_, jpeg) in enumerate(win.frames):
@@ -129,15 +136,22 @@ class Pipeline:
         if a.chunked:
             streams = self.store.streams
             state = ChunkState.of(streams.asr_state(rec.stream_id))
-            text, tr = transcribe_window(self.models.transcriber, state, rec.start, rec.end, audio, sr, a.overlap_s,
-                                         prompt or None)
+            text, tr = transcribe_window(
+                self.models.transcriber, state, rec.start, rec.end, audio, sr, a.overlap_s, prompt or None
+            )
             streams.put_asr_state(rec.stream_id, state.to_dict())
             fresh = new_words(state, max(rec.start, rec.end - self.settings.windows.hop_s), rec.end)
         else:
             tr = self.models.transcriber.transcribe(audio, sr, prompt=prompt or None)
             text = fresh = tr.text
-        return Heard(text, float(tr.no_speech_prob) if tr else 0.0, float(tr.asr_ms) if tr else 0.0,
-                     bool(tr and tr.prompted and not tr.fell_back), likely, fresh)
+        return Heard(
+            text,
+            float(tr.no_speech_prob) if tr else 0.0,
+            float(tr.asr_ms) if tr else 0.0,
+            bool(tr and tr.prompted and not tr.fell_back),
+            likely,
+            fresh,
+        )
 
     def see(self, rec: WindowReady) -> Seen:
         """OCR of the window's readable frames; a frame read for the previous window is not read again, and an
@@ -155,8 +169,9 @@ class Pipeline:
                 except Exception as exc:  # ampere.ocr.OcrError and friends
                     log.warning("OCR failed on %s at %.1f s: %s", rec.stream_id, t, exc)
                     read = []
-                self._screen_cache[key] = [[ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box],
-                                            float(t)] for ln in read]
+                self._screen_cache[key] = [
+                    [ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box], float(t)] for ln in read
+                ]
                 while len(self._screen_cache) > 4096:
                     self._screen_cache.popitem(last=False)
             lines += self._screen_cache[key]
@@ -171,9 +186,17 @@ class Pipeline:
             return text
 
         text = correct(heard.text)
-        return Transcribed(**fields_of(rec), text=text, raw_text=heard.text, new_text=correct(heard.new_text),
-                           no_speech_prob=heard.no_speech_prob, asr_ms=heard.asr_ms, screen=seen.lines,
-                           ocr_ms=seen.ocr_ms, prompted=int(heard.prompted))
+        return Transcribed(
+            **fields_of(rec),
+            text=text,
+            raw_text=heard.text,
+            new_text=correct(heard.new_text),
+            no_speech_prob=heard.no_speech_prob,
+            asr_ms=heard.asr_ms,
+            screen=seen.lines,
+            ocr_ms=seen.ocr_ms,
+            prompted=int(heard.prompted),
+        )
 
     def likely_products(self, stream_id: str, before_s: float) -> list[str]:
         """The stream's product list when the platform gave one; else the top candidates of its latest
@@ -191,8 +214,9 @@ class Pipeline:
         """The products' names as the catalogue writes them: brand + model first, then each part alone."""
         if not product_ids:
             return []
-        hits = self.store.index.find(tags={"domain": "page", "product_id": product_ids}, sort_by=None,
-                                     limit=4 * len(product_ids))
+        hits = self.store.index.find(
+            tags={"domain": "page", "product_id": product_ids}, sort_by=None, limit=4 * len(product_ids)
+        )
         by_product: dict[str, set[str]] = {}
         for h in hits:
             try:
@@ -200,7 +224,8 @@ class Pipeline:
             except ValueError:
                 attrs = {}
             by_product.setdefault(h.product_id, set()).update(
-                names_of({"title": h.fields.get("title", ""), "attributes": attrs if isinstance(attrs, dict) else {}}))
+                names_of({"title": h.fields.get("title", ""), "attributes": attrs if isinstance(attrs, dict) else {}})
+            )
         out: list[str] = []
         for p in product_ids:
             out += sorted(by_product.get(p, ()), key=lambda n: (-len(n.split()), n))
@@ -236,9 +261,17 @@ class Pipeline:
         emb = self.models.embedder.embed("live", frames, summary_for_embedding(rec.summary))
         embed_ms = (time.perf_counter() - t) * 1000
         vec = np.asarray(emb.fused, dtype=np.float32)
-        self.store.index.upsert_live(rec.stream_id, rec.start, rec.end, vec, text_embedding=emb.text,
-                                     visual_embedding=emb.visual, summary=rec.summary, ts=now(),
-                                     screen=" | ".join(dict.fromkeys(screen_texts(rec.screen))) or None)
+        self.store.index.upsert_live(
+            rec.stream_id,
+            rec.start,
+            rec.end,
+            vec,
+            text_embedding=emb.text,
+            visual_embedding=emb.visual,
+            summary=rec.summary,
+            ts=now(),
+            screen=" | ".join(dict.fromkeys(screen_texts(rec.screen))) or None,
+        )
         return Embedded(**fields_of(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
 
     def previous_candidates(self, rec: Embedded) -> list[tuple[str, float]]:
@@ -274,13 +307,28 @@ class Pipeline:
     def _no_product(self, rec: Embedded) -> Tag:
         """The "none" decision: the stream shows no product in this window (it leaves "live now"); the segmenter
         carries on from "no product"."""
-        self.store.streams.record_tag(rec.stream_id, rec.start, rec.end, "", 0.0, [],
-                                      extra={"decision": "none", "confidence": 1.0, "correction": 0})
-        self.store.streams.put_segmenter_state(rec.stream_id, rec.start,
-                                               SegmenterState({NONE: 0.0}, NONE).to_dict())
-        return Tag(stream_id=rec.stream_id, start=rec.start, end=rec.end, product_id="", score=0.0,
-                   candidates=[], summary=rec.summary, e2e_ms=(now() - rec.closed_at) * 1000, decision="none",
-                   confidence=1.0)
+        self.store.streams.record_tag(
+            rec.stream_id,
+            rec.start,
+            rec.end,
+            "",
+            0.0,
+            [],
+            extra={"decision": "none", "confidence": 1.0, "correction": 0},
+        )
+        self.store.streams.put_segmenter_state(rec.stream_id, rec.start, SegmenterState({NONE: 0.0}, NONE).to_dict())
+        return Tag(
+            stream_id=rec.stream_id,
+            start=rec.start,
+            end=rec.end,
+            product_id="",
+            score=0.0,
+            candidates=[],
+            summary=rec.summary,
+            e2e_ms=(now() - rec.closed_at) * 1000,
+            decision="none",
+            confidence=1.0,
+        )
 
     def _tag(self, rec: Embedded) -> list[Tag]:
         o = self.settings.tagger
@@ -288,16 +336,25 @@ class Pipeline:
         listed = self.store.streams.products(rec.stream_id) or None
         mentions = self.mentions(rec.text)
         if not o.segmenter:
-            ranked = self.tagger.rank(vec, rec.text, mentions, self.previous_candidates(rec),
-                                      said_nothing=summary_for_embedding(rec.summary) == "", screen=rec.screen,
-                                      restrict=listed)
+            ranked = self.tagger.rank(
+                vec,
+                rec.text,
+                mentions,
+                self.previous_candidates(rec),
+                said_nothing=summary_for_embedding(rec.summary) == "",
+                screen=rec.screen,
+                restrict=listed,
+            )
             if not ranked or ranked[0][1] < o.min_score:
                 return []
             return [self._publish(rec, rec.start, rec.end, ranked[0][0], ranked, 0.0, correction=False)]
         ranked = self.tagger.scores(vec, rec.text, mentions, rec.screen, restrict=listed)
         streams, hop = self.store.streams, self.settings.windows.hop_s
-        prev = SegmenterState.of(streams.segmenter_state(rec.stream_id, rec.start - hop)) if rec.start >= hop \
+        prev = (
+            SegmenterState.of(streams.segmenter_state(rec.stream_id, rec.start - hop))
+            if rec.start >= hop
             else SegmenterState()
+        )
         step = self.segmenter.step(prev, dict(ranked))
         streams.put_segmenter_state(rec.stream_id, rec.start, step.state.to_dict())
         out = [self._publish(rec, rec.start, rec.end, step.decision, ranked, step.confidence, correction=False)]
@@ -309,19 +366,39 @@ class Pipeline:
             out.append(self._publish(rec, start, end, step.previous, kept, step.confidence, correction=True))
         return out
 
-    def _publish(self, rec: Embedded, start: float, end: float, decision: str, ranked, confidence: float,
-                 correction: bool) -> Tag:
+    def _publish(
+        self, rec: Embedded, start: float, end: float, decision: str, ranked, confidence: float, correction: bool
+    ) -> Tag:
         o = self.settings.tagger
         score = dict(ranked).get(decision, 0.0) if decision != NONE else o.none_score
         cands = [[p, float(s)] for p, s in ranked[: o.k]]
         # also marks the window's index entry with tag_product, so "where is product X shown" is one query
-        self.store.streams.record_tag(rec.stream_id, start, end, decision, score, cands or None,
-                                      extra={"decision": "product" if decision else "none",
-                                             "confidence": confidence, "correction": int(correction)})
-        return Tag(stream_id=rec.stream_id, start=start, end=end, product_id=decision, score=float(score),
-                   candidates=cands, summary=rec.summary if not correction else "",
-                   e2e_ms=(now() - rec.closed_at) * 1000, decision="product" if decision else "none",
-                   confidence=float(confidence), correction=int(correction))
+        self.store.streams.record_tag(
+            rec.stream_id,
+            start,
+            end,
+            decision,
+            score,
+            cands or None,
+            extra={
+                "decision": "product" if decision else "none",
+                "confidence": confidence,
+                "correction": int(correction),
+            },
+        )
+        return Tag(
+            stream_id=rec.stream_id,
+            start=start,
+            end=end,
+            product_id=decision,
+            score=float(score),
+            candidates=cands,
+            summary=rec.summary if not correction else "",
+            e2e_ms=(now() - rec.closed_at) * 1000,
+            decision="product" if decision else "none",
+            confidence=float(confidence),
+            correction=int(correction),
+        )
 
     def set_products(self, stream_id: str, product_ids: list[str]) -> None:
         self.store.streams.set_products(stream_id, product_ids)

@@ -7,6 +7,7 @@ topics are declared raw so that decoding happens here: a record that fails any
 check raises :class:`BadRecord` with a reason, and the agent sends the original
 bytes to the dead-letter topic instead of crashing or silently dropping it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -75,11 +76,13 @@ class Record:
     def validate(self) -> None:
         stream_id = getattr(self, "stream_id", None)
         if stream_id is not None and not valid_stream_id(stream_id):
-            raise BadRecord(f"{self.TYPE}: bad stream_id {str(stream_id)[:40]!r} (letters, digits and _.:@- only, "
-                            "at most 128)")
+            raise BadRecord(
+                f"{self.TYPE}: bad stream_id {str(stream_id)[:40]!r} (letters, digits and _.:@- only, at most 128)"
+            )
 
 
 # --- ingest -------------------------------------------------------------------------------
+
 
 @dataclass
 class AudioChunk(Record):
@@ -128,6 +131,7 @@ class StreamEnd(Record):
 class StreamInfo(Record):
     """What the platform knows about a stream: the products linked to it (its shopping bag). Optional; may come
     at any time and replaces what was known. Published by ``ampere replay --products`` or by the platform."""
+
     TYPE: ClassVar[str] = "stream"
     stream_id: str
     products: list = field(default_factory=list)  # product ids
@@ -140,6 +144,7 @@ class StreamInfo(Record):
 
 
 # --- pipeline stages ----------------------------------------------------------------------
+
 
 @dataclass
 class WindowReady(Record):
@@ -208,8 +213,8 @@ class Tag(Record):
 
 
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.TYPE: cls for cls in (AudioChunk, Keyframe, StreamEnd, StreamInfo, WindowReady, Transcribed, Summarized,
-                              Embedded, Tag)
+    cls.TYPE: cls
+    for cls in (AudioChunk, Keyframe, StreamEnd, StreamInfo, WindowReady, Transcribed, Summarized, Embedded, Tag)
 }
 
 
@@ -234,7 +239,9 @@ def describe(rec: Record, hop_s: float | None = None) -> str:
     return what
 
 
-def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None, max_bytes: int | None = None) -> Record:
+def decode(
+    raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None, max_bytes: int | None = None
+) -> Record:
     """Decode and check one record; raise BadRecord with the reason on any problem."""
     if raw is None:
         raise BadRecord("empty message (no value)")
@@ -263,6 +270,7 @@ def decode(raw: bytes | None, *, expect: tuple[type[Record], ...] | None = None,
 class DeadLetter:
     """A record that could not be processed, as published on the dead-letter topic: JSON (UTF-8) with the
     original bytes base64-encoded (``ampere/schemas/dead-letter.v1.json``, docs/FEEDS.md)."""
+
     source_topic: str
     partition: int
     offset: int
@@ -275,23 +283,36 @@ class DeadLetter:
         return reason_category(self.reason)
 
     def encode(self) -> bytes:
-        return _json_bytes({
-            "v": FEED_VERSION, "type": "dead-letter", "source_topic": self.source_topic,
-            "partition": int(self.partition), "offset": int(self.offset), "reason": self.reason,
-            "category": self.category, "payload_base64": base64.b64encode(bytes(self.payload or b"")).decode("ascii"),
-            "key_base64": None if self.key is None else base64.b64encode(bytes(self.key)).decode("ascii")})
+        return _json_bytes(
+            {
+                "v": FEED_VERSION,
+                "type": "dead-letter",
+                "source_topic": self.source_topic,
+                "partition": int(self.partition),
+                "offset": int(self.offset),
+                "reason": self.reason,
+                "category": self.category,
+                "payload_base64": base64.b64encode(bytes(self.payload or b"")).decode("ascii"),
+                "key_base64": None if self.key is None else base64.b64encode(bytes(self.key)).decode("ascii"),
+            }
+        )
 
     @classmethod
-    def decode(cls, raw: bytes) -> "DeadLetter":
+    def decode(cls, raw: bytes) -> DeadLetter:
         if raw[:1] != b"{":  # written before the JSON feed (msgpack)
             d = msgpack.unpackb(raw, raw=False)
             return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
         d = _json_map(raw, "dead-letter")
         try:
             key = d.get("key_base64")
-            return cls(source_topic=str(d["source_topic"]), partition=int(d["partition"]), offset=int(d["offset"]),
-                       reason=str(d["reason"]), payload=base64.b64decode(d["payload_base64"], validate=True),
-                       key=None if key is None else base64.b64decode(key, validate=True))
+            return cls(
+                source_topic=str(d["source_topic"]),
+                partition=int(d["partition"]),
+                offset=int(d["offset"]),
+                reason=str(d["reason"]),
+                payload=base64.b64decode(d["payload_base64"], validate=True),
+                key=None if key is None else base64.b64decode(key, validate=True),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadRecord(f"dead-letter: bad field ({type(exc).__name__}: {exc})") from None
 
@@ -337,24 +358,40 @@ def _json_map(raw: bytes | None, type_: str) -> dict:
 
 def encode_tag_json(tag: Tag, published_at: float | None = None) -> bytes:
     """A tag as the tags topic carries it (``ampere/schemas/tag.v1.json``)."""
-    return _json_bytes({
-        "v": FEED_VERSION, "type": "tag", "stream_id": tag.stream_id, "window_id": window_id(tag.stream_id, tag.start),
-        "start": float(tag.start), "end": float(tag.end), "product_id": tag.product_id or None,
-        "score": float(tag.score), "candidates": [{"product_id": str(c[0]), "score": float(c[1])} for c in tag.candidates],
-        "summary": tag.summary, "e2e_ms": float(tag.e2e_ms), "decision": tag.decision,
-        "confidence": float(tag.confidence), "correction": bool(tag.correction),
-        "published_at": time.time() if published_at is None else float(published_at)})
+    return _json_bytes(
+        {
+            "v": FEED_VERSION,
+            "type": "tag",
+            "stream_id": tag.stream_id,
+            "window_id": window_id(tag.stream_id, tag.start),
+            "start": float(tag.start),
+            "end": float(tag.end),
+            "product_id": tag.product_id or None,
+            "score": float(tag.score),
+            "candidates": [{"product_id": str(c[0]), "score": float(c[1])} for c in tag.candidates],
+            "summary": tag.summary,
+            "e2e_ms": float(tag.e2e_ms),
+            "decision": tag.decision,
+            "confidence": float(tag.confidence),
+            "correction": bool(tag.correction),
+            "published_at": time.time() if published_at is None else float(published_at),
+        }
+    )
 
 
 def decode_tag_json(raw: bytes | None) -> Tag:
     """A message of the tags topic back into a :class:`Tag` (checked as every record is)."""
     d = _json_map(raw, "tag")
     cands = d.get("candidates", [])
-    if not isinstance(cands, list) or not all(isinstance(c, dict) and "product_id" in c and "score" in c
-                                              for c in cands):
+    if not isinstance(cands, list) or not all(
+        isinstance(c, dict) and "product_id" in c and "score" in c for c in cands
+    ):
         raise BadRecord("tag: field 'candidates': expected a list of {product_id, score}")
-    fields = {k: d[k] for k in ("stream_id", "start", "end", "product_id", "score", "summary", "e2e_ms", "decision",
-                                "confidence") if k in d}
+    fields = {
+        k: d[k]
+        for k in ("stream_id", "start", "end", "product_id", "score", "summary", "e2e_ms", "decision", "confidence")
+        if k in d
+    }
     if "product_id" in fields and fields["product_id"] is None:
         fields["product_id"] = ""  # decision "none"
     if "correction" in d:

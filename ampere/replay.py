@@ -12,6 +12,7 @@ may not have been consumed before it lost them (the worker drops what it already
 cannot be delivered, :class:`ReplayError` says from which media second on, and that second is kept in
 ``<home>/replay/<stream>.json`` for ``ampere replay --resume``.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,22 +61,42 @@ class ReplayError(AmpereError):
         self.stats = stats
 
 
-def media_records(source: str, stream_id: str, settings: Settings, realtime: bool, start_s: float = 0.0,
-                  speed: float = 1.0):
+def media_records(
+    source: str, stream_id: str, settings: Settings, realtime: bool, start_s: float = 0.0, speed: float = 1.0
+):
     """Records for one source, in media-time order (a generator: nothing is buffered)."""
     seq = 0
     ing = settings.ingest
-    for piece in media.iter_media(source, sample_rate=ing.sample_rate, chunk_s=ing.audio_chunk_s,
-                                  keyframe_fps=ing.keyframe_fps, frame_size=ing.frame_size, realtime=realtime,
-                                  full_every_s=ing.full_every_s, full_size=ing.full_size,
-                                  start_s=start_s, speed=speed):
+    for piece in media.iter_media(
+        source,
+        sample_rate=ing.sample_rate,
+        chunk_s=ing.audio_chunk_s,
+        keyframe_fps=ing.keyframe_fps,
+        frame_size=ing.frame_size,
+        realtime=realtime,
+        full_every_s=ing.full_every_s,
+        full_size=ing.full_size,
+        start_s=start_s,
+        speed=speed,
+    ):
         if isinstance(piece, media.AudioPiece):
-            yield AudioChunk(stream_id=stream_id, seq=seq, t0=float(piece.t0), sample_rate=ing.sample_rate,
-                             codec="flac", data=media.encode_audio(piece.pcm, ing.sample_rate))
+            yield AudioChunk(
+                stream_id=stream_id,
+                seq=seq,
+                t0=float(piece.t0),
+                sample_rate=ing.sample_rate,
+                codec="flac",
+                data=media.encode_audio(piece.pcm, ing.sample_rate),
+            )
         elif isinstance(piece, media.FramePiece):
-            yield Keyframe(stream_id=stream_id, seq=seq, t=float(piece.t), codec="jpeg",
-                           data=media.encode_jpeg(piece.rgb),
-                           full=media.encode_jpeg(piece.full) if piece.full is not None else b"")
+            yield Keyframe(
+                stream_id=stream_id,
+                seq=seq,
+                t=float(piece.t),
+                codec="jpeg",
+                data=media.encode_jpeg(piece.rgb),
+                full=media.encode_jpeg(piece.full) if piece.full is not None else b"",
+            )
         else:
             yield StreamEnd(stream_id=stream_id, t=float(piece.t))
         seq += 1
@@ -86,6 +107,7 @@ def record_time(rec) -> float:
 
 
 # --- checked sends ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Entry:
@@ -108,11 +130,22 @@ def _cluster_of(producer) -> str | None:
 class CheckedSender:
     """Sends one stream's records and knows which ones the broker acknowledged; sends again what it did not."""
 
-    def __init__(self, kafka_url: str, settings: Settings, topic: str, key: bytes, stats: ReplayStats,
-                 producer=None, producer_factory=None):
+    def __init__(
+        self,
+        kafka_url: str,
+        settings: Settings,
+        topic: str,
+        key: bytes,
+        stats: ReplayStats,
+        producer=None,
+        producer_factory=None,
+    ):
         self.kafka_url, self.settings, self.topic, self.key, self.stats = kafka_url, settings, topic, key, stats
-        self._factory = producer_factory or (lambda: make_producer(
-            kafka_url, settings, delivery_timeout_ms=30_000, request_timeout_ms=10_000, max_block_ms=10_000))
+        self._factory = producer_factory or (
+            lambda: make_producer(
+                kafka_url, settings, delivery_timeout_ms=30_000, request_timeout_ms=10_000, max_block_ms=10_000
+            )
+        )
         self.own = producer is None
         self.producer = producer if producer is not None else self._factory()
         self.inflight: deque[_Entry] = deque()
@@ -156,8 +189,9 @@ class CheckedSender:
     def _poll(self, final: bool) -> None:
         cluster = _cluster_of(self.producer)
         if cluster and self.cluster and cluster != self.cluster:
-            raise _Undelivered(f"the broker's cluster id changed ({self.cluster} -> {cluster}): it lost its data",
-                               broker_changed=True)
+            raise _Undelivered(
+                f"the broker's cluster id changed ({self.cluster} -> {cluster}): it lost its data", broker_changed=True
+            )
         self.cluster = self.cluster or cluster
         while self.inflight:
             e = self.inflight[0]
@@ -198,10 +232,12 @@ class CheckedSender:
         log.warning("%s: %d records not delivered (%s); sending them again", self.stats.stream_id, len(pending), why)
         changed = why.broker_changed
         try:
-            for attempt in Retrying(retry=retry_if_exception_type(_Undelivered), reraise=True,
-                                    stop=stop_after_attempt(r.replay_attempts),
-                                    wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s,
-                                                                 jitter=r.jitter_s)):
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_Undelivered),
+                reraise=True,
+                stop=stop_after_attempt(r.replay_attempts),
+                wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s, jitter=r.jitter_s),
+            ):
                 with attempt:
                     pending, changed = self._resend(pending, changed)
         except _Undelivered as last:
@@ -212,7 +248,8 @@ class CheckedSender:
                 f"{self.stats.stream_id}: {len(pending)} records from media second "
                 f"{self.stats.first_undelivered:.1f} on were not delivered to {redact(self.kafka_url)} after "
                 f"{r.replay_attempts} attempts (last error: {last}); rerun with --resume to pick up there",
-                self.stats) from None
+                self.stats,
+            ) from None
 
     def _resend(self, pending: list[_Entry], changed: bool) -> tuple[list[_Entry], bool]:
         self.close()
@@ -269,6 +306,7 @@ class CheckedSender:
 
 # --- the replay --------------------------------------------------------------------------------------------
 
+
 def progress_path(settings: Settings, stream_id: str) -> Path:
     return Path(settings.home) / "replay" / f"{stream_id}.json"
 
@@ -278,11 +316,23 @@ def _write_progress(settings: Settings, source: str, stats: ReplayStats, complet
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        resume = None if complete else math.floor(stats.first_undelivered if stats.first_undelivered is not None
-                                                  else stats.last_sent)
-        tmp.write_text(json.dumps({"source": redact(source), "complete": complete, "ts": time.time(),
-                                   "resume_from": resume,
-                                   **{k: v for k, v in asdict(stats).items() if k != "errors"}}, indent=2))
+        resume = (
+            None
+            if complete
+            else math.floor(stats.first_undelivered if stats.first_undelivered is not None else stats.last_sent)
+        )
+        tmp.write_text(
+            json.dumps(
+                {
+                    "source": redact(source),
+                    "complete": complete,
+                    "ts": time.time(),
+                    "resume_from": resume,
+                    **{k: v for k, v in asdict(stats).items() if k != "errors"},
+                },
+                indent=2,
+            )
+        )
         os.replace(tmp, path)
     except OSError:  # a read-only home must not turn a delivered replay into a failure
         log.warning("cannot write %s", path)
@@ -298,9 +348,19 @@ def resume_point(settings: Settings, stream_id: str) -> float | None:
     return None if d.get("complete") else float(d.get("resume_from") or 0.0)
 
 
-def replay(source: str, stream_id: str, kafka_url: str, settings: Settings, realtime: bool = True,
-           producer=None, on_record=None, stop=None, start_s: float = 0.0, speed: float = 1.0,
-           products: list[str] | None = None) -> ReplayStats:
+def replay(
+    source: str,
+    stream_id: str,
+    kafka_url: str,
+    settings: Settings,
+    realtime: bool = True,
+    producer=None,
+    on_record=None,
+    stop=None,
+    start_s: float = 0.0,
+    speed: float = 1.0,
+    products: list[str] | None = None,
+) -> ReplayStats:
     """Publish ``source`` as ``stream_id`` from media second ``start_s``; ``stop`` (a threading.Event) ends it
     early, cleanly. Returns once the broker acknowledged every record; raises ReplayError otherwise.
     ``products``: the stream's product list (its shopping bag), sent first as a ``StreamInfo`` record."""

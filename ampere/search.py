@@ -4,10 +4,11 @@ Text queries are matched against the text branch's embeddings and image queries 
 each stored beside the fused vector: a query that has only words (or only a picture) is compared in the space
 it was trained for, not forced into the fused space.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -26,6 +27,7 @@ class Filters:
     """What a text, image or similar-item search keeps: ``domains`` (None: all), ``categories`` (any of; pages
     and the videos of their product carry one), a price range (inclusive; same items), ``live_now`` (pages and
     videos of products on air now, and windows of streams live now)."""
+
     domains: tuple[str, ...] | None = None
     categories: tuple[str, ...] | None = None
     price_min: float | None = None
@@ -33,7 +35,7 @@ class Filters:
     live_now: bool = False
 
     @classmethod
-    def of(cls, domains: Sequence[str] | str | None = None, **kw) -> "Filters":
+    def of(cls, domains: Sequence[str] | str | None = None, **kw) -> Filters:
         ds = None if domains is None else tuple([domains] if isinstance(domains, str) else domains) or None
         cats = kw.pop("categories", None)
         cats = None if not cats else tuple([cats] if isinstance(cats, str) else cats)
@@ -55,8 +57,14 @@ def parse_item_id(domain: str, item_id: str) -> tuple[str, float | None]:
 
 
 def hit_dict(h: Hit) -> dict:
-    return {"id": h.id, "domain": h.domain, "product_id": h.product_id, "stream_id": h.stream_id,
-            "score": round(float(h.score), 4), **{k: v for k, v in h.fields.items() if k in SHOWN_FIELDS}}
+    return {
+        "id": h.id,
+        "domain": h.domain,
+        "product_id": h.product_id,
+        "stream_id": h.stream_id,
+        "score": round(float(h.score), 4),
+        **{k: v for k, v in h.fields.items() if k in SHOWN_FIELDS},
+    }
 
 
 class Search:
@@ -64,12 +72,26 @@ class Search:
         self.store = store
         self.models = models
 
-    def by_text(self, query: str, k: int = 5, domains: Sequence[str] | None = None, *, offset: int = 0,
-                filters: Filters | None = None) -> list[dict]:
+    def by_text(
+        self,
+        query: str,
+        k: int = 5,
+        domains: Sequence[str] | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> list[dict]:
         return [hit_dict(h) for h in self.text_hits(query, k, domains, offset=offset, filters=filters)]
 
-    def by_image(self, image: np.ndarray, k: int = 5, domains: Sequence[str] | None = None, *, offset: int = 0,
-                 filters: Filters | None = None) -> list[dict]:
+    def by_image(
+        self,
+        image: np.ndarray,
+        k: int = 5,
+        domains: Sequence[str] | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> list[dict]:
         return [hit_dict(h) for h in self.image_hits(image, k, domains, offset=offset, filters=filters)]
 
     # -- the same as Hits, with filters and paging (the HTTP API shapes them itself)
@@ -83,19 +105,35 @@ class Search:
             raise QueryError(f"text query longer than {MAX_QUERY_CHARS} characters")
         return query
 
-    def text_hits(self, query: str, k: int = 5, domains: Sequence[str] | None = None, *, offset: int = 0,
-                  filters: Filters | None = None) -> list[Hit]:
+    def text_hits(
+        self,
+        query: str,
+        k: int = 5,
+        domains: Sequence[str] | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> list[Hit]:
         vec = self.models.embedder.embed_text(self.check_text(query))
         return self.knn(vec, k, offset=offset, filters=_with_domains(filters, domains), vector_field="text_embedding")
 
-    def image_hits(self, image: np.ndarray, k: int = 5, domains: Sequence[str] | None = None, *, offset: int = 0,
-                   filters: Filters | None = None) -> list[Hit]:
+    def image_hits(
+        self,
+        image: np.ndarray,
+        k: int = 5,
+        domains: Sequence[str] | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> list[Hit]:
         emb = self.models.embedder.embed("page", [image], "")
-        return self.knn(emb.visual, k, offset=offset, filters=_with_domains(filters, domains),
-                        vector_field="visual_embedding")
+        return self.knn(
+            emb.visual, k, offset=offset, filters=_with_domains(filters, domains), vector_field="visual_embedding"
+        )
 
-    def similar_hits(self, domain: str, item_id: str, k: int = 5, *, offset: int = 0,
-                     filters: Filters | None = None) -> list[Hit]:
+    def similar_hits(
+        self, domain: str, item_id: str, k: int = 5, *, offset: int = 0, filters: Filters | None = None
+    ) -> list[Hit]:
         """Cross-domain: the items nearest to a stored page, video or live window (its fused vector), itself
         left out (and, for a live window, the rest of its stream)."""
         key = self.item_key(domain, item_id)
@@ -110,11 +148,23 @@ class Search:
         ident, start = parse_item_id(domain, item_id)
         return self.store.keys.live(ident, start) if start is not None else self.store.keys.item(domain, ident)
 
-    def knn(self, vector, k: int, *, offset: int = 0, filters: Filters | None = None,
-            vector_field: str | None = None, exclude_stream: str | None = None) -> list[Hit]:
+    def knn(
+        self,
+        vector,
+        k: int,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+        vector_field: str | None = None,
+        exclude_stream: str | None = None,
+    ) -> list[Hit]:
         f = filters or Filters()
-        kw: dict = {"domains": list(f.domains) if f.domains else None, "exclude_stream": exclude_stream,
-                    "vector_field": vector_field, "offset": offset}
+        kw: dict = {
+            "domains": list(f.domains) if f.domains else None,
+            "exclude_stream": exclude_stream,
+            "vector_field": vector_field,
+            "offset": offset,
+        }
         if f.categories:
             kw["tags"] = {"category": list(f.categories)}
         if f.price_min is not None or f.price_max is not None:
@@ -147,14 +197,29 @@ class Search:
         if not product_id:
             raise QueryError("empty product id")
         index = self.store.index
-        live_before = [{"key": h.key, "id": h.id, "stream_id": h.stream_id,
-                        "start": float(h.fields.get("start", "nan")), "end": float(h.fields.get("end", "nan")),
-                        "score": float(h.fields.get("score", "nan"))}
-                       for h in index.find(tags={"domain": "live", "tag_product": product_id}, sort_by="start",
-                                           limit=limit, offset=offset, return_fields=("start", "end", "score"))]
-        videos = [{"key": h.key, "id": h.id, "title": h.fields.get("title", "")}
-                  for h in index.find(tags={"domain": "video", "product_id": product_id}, sort_by=None, limit=limit,
-                                      return_fields=("title",))]
+        live_before = [
+            {
+                "key": h.key,
+                "id": h.id,
+                "stream_id": h.stream_id,
+                "start": float(h.fields.get("start", "nan")),
+                "end": float(h.fields.get("end", "nan")),
+                "score": float(h.fields.get("score", "nan")),
+            }
+            for h in index.find(
+                tags={"domain": "live", "tag_product": product_id},
+                sort_by="start",
+                limit=limit,
+                offset=offset,
+                return_fields=("start", "end", "score"),
+            )
+        ]
+        videos = [
+            {"key": h.key, "id": h.id, "title": h.fields.get("title", "")}
+            for h in index.find(
+                tags={"domain": "video", "product_id": product_id}, sort_by=None, limit=limit, return_fields=("title",)
+            )
+        ]
         return {"live_now": self.store.streams.live_now(product_id), "live_before": live_before, "videos": videos}
 
     def product_view(self, product_id: str, limit: int = 50, offset: int = 0, pages: int = 20) -> dict:
@@ -163,14 +228,28 @@ class Search:
         ``live_now`` (as :meth:`by_product`)."""
         if not product_id:
             raise QueryError("empty product id")
-        own, live = self.store.index.find_many([
-            {"tags": {"domain": ["page", "video"], "product_id": product_id}, "sort_by": None, "limit": pages + limit,
-             "return_fields": ("title", "price", "category", "image", "video")},
-            {"tags": {"domain": "live", "tag_product": product_id}, "limit": limit, "offset": offset,
-             "return_fields": ("start", "end", "score")}])
-        return {"pages": [h for h in own if h.domain == "page"][:pages],
-                "videos": [h for h in own if h.domain == "video"][:limit],
-                "live_before": live, "live_now": self.store.streams.live_now(product_id)}
+        own, live = self.store.index.find_many(
+            [
+                {
+                    "tags": {"domain": ["page", "video"], "product_id": product_id},
+                    "sort_by": None,
+                    "limit": pages + limit,
+                    "return_fields": ("title", "price", "category", "image", "video"),
+                },
+                {
+                    "tags": {"domain": "live", "tag_product": product_id},
+                    "limit": limit,
+                    "offset": offset,
+                    "return_fields": ("start", "end", "score"),
+                },
+            ]
+        )
+        return {
+            "pages": [h for h in own if h.domain == "page"][:pages],
+            "videos": [h for h in own if h.domain == "video"][:limit],
+            "live_before": live,
+            "live_now": self.store.streams.live_now(product_id),
+        }
 
     def by_stream(self, stream_id: str, last: int | None = None) -> dict:
         """What a stream sells now (``now``, None when it never was tagged) and its tag ``history`` (the ``last``
@@ -190,8 +269,12 @@ class Search:
         """The product pages of a product."""
         if not product_id:
             raise QueryError("empty product id")
-        return self.store.index.find(tags={"domain": "page", "product_id": product_id}, sort_by=None, limit=limit,
-                                     return_fields=("title", "price", "category", "image"))
+        return self.store.index.find(
+            tags={"domain": "page", "product_id": product_id},
+            sort_by=None,
+            limit=limit,
+            return_fields=("title", "price", "category", "image"),
+        )
 
 
 def _with_domains(filters: Filters | None, domains: Sequence[str] | str | None) -> Filters:
@@ -199,5 +282,6 @@ def _with_domains(filters: Filters | None, domains: Sequence[str] | str | None) 
     if domains is None:
         return f
     ds = tuple([domains] if isinstance(domains, str) else domains)
-    return Filters(domains=ds or None, categories=f.categories, price_min=f.price_min, price_max=f.price_max,
-                   live_now=f.live_now)
+    return Filters(
+        domains=ds or None, categories=f.categories, price_min=f.price_min, price_max=f.price_max, live_now=f.live_now
+    )

@@ -11,6 +11,7 @@ its final one (the state the best path through t went through). When the final t
 published for t-1, the caller publishes a correction. The state kept between windows is the previous window's
 path scores, a few dozen numbers, so another worker can carry on from it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ class SegmenterState:
         return {"scores": self.scores, "decision": self.decision}
 
     @classmethod
-    def of(cls, d: dict | None) -> "SegmenterState":
+    def of(cls, d: dict | None) -> SegmenterState:
         if not d:
             return cls()
         return cls({str(k): float(v) for k, v in (d.get("scores") or {}).items()}, d.get("decision"))
@@ -42,8 +43,9 @@ class Step:
 
 
 class Segmenter:
-    def __init__(self, switch_penalty: float, none_penalty: float, none_score: float, keep: int = 16,
-                 margin_scale: float = 1.0):
+    def __init__(
+        self, switch_penalty: float, none_penalty: float, none_score: float, keep: int = 16, margin_scale: float = 1.0
+    ):
         self.switch_penalty = float(switch_penalty)
         self.none_penalty = float(none_penalty)
         self.none_score = float(none_score)
@@ -81,5 +83,9 @@ class Segmenter:
         top = ranked[0][1]
         kept = dict(ranked[: self.keep])
         kept.setdefault(NONE, scores[NONE])
-        return Step(decision, round(confidence, 4), previous,
-                    SegmenterState({k: round(v - top, 6) for k, v in kept.items()}, decision))
+        return Step(
+            decision,
+            round(confidence, 4),
+            previous,
+            SegmenterState({k: round(v - top, 6) for k, v in kept.items()}, decision),
+        )

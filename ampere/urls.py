@@ -4,6 +4,7 @@ A worker never starts services of its own (several workers must share one broker
 needs either explicit URLs or the state file that ``ampere services up`` writes; this module reads both
 and knows nothing about how the embedded services are started (``ampere_dev.services``).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,17 @@ class ServiceURLs:
 # scheme -> Kafka security protocol; credentials in the URL (user:password@) turn PLAINTEXT into SASL_PLAINTEXT
 # and SSL into SASL_SSL
 _KAFKA_SCHEMES = {
-    "kafka": "PLAINTEXT", "tcp": "PLAINTEXT", "plaintext": "PLAINTEXT",
-    "kafka+ssl": "SSL", "kafkas": "SSL", "ssl": "SSL",
-    "kafka+sasl": "SASL_PLAINTEXT", "kafka+sasl_plaintext": "SASL_PLAINTEXT", "sasl_plaintext": "SASL_PLAINTEXT",
-    "kafka+sasl_ssl": "SASL_SSL", "sasl_ssl": "SASL_SSL",
+    "kafka": "PLAINTEXT",
+    "tcp": "PLAINTEXT",
+    "plaintext": "PLAINTEXT",
+    "kafka+ssl": "SSL",
+    "kafkas": "SSL",
+    "ssl": "SSL",
+    "kafka+sasl": "SASL_PLAINTEXT",
+    "kafka+sasl_plaintext": "SASL_PLAINTEXT",
+    "sasl_plaintext": "SASL_PLAINTEXT",
+    "kafka+sasl_ssl": "SASL_SSL",
+    "sasl_ssl": "SASL_SSL",
 }
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -38,6 +46,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 @dataclass(frozen=True)
 class KafkaEndpoint:
     """What a Kafka URL says: the bootstrap servers, the security protocol, SASL credentials if it carries any."""
+
     servers: str  # "h1:p1,h2:p2"
     security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
     username: str | None = None
@@ -60,9 +69,11 @@ def parse_kafka_url(kafka_url: str) -> KafkaEndpoint:
         scheme, rest = rest.split("://", 1)
         protocol = _KAFKA_SCHEMES.get(scheme.lower())  # type: ignore[assignment]
         if protocol is None:
-            raise ValueError(f"unsupported Kafka URL scheme {scheme!r} in {shown!r}; expected one of "
-                             f"{sorted(_KAFKA_SCHEMES)} (e.g. kafka://host:9092, kafka+ssl://host:9093, "
-                             "sasl_ssl://user:password@host:9093)")
+            raise ValueError(
+                f"unsupported Kafka URL scheme {scheme!r} in {shown!r}; expected one of "
+                f"{sorted(_KAFKA_SCHEMES)} (e.g. kafka://host:9092, kafka+ssl://host:9093, "
+                "sasl_ssl://user:password@host:9093)"
+            )
     query = ""
     if "?" in rest:
         rest, query = rest.split("?", 1)
@@ -88,10 +99,12 @@ def parse_kafka_url(kafka_url: str) -> KafkaEndpoint:
         q = {k.lower(): v[-1] for k, v in parse_qs(query).items()}
         mechanism = (q.get("mechanism") or q.get("sasl_mechanism") or "").upper() or None
         if mechanism is not None and mechanism not in SASL_MECHANISMS:
-            raise ValueError(f"unsupported SASL mechanism {mechanism!r} in {shown!r}; expected one of "
-                             f"{list(SASL_MECHANISMS)}")
-    return KafkaEndpoint(servers=",".join(hosts), security_protocol=protocol, username=username,
-                         password=password, mechanism=mechanism)
+            raise ValueError(
+                f"unsupported SASL mechanism {mechanism!r} in {shown!r}; expected one of {list(SASL_MECHANISMS)}"
+            )
+    return KafkaEndpoint(
+        servers=",".join(hosts), security_protocol=protocol, username=username, password=password, mechanism=mechanism
+    )
 
 
 def bootstrap_servers(kafka_url: str) -> str:
@@ -175,8 +188,10 @@ def discover_urls(settings) -> ServiceURLs:
     kafka_url = settings.kafka_url or (shared and shared.kafka_url)
     redis_url = settings.redis_url or (shared and shared.redis_url)
     if not (kafka_url and redis_url):
-        raise ServicesNotFound("ampere worker: set KAFKA_URL and REDIS_URL, or start the embedded services first "
-                         "with `ampere services up` (it prints both URLs)")
+        raise ServicesNotFound(
+            "ampere worker: set KAFKA_URL and REDIS_URL, or start the embedded services first "
+            "with `ampere services up` (it prints both URLs)"
+        )
     return ServiceURLs(kafka_url=kafka_url, redis_url=redis_url)
 
 

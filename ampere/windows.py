@@ -14,6 +14,7 @@ refused (``MediaLimit``) unless the next chunk continues from the refused one: t
 later, so the stream resumes there and the hole is skipped, not filled with windows of silence. ``check_*``
 raise before anything changes; ``add_*`` assume the check passed.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -67,9 +68,18 @@ class _StreamState:
 
 
 class WindowAssembler:
-    def __init__(self, window_s: float, hop_s: float, sample_rate: int, frames_per_window: int,
-                 min_tail_s: float | None = None, *, max_jump_s: float = math.inf, reorder_s: float = 0.0,
-                 max_frames_per_s: float = math.inf):
+    def __init__(
+        self,
+        window_s: float,
+        hop_s: float,
+        sample_rate: int,
+        frames_per_window: int,
+        min_tail_s: float | None = None,
+        *,
+        max_jump_s: float = math.inf,
+        reorder_s: float = 0.0,
+        max_frames_per_s: float = math.inf,
+    ):
         if not (0 < hop_s <= window_s):
             raise ValueError(f"need 0 < hop ({hop_s}) <= window ({window_s})")
         self.window_s = window_s
@@ -109,14 +119,17 @@ class WindowAssembler:
                 if st.jump_to is not None and abs(t0 - st.jump_to) <= _EPS + 0.05:
                     return  # the source resumed later for real
                 st.jump_to = end
-                raise MediaLimit(f"audio jumps {ahead:.1f} s ahead of the stream's {cov:.1f} s "
-                                 f"(limit {self.max_jump_s:g} s)")
+                raise MediaLimit(
+                    f"audio jumps {ahead:.1f} s ahead of the stream's {cov:.1f} s (limit {self.max_jump_s:g} s)"
+                )
             return
         lo, hi = t0, min(end, cov)
         for a, b in st.padded:
             if lo < b - _EPS and hi > a + _EPS:
-                raise LateMedia(f"audio for {max(lo, a):.2f}-{min(hi, b):.2f} s arrived after that span was padded "
-                                f"with silence (reorder bound {self.reorder_s:g} s)")
+                raise LateMedia(
+                    f"audio for {max(lo, a):.2f}-{min(hi, b):.2f} s arrived after that span was padded "
+                    f"with silence (reorder bound {self.reorder_s:g} s)"
+                )
 
     def add_audio(self, stream_id: str, t0: float, pcm: np.ndarray) -> list[WindowMedia]:
         st = self._state(stream_id)
@@ -194,13 +207,15 @@ class WindowAssembler:
         if not st.fresh:
             ahead = t - max(st.covered_end(self.sr), keep_from)
             if ahead > self.max_jump_s + self.window_s:
-                raise MediaLimit(f"keyframe at {t:.1f} s is {ahead:.1f} s ahead of the stream's audio "
-                                 f"(limit {self.max_jump_s:g} s)")
+                raise MediaLimit(
+                    f"keyframe at {t:.1f} s is {ahead:.1f} s ahead of the stream's audio (limit {self.max_jump_s:g} s)"
+                )
         cap = math.ceil(self.max_frames_per_s)
         second = math.floor(t)
         if sum(1 for f in st.frames if math.floor(f[0]) == second) >= cap:
-            raise MediaLimit(f"more than {cap} keyframes in media second {second} (limit "
-                             f"{self.max_frames_per_s:g} per second)")
+            raise MediaLimit(
+                f"more than {cap} keyframes in media second {second} (limit {self.max_frames_per_s:g} per second)"
+            )
         if len(st.frames) >= cap * (self.window_s + self.max_jump_s + 2 if math.isfinite(self.max_jump_s) else 1e9):
             raise MediaLimit(f"more than {len(st.frames)} keyframes waiting for audio")
 
@@ -253,7 +268,7 @@ class WindowAssembler:
     def _cut(self, stream_id: str, st: _StreamState, start: float, end: float) -> WindowMedia:
         a = int(round((start - st.audio_start) * self.sr))
         b = int(round((end - st.audio_start) * self.sr))
-        audio = st.audio[max(a, 0):max(b, 0)].copy()
+        audio = st.audio[max(a, 0) : max(b, 0)].copy()
         inside = [f for f in st.frames if start <= f[0] < end]
         readable = [f for f in st.full if start <= f[0] < end]
         # the frame nearest the centre of each of k equal segments (the method's frame sampling)

@@ -2,6 +2,7 @@
 
 ``ampere serve`` is what deployments run; this only saves a process where one is enough.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,15 @@ class ApiServer:
 
         app = create_app(self.settings, self.redis_url, models=self.models)
         # live feeds never end by themselves: give open connections a moment at shutdown, then close them
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="ampere-api", daemon=True)
         self._thread.start()

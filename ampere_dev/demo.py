@@ -5,26 +5,26 @@ Everything runs as a user would run it: services on loopback (or KAFKA_URL/REDIS
 child process, replays of generated streams into Kafka, and a consumer of the
 tags topic. Whatever it started is stopped on exit, Ctrl-C included.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
 import time
 
+from ampere.broker import consume, ensure_topics, topic_names
 from ampere.catalog import add_pages, add_videos
-from ampere.broker import consume, ensure_topics
 from ampere.models import Models
-from ampere.search import Search
-from ampere.store import Store
 from ampere.records import BadRecord, decode_tag_json
 from ampere.replay import ReplayError, replay
-from ampere.urls import redact, running_services
-from ampere_dev.services import free_port, resolve_services
+from ampere.search import Search
 from ampere.settings import Settings
+from ampere.store import Store
+from ampere.urls import redact, running_services
 from ampere_dev.derive import ensure_ready
-from ampere_synth.truth import expected_windows, load_jsonl, score_tags
+from ampere_dev.services import free_port, resolve_services
 from ampere_dev.worker import FaustWorker
-from ampere.broker import topic_names
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags
 
 
 class TagCollector(threading.Thread):
@@ -42,13 +42,24 @@ class TagCollector(threading.Thread):
                 t = decode_tag_json(msg.value)
             except BadRecord:  # e.g. a msgpack tag left by an older worker in a shared topic
                 continue
-            self.tags.append({"stream_id": t.stream_id, "start": t.start, "end": t.end,
-                              "product_id": t.product_id, "score": t.score, "e2e_ms": t.e2e_ms})
+            self.tags.append(
+                {
+                    "stream_id": t.stream_id,
+                    "start": t.start,
+                    "end": t.end,
+                    "product_id": t.product_id,
+                    "score": t.score,
+                    "e2e_ms": t.e2e_ms,
+                }
+            )
             if self.echo:
                 title = self.products.get(t.product_id, {}).get("title", "") if t.product_id else "(no product on air)"
-                print(f"  [{'fix' if t.correction else 'tag'}] {t.stream_id} {t.start:6.1f}-{t.end:6.1f}s  "
-                      f"{t.product_id or '-':8} score={t.score:.3f} conf={t.confidence:.2f}  "
-                      f"e2e={t.e2e_ms:5.0f} ms  {title[:48]}", flush=True)
+                print(
+                    f"  [{'fix' if t.correction else 'tag'}] {t.stream_id} {t.start:6.1f}-{t.end:6.1f}s  "
+                    f"{t.product_id or '-':8} score={t.score:.3f} conf={t.confidence:.2f}  "
+                    f"e2e={t.e2e_ms:5.0f} ms  {title[:48]}",
+                    flush=True,
+                )
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -70,8 +81,10 @@ def wait_for_tags(collector: TagCollector, expected: int, idle_timeout: float, h
 def _interrupt_on_signals() -> None:
     """Ctrl-C and SIGTERM both unwind through the context managers, which stop the worker and the services
     (also when we were started with SIGINT ignored, as background jobs of a non-interactive shell are)."""
+
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
+
     signal.signal(signal.SIGINT, raise_interrupt)
     signal.signal(signal.SIGTERM, raise_interrupt)
 
@@ -84,9 +97,9 @@ def _join(threads: list[threading.Thread]) -> None:
 
 def _start_api(settings: Settings, redis_url: str, models: Models):
     """The web page and search API on a thread (settings.api.port when free, else any free port)."""
+    from ampere.urls import port_open
     from ampere_dev.apiserver import ApiServer
     from ampere_dev.services import free_port
-    from ampere.urls import port_open
 
     port = settings.api.port if settings.api.port and not port_open("127.0.0.1", settings.api.port) else free_port()
     api = ApiServer(settings, redis_url, host="127.0.0.1", port=port, models=models).start()
@@ -100,8 +113,9 @@ def _serve_until_interrupted(api) -> None:
         time.sleep(1)
 
 
-def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None,
-             keep_serving: bool = False) -> int:
+def run_demo(
+    settings: Settings, preset: str = "demo", fast: bool = False, streams: int | None = None, keep_serving: bool = False
+) -> int:
     _interrupt_on_signals()
     dataset = ensure_ready(settings, preset=preset, progress=print)
     live = load_jsonl(dataset / "live.jsonl")[:streams]
@@ -129,23 +143,33 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
 
         api = _start_api(settings, urls.redis_url, models)
         # readiness from the worker's /readyz (models loaded, partitions assigned) on a port of its own
-        with FaustWorker(urls, settings, log_path=settings.home / "logs" / "demo-worker.log",
-                         metrics_port=free_port()) as worker:
+        with FaustWorker(
+            urls, settings, log_path=settings.home / "logs" / "demo-worker.log", metrics_port=free_port()
+        ) as worker:
             worker.wait_ready(timeout=180)
-            print(f"faust worker ready (pid {worker.pid}); replaying {len(live)} live streams "
-                  f"{'as fast as possible' if fast else 'at real-time pace'}")
+            print(
+                f"faust worker ready (pid {worker.pid}); replaying {len(live)} live streams "
+                f"{'as fast as possible' if fast else 'at real-time pace'}"
+            )
             collector = TagCollector(urls.kafka_url, settings.topic("tags"), pages)
             collector.start()
             stop = threading.Event()
+
             def play(*args, **kw) -> None:
                 try:
                     replay(*args, **kw)
                 except ReplayError as exc:  # said, not hidden: those windows will be missing
                     print(f"  [replay] error: {exc}", flush=True)
 
-            threads = [threading.Thread(target=play, daemon=True,
-                                        args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
-                                        kwargs={"realtime": not fast, "stop": stop}) for s in live]
+            threads = [
+                threading.Thread(
+                    target=play,
+                    daemon=True,
+                    args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
+                    kwargs={"realtime": not fast, "stop": stop},
+                )
+                for s in live
+            ]
             for th in threads:
                 th.start()
             try:
@@ -156,15 +180,19 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
                 for th in threads:
                     th.join(timeout=10)
                 raise
-            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in live)
+            expected = sum(
+                expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in live
+            )
             wait_for_tags(collector, expected, idle_timeout=60, hard_timeout=600)
             collector.stop()
 
         score = score_tags(collector.tags, {s["stream_id"]: s["segments"] for s in live})
         lat = sorted(t["e2e_ms"] for t in collector.tags)
-        print(f"\nlive tag accuracy (top-1 vs truth): {score.correct}/{score.windows} = {score.top1:.2%}"
-              f" over {len({(t['stream_id'], t['start']) for t in collector.tags})} tagged windows"
-              + (f"; e2e latency p50 {lat[len(lat) // 2]:.0f} ms" if lat else ""))
+        print(
+            f"\nlive tag accuracy (top-1 vs truth): {score.correct}/{score.windows} = {score.top1:.2%}"
+            f" over {len({(t['stream_id'], t['start']) for t in collector.tags})} tagged windows"
+            + (f"; e2e latency p50 {lat[len(lat) // 2]:.0f} ms" if lat else "")
+        )
 
         search = Search(store, models)
         print("\nsearch examples")
@@ -172,21 +200,27 @@ def run_demo(settings: Settings, preset: str = "demo", fast: bool = False, strea
         query = " ".join(example["title"].split()[:3])
         print(f"  text {query!r}:")
         for h in search.by_text(query, k=3):
-            print(f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
-                  f"score={h['score']:.3f}")
+            print(
+                f"    {h['domain']:5} {h['id']:28} product={h['product_id'] or h.get('tag_product', '')} "
+                f"score={h['score']:.3f}"
+            )
         on_air_first = [seg["product_id"] for seg in (live[0]["segments"] if live else []) if seg.get("product_id")]
         pid = on_air_first[0] if on_air_first else example["product_id"]
         seen = search.by_product(pid)
         spans = ", ".join(f"{w['stream_id']}@{w['start']:.0f}s" for w in seen["live_before"][:8])
-        print(f"  product {pid} ({pages.get(pid, {}).get('title', '')}): live now in "
-              f"{[w['stream_id'] for w in seen['live_now']] or 'no stream'}; tagged before in {spans or 'none'}"
-              f"{' ...' if len(seen['live_before']) > 8 else ''}; short videos {[v['id'] for v in seen['videos']]}")
+        print(
+            f"  product {pid} ({pages.get(pid, {}).get('title', '')}): live now in "
+            f"{[w['stream_id'] for w in seen['live_now']] or 'no stream'}; tagged before in {spans or 'none'}"
+            f"{' ...' if len(seen['live_before']) > 8 else ''}; short videos {[v['id'] for v in seen['videos']]}"
+        )
         if live:
             now = search.by_stream(live[0]["stream_id"])["now"] or {}
             state = "ended; its last product was" if now.get("ended") else "sells now:"
-            print(f"  stream {live[0]['stream_id']} {state} {now.get('product_id')} "
-                  f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"
-                  f"{now.get('end', 0):.0f}s, score {now.get('score', 0):.3f}")
+            print(
+                f"  stream {live[0]['stream_id']} {state} {now.get('product_id')} "
+                f"({pages.get(now.get('product_id'), {}).get('title', '')}), window {now.get('start', 0):.0f}-"
+                f"{now.get('end', 0):.0f}s, score {now.get('score', 0):.3f}"
+            )
         try:
             if keep_serving:
                 _serve_until_interrupted(api)

@@ -3,6 +3,7 @@
 Data is generated (seeded), the ONNX model is exported from the small checkpoint
 in git; only if that checkpoint is missing is a model trained here (minutes).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,15 @@ def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
 
 def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=print) -> Path:
     from ampere_synth import build_dataset
-    return build_dataset(dataset_dir(settings, preset, seed), preset, seed=seed, progress=progress,
-                         window_s=settings.windows.window_s, hop_s=settings.windows.hop_s)
+
+    return build_dataset(
+        dataset_dir(settings, preset, seed),
+        preset,
+        seed=seed,
+        progress=progress,
+        window_s=settings.windows.window_s,
+        hop_s=settings.windows.hop_s,
+    )
 
 
 def ensure_checkpoint(settings: Settings, progress=print) -> Path:
@@ -27,12 +35,21 @@ def ensure_checkpoint(settings: Settings, progress=print) -> Path:
         return settings.embed.checkpoint
     progress(f"no model at {settings.embed.checkpoint}: training one on generated data (a few minutes)")
     from ampere_train.textprep import prepare_texts
-    from encoders.config import load_config
     from ampere_train.train import train
+    from encoders.config import load_config
+
     data = ensure_dataset(settings, settings.setup.train_preset, settings.setup.train_seed, progress)
     prepare_texts(data, settings, modes=("summary",), progress=progress)
-    return Path(train(data, load_config("ampere-small"), settings.embed.checkpoint.parent, text_mode="summary",
-                      seed=0, progress=progress))
+    return Path(
+        train(
+            data,
+            load_config("ampere-small"),
+            settings.embed.checkpoint.parent,
+            text_mode="summary",
+            seed=0,
+            progress=progress,
+        )
+    )
 
 
 def ensure_onnx(settings: Settings, progress=print) -> Path:
@@ -47,6 +64,7 @@ def ensure_onnx(settings: Settings, progress=print) -> Path:
             return settings.embed.model_dir
     progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.embed.model_dir}")
     from ampere_train.export import export_onnx
+
     export_onnx(ckpt, out_dir=settings.embed.model_dir, int8=True)
     return settings.embed.model_dir
 

@@ -16,6 +16,7 @@ from Redis and the worker logs, what became of every window on the streams' grid
 
 Everything listens on 127.0.0.1; every wait is bounded.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,9 +24,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ampere.broker import consume, ensure_topics, topic_names
 from ampere.errors import category_of
@@ -65,12 +66,19 @@ class Lab:
     """Services, catalogue and workers for fault runs. ``services``: URLs of services to share (faults that
     stop or stall a service need the lab's own: leave it None)."""
 
-    def __init__(self, home: Path, dataset: Path, settings: Settings | None = None,
-                 services: ServiceURLs | None = None, log=print):
+    def __init__(
+        self,
+        home: Path,
+        dataset: Path,
+        settings: Settings | None = None,
+        services: ServiceURLs | None = None,
+        log=print,
+    ):
         run = uuid.uuid4().hex[:8]
         base = settings or Settings(summarizer="keyword")
         self.settings = base.model_copy(update={"home": Path(home)}).with_options(
-            redis={"prefix": f"fault-{run}"}, broker={"topic_prefix": f"fault{run}"})
+            redis={"prefix": f"fault-{run}"}, broker={"topic_prefix": f"fault{run}"}
+        )
         self.dataset = Path(dataset)
         self.shared = services
         self._svc: EmbeddedServices | None = None
@@ -98,7 +106,7 @@ class Lab:
 
     # ---------------------------------------------------------------- lifetime
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         if self._urls is None:
             self._svc = EmbeddedServices(self.settings, home=self.settings.home)
             self._urls = self._svc.start()
@@ -132,9 +140,16 @@ class Lab:
 
     # ---------------------------------------------------------------- one run
 
-    def run(self, name: str, fault: Callable[["Lab"], float] | None = None, at_s: float = 0.0,
-            speed: float = 1.0, streams: list[dict] | None = None, drain_timeout: float = 300.0,
-            idle_timeout: float = 90.0) -> FaultResult:
+    def run(
+        self,
+        name: str,
+        fault: Callable[[Lab], float] | None = None,
+        at_s: float = 0.0,
+        speed: float = 1.0,
+        streams: list[dict] | None = None,
+        drain_timeout: float = 300.0,
+        idle_timeout: float = 90.0,
+    ) -> FaultResult:
         """Replay ``streams`` (default: all of the dataset's) in parallel; ``at_s`` wall seconds in, call
         ``fault(lab)``, which returns the wall time the fault ended; wait for the windows; count."""
         streams = streams if streams is not None else self.streams
@@ -143,8 +158,14 @@ class Lab:
 
         def play(s: dict) -> None:
             try:
-                outcome[s["stream_id"]] = replay(str(self.dataset / s["path"]), s["stream_id"], self.urls.kafka_url,
-                                                 self.settings, realtime=True, speed=speed)
+                outcome[s["stream_id"]] = replay(
+                    str(self.dataset / s["path"]),
+                    s["stream_id"],
+                    self.urls.kafka_url,
+                    self.settings,
+                    realtime=True,
+                    speed=speed,
+                )
             except ReplayError as exc:
                 outcome[s["stream_id"]] = exc
             except Exception as exc:  # the source or the broker before the first record: reported as a loss
@@ -198,8 +219,12 @@ class Lab:
 
     def dead_letters(self) -> list[DeadLetter]:
         try:
-            return [DeadLetter.decode(m.value or b"") for m in consume(self.urls.kafka_url, self.settings.topic("dead-letter"),
-                                                                 timeout_s=3, settings=self.settings)]
+            return [
+                DeadLetter.decode(m.value or b"")
+                for m in consume(
+                    self.urls.kafka_url, self.settings.topic("dead-letter"), timeout_s=3, settings=self.settings
+                )
+            ]
         except ValueError:  # no dead-letter topic (a broker that restarted before any was written)
             return []
 
@@ -230,24 +255,45 @@ class Lab:
             for start in starts:
                 if start in got:
                     continue
-                reported = (undelivered_from is not None and start + w.window_s > undelivered_from) or \
-                    f"window {sid}:{int(round(start * 1000))}" in letter_text
+                reported = (
+                    undelivered_from is not None and start + w.window_s > undelivered_from
+                ) or f"window {sid}:{int(round(start * 1000))}" in letter_text
                 lost_silently += not reported
             st = res.stats if isinstance(res, ReplayError) else res
-            replays.append({"stream_id": sid, "delivered": getattr(st, "delivered", 0),
-                            "resent": getattr(st, "resent", 0), "broker_changes": getattr(st, "broker_changes", 0),
-                            "error": str(res) if isinstance(res, ReplayError) else None})
+            replays.append(
+                {
+                    "stream_id": sid,
+                    "delivered": getattr(st, "delivered", 0),
+                    "resent": getattr(st, "resent", 0),
+                    "broker_changes": getattr(st, "broker_changes", 0),
+                    "error": str(res) if isinstance(res, ReplayError) else None,
+                }
+            )
         # at most once per key by construction; anything off the grid would be a second copy
         on_grid = {self.store.keys.live(s["stream_id"], start) for s in streams for start in self.expected(s)}
-        extra = sum(1 for s in streams for k in self.store.r.scan_iter(
-            match=f"{self.store.keys.item_prefix}live:{{{s['stream_id']}}}:*", count=500)
-            if (k.decode() if isinstance(k, bytes) else k) not in on_grid)
+        extra = sum(
+            1
+            for s in streams
+            for k in self.store.r.scan_iter(
+                match=f"{self.store.keys.item_prefix}live:{{{s['stream_id']}}}:*", count=500
+            )
+            if (k.decode() if isinstance(k, bytes) else k) not in on_grid
+        )
         dup = sum(1 for (sid, _), n in self.tag_counts().items() if n > 1 and sid in {s["stream_id"] for s in streams})
         return FaultResult(
-            name=name, expected=expected, indexed=indexed, lost=expected - indexed, lost_silently=lost_silently,
-            duplicated=dup, dead_letters=dict(Counter(category_of(d.reason) for d in letters)),
-            recovery_s=self.recovery_s(streams, fault_end, tagged_at_fault), replays=replays,
-            worker_restarts=sum(w.restarts for w in self.workers), index_extra=extra, wall_s=round(wall_s, 1))
+            name=name,
+            expected=expected,
+            indexed=indexed,
+            lost=expected - indexed,
+            lost_silently=lost_silently,
+            duplicated=dup,
+            dead_letters=dict(Counter(category_of(d.reason) for d in letters)),
+            recovery_s=self.recovery_s(streams, fault_end, tagged_at_fault),
+            replays=replays,
+            worker_restarts=sum(w.restarts for w in self.workers),
+            index_extra=extra,
+            wall_s=round(wall_s, 1),
+        )
 
     def recovery_s(self, streams, fault_end: float, tagged_at_fault: dict) -> float | None:
         """Slowest stream's wait, from the end of the fault, for the tag of a window it had not tagged yet."""
@@ -268,6 +314,7 @@ class Lab:
 
 # ---------------------------------------------------------------- the faults
 
+
 def kill9_worker(lab: Lab) -> float:
     lab.workers[0].kill()
     return time.time()
@@ -287,6 +334,7 @@ def redis_down(seconds: float) -> Callable[[Lab], float]:
         time.sleep(seconds)
         lab.svc.start_service("redis")  # same port, data and password; the AOF replays
         return time.time()
+
     return fault
 
 
@@ -296,6 +344,7 @@ def redis_stall(seconds: float) -> Callable[[Lab], float]:
         time.sleep(seconds)
         lab.svc.resume_service("redis")
         return time.time()
+
     return fault
 
 
@@ -305,10 +354,12 @@ def broker_restart(down_s: float = 2.0) -> Callable[[Lab], float]:
         time.sleep(down_s)
         lab.svc.start_service("kafka")
         return time.time()
+
     return fault
 
 
 # ---------------------------------------------------------------- malformed and hostile input
+
 
 @dataclass
 class Hostile:
@@ -333,8 +384,8 @@ def _jpeg_claiming(w: int, h: int) -> bytes:
     """A small JPEG whose header claims w x h (a decompression bomb: a few hundred bytes, gigabytes decoded)."""
     small = bytearray(_jpeg(16, 16))
     i = small.index(b"\xff\xc0")  # SOF0: marker(2) length(2) precision(1) height(2) width(2)
-    small[i + 5:i + 7] = h.to_bytes(2, "big")
-    small[i + 7:i + 9] = w.to_bytes(2, "big")
+    small[i + 5 : i + 7] = h.to_bytes(2, "big")
+    small[i + 7 : i + 9] = w.to_bytes(2, "big")
     return bytes(small)
 
 
@@ -403,35 +454,75 @@ def hostile_corpus(settings: Settings, suffix: str = "") -> list[Hostile]:
         one("msgpack-int", "bad-record", "record is a int", msgpack.packb(42)),
         one("msgpack-nesting-bomb", "bad-record", "not a msgpack record", b"\x91" * 200_000 + b"\x00"),
         one("msgpack-truncated", "bad-record", "not a msgpack record", b"\xdb\xff\xff\xff\xf0abc"),
-        one("unknown-version", "bad-record", "unknown schema version 7",
-            msgpack.packb({"v": 7, "type": "audio", "stream_id": "h"})),
+        one(
+            "unknown-version",
+            "bad-record",
+            "unknown schema version 7",
+            msgpack.packb({"v": 7, "type": "audio", "stream_id": "h"}),
+        ),
         one("no-version", "bad-record", "unknown schema version None", msgpack.packb({"type": "audio"})),
         one("unknown-type", "bad-record", "unknown record type 'video'", raw(type="video", stream_id="h")),
-        one("stage-record-on-media", "bad-record", "unexpected record type 'window'",
-            WindowReady(stream_id="h", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0).encode()),
-        one("missing-field", "bad-record", "missing field 'sample_rate'",
-            raw(type="audio", stream_id="h", seq=0, t0=0.0, codec="flac", data=good_flac)),
-        one("mistyped-field", "bad-record", "field 't0': expected number",
-            raw(type="audio", stream_id="h", seq=0, t0="0", sample_rate=sr, codec="flac", data=good_flac)),
-        one("bool-as-number", "bad-record", "got bool",
-            raw(type="frame", stream_id="h", seq=True, t=0.0, codec="jpeg", data=good_jpeg)),
-        one("nan-time", "bad-record", "not a finite number",
-            raw(type="audio", stream_id="h", seq=0, t0=float("nan"), sample_rate=sr, codec="flac", data=good_flac)),
-        one("inf-time", "bad-record", "not a finite number",
-            raw(type="frame", stream_id="h", seq=0, t=float("inf"), codec="jpeg", data=good_jpeg)),
+        one(
+            "stage-record-on-media",
+            "bad-record",
+            "unexpected record type 'window'",
+            WindowReady(stream_id="h", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0).encode(),
+        ),
+        one(
+            "missing-field",
+            "bad-record",
+            "missing field 'sample_rate'",
+            raw(type="audio", stream_id="h", seq=0, t0=0.0, codec="flac", data=good_flac),
+        ),
+        one(
+            "mistyped-field",
+            "bad-record",
+            "field 't0': expected number",
+            raw(type="audio", stream_id="h", seq=0, t0="0", sample_rate=sr, codec="flac", data=good_flac),
+        ),
+        one(
+            "bool-as-number",
+            "bad-record",
+            "got bool",
+            raw(type="frame", stream_id="h", seq=True, t=0.0, codec="jpeg", data=good_jpeg),
+        ),
+        one(
+            "nan-time",
+            "bad-record",
+            "not a finite number",
+            raw(type="audio", stream_id="h", seq=0, t0=float("nan"), sample_rate=sr, codec="flac", data=good_flac),
+        ),
+        one(
+            "inf-time",
+            "bad-record",
+            "not a finite number",
+            raw(type="frame", stream_id="h", seq=0, t=float("inf"), codec="jpeg", data=good_jpeg),
+        ),
         one("negative-time", "bad-record", "negative t0", audio("h-neg", -5.0)),
         one("negative-frame-time", "bad-record", "negative t", frame("h-neg", -1.0)),
         one("negative-end", "bad-record", "end: t", StreamEnd(stream_id="h-neg", t=-3.0).encode()),
-        one("bad-stream-id", "bad-record", "bad stream_id",
-            raw(type="frame", stream_id="a b{c}", seq=0, t=0.0, codec="jpeg", data=good_jpeg)),
-        one("long-stream-id", "bad-record", "bad stream_id",
-            raw(type="frame", stream_id="x" * 300, seq=0, t=0.0, codec="jpeg", data=good_jpeg)),
+        one(
+            "bad-stream-id",
+            "bad-record",
+            "bad stream_id",
+            raw(type="frame", stream_id="a b{c}", seq=0, t=0.0, codec="jpeg", data=good_jpeg),
+        ),
+        one(
+            "long-stream-id",
+            "bad-record",
+            "bad stream_id",
+            raw(type="frame", stream_id="x" * 300, seq=0, t=0.0, codec="jpeg", data=good_jpeg),
+        ),
         one("unsupported-codec", "bad-record", "unsupported codec 'opus'", audio("h-codec", 0.0, codec="opus")),
         one("oversized-record", "bad-record", "oversized record", frame("h-big", 0.0, b"\0" * (limit + 10))),
         one("garbage-flac", "bad-media", "cannot decode audio chunk", audio("h-flac", 0.0, b"fLaC" + b"\x07" * 200)),
         one("empty-audio", "bad-media", "audio chunk is empty", audio("h-flac", 0.0, b"")),
-        one("no-samples", "bad-media", "decodes to no samples", audio("h-flac", 0.0, media.encode_audio(
-            np.zeros(0, np.float32), sr))),
+        one(
+            "no-samples",
+            "bad-media",
+            "decodes to no samples",
+            audio("h-flac", 0.0, media.encode_audio(np.zeros(0, np.float32), sr)),
+        ),
         one("declared-other-rate", "bad-record", "sample rate 8000 Hz", audio("h-rate", 0.0, _flac(1, 8000), 8000)),
         one("lying-rate", "bad-media", "is 8000 Hz, expected 16000 Hz", audio("h-rate", 0.0, _flac(1, 8000))),
         one("stereo", "bad-media", "2 channels, expected mono", audio("h-stereo", 0.0, _flac(1, sr, channels=2))),
@@ -443,20 +534,30 @@ def hostile_corpus(settings: Settings, suffix: str = "") -> list[Hostile]:
         one("truncated-jpeg", "bad-media", "image", frame("h-img", 1.5, _jpeg(300, 300)[:400])),
         one("huge-frame", "media-limit", "pixels", frame("h-huge", 0.0, _jpeg(7000, 7000)), copies=3),
         one("big-frame", "media-limit", "over the limit", frame("h-huge", 0.5, _jpeg(2200, 2000)), copies=2),
-        one("bomb-header-frame", "media-limit", "pixels", frame("h-huge", 1.0, _jpeg_claiming(30000, 30000)),
-            copies=3),
+        one("bomb-header-frame", "media-limit", "pixels", frame("h-huge", 1.0, _jpeg_claiming(30000, 30000)), copies=3),
     ]
     # stateful: a stream plays, then misbehaves
-    out.append(Hostile("timestamp-jump", "media-limit", "jumps",
-                       run_of(j, 10) + [(j.encode(), audio(j, 400.0, seq=99))]))
+    out.append(
+        Hostile("timestamp-jump", "media-limit", "jumps", run_of(j, 10) + [(j.encode(), audio(j, 400.0, seq=99))])
+    )
     late = run_of(lt, 3) + [(lt.encode(), audio(lt, float(t), seq=t)) for t in (4, 5, 6, 7)]
     out.append(Hostile("late-chunk", "late-media", "padded with silence", late + [(lt.encode(), audio(lt, 3.0))]))
-    out.append(Hostile("frame-far-ahead", "media-limit", "ahead of the stream's audio",
-                       run_of(fj, 4) + [(fj.encode(), frame(fj, 900.0))]))
-    flood = run_of(fl, 2) + [(fl.encode(), frame(fl, 1.0 + i / 100))
-                             for i in range(int(settings.limits.max_frames_per_s))]
-    out.append(Hostile("frame-flood", "media-limit", "keyframes in media second",
-                       flood + [(fl.encode(), frame(fl, 1.5 + 0.001))]))
+    out.append(
+        Hostile(
+            "frame-far-ahead",
+            "media-limit",
+            "ahead of the stream's audio",
+            run_of(fj, 4) + [(fj.encode(), frame(fj, 900.0))],
+        )
+    )
+    flood = run_of(fl, 2) + [
+        (fl.encode(), frame(fl, 1.0 + i / 100)) for i in range(int(settings.limits.max_frames_per_s))
+    ]
+    out.append(
+        Hostile(
+            "frame-flood", "media-limit", "keyframes in media second", flood + [(fl.encode(), frame(fl, 1.5 + 0.001))]
+        )
+    )
     return out
 
 
@@ -467,8 +568,12 @@ def stable_reason(reason: str, category: str) -> bool:
     """A reason that can be grouped: its category first, one bounded line, no reprs, addresses or byte dumps."""
     from ampere.errors import scrub
 
-    return (reason.startswith(category + ": ") and reason == scrub(reason, limit=10_000) and len(reason) < 400
-            and not _ADDRESS.search(reason))
+    return (
+        reason.startswith(category + ": ")
+        and reason == scrub(reason, limit=10_000)
+        and len(reason) < 400
+        and not _ADDRESS.search(reason)
+    )
 
 
 def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.0) -> dict:
@@ -479,8 +584,9 @@ def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.
     from ampere.broker import make_producer
 
     worker = lab.workers[0]
-    producer = make_producer(lab.urls.kafka_url, lab.settings,
-                             max_request_size=4 * lab.settings.broker.max_record_bytes)
+    producer = make_producer(
+        lab.urls.kafka_url, lab.settings, max_request_size=4 * lab.settings.broker.max_record_bytes
+    )
     sent: dict[tuple[int, int], tuple[str, bool]] = {}  # (partition, offset) -> (kind, bad?)
     corpora = [hostile_corpus(lab.settings), hostile_corpus(lab.settings, suffix="-2")]
 
@@ -528,8 +634,12 @@ def run_malformed(lab: Lab, speed: float = 4.0, log=print, settle_s: float = 60.
     for h in corpora[0]:
         reasons = by_kind.get(h.kind, [])
         ok = len(reasons) == 2 * h.copies and all(stable_reason(r, h.category) and h.fragment in r for r in reasons)
-        kinds[h.kind] = {"dead_lettered": len(reasons), "sent": 2 * h.copies, "ok": ok,
-                         "reason": reasons[0] if reasons else None}
+        kinds[h.kind] = {
+            "dead_lettered": len(reasons),
+            "sent": 2 * h.copies,
+            "ok": ok,
+            "reason": reasons[0] if reasons else None,
+        }
     return {
         "kinds": len(corpora[0]),
         "dead_lettered": sum(1 for k in kinds.values() if k["ok"]),

@@ -9,6 +9,7 @@ parent even when the parent is SIGKILLed. Caveat: Linux ties the death
 signal to the *thread* that forked, so start services from a long-lived
 thread (the main thread in the CLI and tests).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -28,12 +29,20 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-
-from ampere.urls import (ServiceURLs, bootstrap_servers, host_ports, port_open, redact, redis_ready,
-                         running_services, state_path)
 from pathlib import Path
-from typing import Iterator
+
+from ampere.urls import (
+    ServiceURLs,
+    bootstrap_servers,
+    host_ports,
+    port_open,
+    redact,
+    redis_ready,
+    running_services,
+    state_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,7 @@ class ServiceError(RuntimeError):
 
 # ---------------------------------------------------------------- URLs
 
+
 def free_port() -> int:
     """A currently free loopback TCP port (the OS picks; a small race remains, handled by retrying start)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -54,6 +64,7 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------- binaries
+
 
 def _package_dir(package: str, pip_name: str) -> Path:
     # find_spec does not import the package, so a broken __init__ cannot get in the way
@@ -168,6 +179,7 @@ def _stop_children(children: list[_Child], timeout_s: float) -> None:
 
 # ---------------------------------------------------------------- health checks
 
+
 def _kafka_ready(url: str) -> bool:
     from ampere.broker import broker_answers
 
@@ -193,6 +205,7 @@ def _wait_ready(child: _Child, check, timeout_s: float) -> None:
 
 # ---------------------------------------------------------------- the services
 
+
 class EmbeddedServices:
     """Tansu + Redis (search, JSON) on free loopback ports; a context manager.
 
@@ -206,9 +219,17 @@ class EmbeddedServices:
     password) and ``pause_service``/``resume_service`` (SIGSTOP/SIGCONT) are for fault tests.
     """
 
-    def __init__(self, settings=None, *, home: Path | None = None, data_dir: Path | None = None,
-                 kafka: bool = True, redis: bool = True, ready_timeout_s: float | None = None,
-                 stop_timeout_s: float | None = None):
+    def __init__(
+        self,
+        settings=None,
+        *,
+        home: Path | None = None,
+        data_dir: Path | None = None,
+        kafka: bool = True,
+        redis: bool = True,
+        ready_timeout_s: float | None = None,
+        stop_timeout_s: float | None = None,
+    ):
         if settings is None:
             from ampere.settings import get_settings
 
@@ -266,7 +287,7 @@ class EmbeddedServices:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> "EmbeddedServices":
+    def __enter__(self) -> EmbeddedServices:
         self.start()
         return self
 
@@ -319,13 +340,32 @@ class EmbeddedServices:
         tansu = find_tansu()
         port = port or free_port()
         url = f"tcp://127.0.0.1:{port}"
-        argv = [str(tansu), "broker", "--cluster-id", f"ampere-{uuid.uuid4().hex[:8]}",
-                "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
+        argv = [
+            str(tansu),
+            "broker",
+            "--cluster-id",
+            f"ampere-{uuid.uuid4().hex[:8]}",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
         # Tansu also reads these from the environment; keep a parent's settings out
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
-                            "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in (
+                "CLUSTER_ID",
+                "LISTENER_URL",
+                "ADVERTISED_LISTENER_URL",
+                "STORAGE_ENGINE",
+                "SCHEMA_REGISTRY",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            )
+        }
         t0 = time.monotonic()
         child = _spawn("kafka", argv, self.log_dir / "kafka.log", env=env)
         # memory storage: nothing to flush, and Tansu takes 1-4 s to honour SIGTERM
@@ -355,8 +395,12 @@ class EmbeddedServices:
             os.close(fd)
             # two Redis servers appending to one AOF would corrupt it
             self._tmpdir = tempfile.TemporaryDirectory(prefix="ampere-redis-")
-            log.warning("%s is in use by another Redis; this one keeps its data in %s (lost on stop). "
-                        "Run `ampere services up` to share one set of services.", self.data_dir, self._tmpdir.name)
+            log.warning(
+                "%s is in use by another Redis; this one keeps its data in %s (lost on stop). "
+                "Run `ampere services up` to share one set of services.",
+                self.data_dir,
+                self._tmpdir.name,
+            )
             return Path(self._tmpdir.name)
         self._lock_fd = fd
         return self.data_dir
@@ -374,9 +418,26 @@ class EmbeddedServices:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"requirepass {self._redis_password}\n")
-        argv = [str(server), str(conf), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-                "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes",
-                "--save", "", "--daemonize", "no"]
+        argv = [
+            str(server),
+            str(conf),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
         for m in modules:
             argv += ["--loadmodule", str(m)]
         t0 = time.monotonic()
@@ -396,6 +457,7 @@ class EmbeddedServices:
 
 # ---------------------------------------------------------------- shared services (`ampere services up`)
 
+
 def _say_what_persists(svc: EmbeddedServices, urls: ServiceURLs, fresh: bool, out) -> None:
     """Redis keeps the index and the streams' state in its append-only file between runs; Tansu keeps topics in
     memory only. ``fresh`` empties Redis (the index goes with it: the next `catalog add` recreates it)."""
@@ -410,8 +472,11 @@ def _say_what_persists(svc: EmbeddedServices, urls: ServiceURLs, fresh: bool, ou
             r.flushdb()
             print(f"# Redis emptied (--fresh); it keeps its data in {svc.data_dir} between runs", file=out)
         else:
-            print(f"# Redis keeps its data between runs ({svc.data_dir}: {r.dbsize()} keys now; --fresh empties "
-                  "it); Kafka does not: topics start empty", file=out)
+            print(
+                f"# Redis keeps its data between runs ({svc.data_dir}: {r.dbsize()} keys now; --fresh empties "
+                "it); Kafka does not: topics start empty",
+                file=out,
+            )
     finally:
         r.close()
 
@@ -463,8 +528,13 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
     svc = EmbeddedServices(settings)
     try:
         urls = svc.start()
-        state = {"pid": os.getpid(), **asdict(urls), "children": svc.pids,
-                 "startup_s": svc.startup_s, "started_at": time.time()}
+        state = {
+            "pid": os.getpid(),
+            **asdict(urls),
+            "children": svc.pids,
+            "startup_s": svc.startup_s,
+            "started_at": time.time(),
+        }
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the Redis password
         with os.fdopen(fd, "w") as f:
@@ -474,8 +544,12 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
         print(f"KAFKA_URL={urls.kafka_url}", file=out)
         print(f"REDIS_URL={urls.redis_url}", file=out)
         _say_what_persists(svc, urls, fresh, out)
-        print(f"# ready (kafka {svc.startup_s['kafka']:.2f} s, redis {svc.startup_s['redis']:.2f} s); "
-              f"logs in {svc.log_dir}; Ctrl-C to stop", file=out, flush=True)
+        print(
+            f"# ready (kafka {svc.startup_s['kafka']:.2f} s, redis {svc.startup_s['redis']:.2f} s); "
+            f"logs in {svc.log_dir}; Ctrl-C to stop",
+            file=out,
+            flush=True,
+        )
         while not stop.wait(0.5):
             dead = [c for c in svc.children if not c.alive()]
             if dead:
@@ -489,5 +563,3 @@ def services_up(settings=None, *, out=None, stop_event: threading.Event | None =
                 path.unlink()
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
-
-

@@ -5,6 +5,7 @@ logs and lifetime (it dies with us, even if we are killed). ``restart=True`` pla
 the supervisor a deployment has (systemd ``Restart=on-failure``): a worker that exits
 non-zero (e.g. status 75 when the broker lost its data, ``streamer.guard``) is started again.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,17 @@ class FaustWorker:
     """``metrics_port``: where the worker serves /metrics, /healthz and /readyz (None: ``settings.worker``'s, 0:
     off); with one, :meth:`wait_ready` polls /readyz, else it reads the log for Faust's and our ready lines."""
 
-    def __init__(self, urls, settings: Settings, log_path: Path, env: dict | None = None, loglevel: str = "info",
-                 restart: bool = False, restart_delay_s: float = 1.0, metrics_port: int | None = None):
+    def __init__(
+        self,
+        urls,
+        settings: Settings,
+        log_path: Path,
+        env: dict | None = None,
+        loglevel: str = "info",
+        restart: bool = False,
+        restart_delay_s: float = 1.0,
+        metrics_port: int | None = None,
+    ):
         self.urls, self.settings, self.log_path = urls, settings, Path(log_path)
         self.extra_env = env or {}
         self.loglevel = loglevel
@@ -52,17 +62,31 @@ class FaustWorker:
 
     def _spawn(self) -> None:
         # the worker runs with exactly these settings, whatever the environment says
-        env = {**os.environ, **self.settings.as_env(), "KAFKA_URL": self.urls.kafka_url,
-               "REDIS_URL": self.urls.redis_url, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-               "AMPERE_WORKER__METRICS_PORT": str(self.metrics_port), **self.extra_env}
+        env = {
+            **os.environ,
+            **self.settings.as_env(),
+            "KAFKA_URL": self.urls.kafka_url,
+            "REDIS_URL": self.urls.redis_url,
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "AMPERE_WORKER__METRICS_PORT": str(self.metrics_port),
+            **self.extra_env,
+        }
         faust = Path(sys.executable).with_name("faust")
         cmd = [str(faust), "-A", "streamer.app", "worker", "-l", self.loglevel, "--without-web"]
         self._log.flush()
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent())
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
+        )
 
-    def start(self) -> "FaustWorker":
+    def start(self) -> FaustWorker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._stopping = False
         self._log = open(self.log_path, "a")
@@ -164,8 +188,9 @@ class FaustWorker:
             if last[0] == 200:
                 return
             time.sleep(0.3)
-        raise TimeoutError(f"faust worker not ready after {timeout:.0f} s (/readyz: {last}):\n"
-                           f"{self.log_text()[-3000:]}")
+        raise TimeoutError(
+            f"faust worker not ready after {timeout:.0f} s (/readyz: {last}):\n{self.log_text()[-3000:]}"
+        )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the running worker (kill -9 by default); with ``restart`` the supervisor starts it
@@ -191,7 +216,7 @@ class FaustWorker:
         if getattr(self, "_log", None) and not self._log.closed:
             self._log.close()
 
-    def __enter__(self) -> "FaustWorker":
+    def __enter__(self) -> FaustWorker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,4 +1,5 @@
 """python -m ampere_synth --preset tiny --out DIR [--seed N] [--workers N]"""
+
 from __future__ import annotations
 
 import argparse

@@ -1,15 +1,16 @@
 """Orchestration: products -> pages, short videos and live streams (in worker processes) -> JSONL
 truth, windows and a manifest. The dataset appears under its final name only when complete."""
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from ampere.grid import grid, window_id
 from ampere_synth.truth import on_air
@@ -32,8 +33,15 @@ def live_windows(streams: list[dict], window_s: float, hop_s: float) -> list[dic
     rows = []
     for st in streams:
         for start, end in grid(float(st["duration"]), window_s, hop_s):
-            rows.append({"id": window_id(st["stream_id"], start), "stream_id": st["stream_id"],
-                         "product_id": on_air(st["segments"], start, end), "start": start, "end": end})
+            rows.append(
+                {
+                    "id": window_id(st["stream_id"], start),
+                    "stream_id": st["stream_id"],
+                    "product_id": on_air(st["segments"], start, end),
+                    "start": start,
+                    "end": end,
+                }
+            )
     return rows
 
 
@@ -54,8 +62,15 @@ def _pages_task(chunk: list[Product], preset: Preset, seed: int, root: Path) -> 
     return [row for p in chunk for row in write_pages(p, preset, seed, root)]
 
 
-def build_dataset(out_dir: Path, preset: str = "demo", seed: int = 0, workers: int = 2,
-                  progress: Callable[[str], None] | None = print, window_s: float = 8.0, hop_s: float = 4.0) -> Path:
+def build_dataset(
+    out_dir: Path,
+    preset: str = "demo",
+    seed: int = 0,
+    workers: int = 2,
+    progress: Callable[[str], None] | None = print,
+    window_s: float = 8.0,
+    hop_s: float = 4.0,
+) -> Path:
     """Build (or reuse) the dataset for (preset, seed) in out_dir and return out_dir."""
     out_dir = Path(out_dir)
     cfg = get_preset(preset)
@@ -100,21 +115,34 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
     regular = plan_streams(products, cfg, seed)
     held = plan_heldout_streams(products, cfg, seed)
     plans = [(shown, False) for shown in regular] + [(shown, True) for shown in held]
-    say(f"generating {cfg.name} (seed {seed}): {len(products)} products, "
+    say(
+        f"generating {cfg.name} (seed {seed}): {len(products)} products, "
         f"{len(products) * cfg.videos_per_product} videos, {len(plans)} live streams "
-        f"({len(plans) - len(regular)} held-out), {workers} workers")
+        f"({len(plans) - len(regular)} held-out), {workers} workers"
+    )
     pages: list[dict] = []
     videos: list[dict] = []
     streams: list[dict] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # long jobs first so the pool does not end on one straggler stream
-        futs: dict = {pool.submit(write_stream, i, shown, products, cfg, seed, root, heldout): "live"
-                for i, (shown, heldout) in enumerate(plans)}
+        futs: dict = {
+            pool.submit(write_stream, i, shown, products, cfg, seed, root, heldout): "live"
+            for i, (shown, heldout) in enumerate(plans)
+        }
         chunk = 16
-        futs.update({pool.submit(_pages_task, products[i:i + chunk], cfg, seed, root): "pages"
-                     for i in range(0, len(products), chunk)})
-        futs.update({pool.submit(write_video, p, k, cfg, seed, root): "video"
-                     for p in products for k in range(cfg.videos_per_product)})
+        futs.update(
+            {
+                pool.submit(_pages_task, products[i : i + chunk], cfg, seed, root): "pages"
+                for i in range(0, len(products), chunk)
+            }
+        )
+        futs.update(
+            {
+                pool.submit(write_video, p, k, cfg, seed, root): "video"
+                for p in products
+                for k in range(cfg.videos_per_product)
+            }
+        )
         done, total, last = 0, len(futs), time.time()
         for f in as_completed(futs):
             kind, res = futs[f], f.result()
@@ -132,12 +160,19 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
     _write_jsonl(root / "live.jsonl", streams)
     _write_jsonl(root / "windows.jsonl", windows)
     return {
-        "counts": {"products": len(products), "groups": len({p.group for p in products}),
-                   "categories": len({p.category for p in products}), "pages": len(pages), "videos": len(videos),
-                   "live_streams": len(streams), "heldout_streams": sum(s["heldout"] for s in streams),
-                   "windows": len(windows), "product_windows": sum(w["product_id"] is not None for w in windows),
-                   "video_seconds": round(sum(v["duration"] for v in videos), 1),
-                   "live_seconds": round(sum(s["duration"] for s in streams), 1)},
+        "counts": {
+            "products": len(products),
+            "groups": len({p.group for p in products}),
+            "categories": len({p.category for p in products}),
+            "pages": len(pages),
+            "videos": len(videos),
+            "live_streams": len(streams),
+            "heldout_streams": sum(s["heldout"] for s in streams),
+            "windows": len(windows),
+            "product_windows": sum(w["product_id"] is not None for w in windows),
+            "video_seconds": round(sum(v["duration"] for v in videos), 1),
+            "live_seconds": round(sum(s["duration"] for s in streams), 1),
+        },
         "splits": {sp: sum(p.split == sp for p in products) for sp in ("train", "val", "test")},
         "preset_config": asdict(cfg),
         "video_codec": video_codec(),
@@ -146,7 +181,7 @@ def _build_into(root: Path, cfg: Preset, seed: int, workers: int, say, window_s:
 
 
 def _refresh_windows(out_dir: Path, manifest: dict, window_s: float, hop_s: float) -> None:
-    streams = [json.loads(l) for l in (out_dir / "live.jsonl").read_text().splitlines() if l.strip()]
+    streams = [json.loads(line) for line in (out_dir / "live.jsonl").read_text().splitlines() if line.strip()]
     windows = live_windows(streams, window_s, hop_s)
     tmp = out_dir / "windows.jsonl.tmp"
     _write_jsonl(tmp, windows)

@@ -1,5 +1,6 @@
 """TrueType fonts for overlays: DejaVu (Debian's fonts-dejavu-core) where installed, else Pillow's
 bundled default font at the same size."""
+
 from __future__ import annotations
 
 from functools import lru_cache

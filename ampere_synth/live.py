@@ -6,11 +6,12 @@ products. A segment's script is everything said in it (greetings, filler, other 
 included), so the truth is what was actually spoken; its ``sentences`` say which template family,
 phrasing and voice said each sentence when, and its ``screen`` what the overlays showed when.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -30,22 +31,75 @@ CHAT_OTHER_SHARE = 0.17  # chat messages naming another catalogue product
 CHAT_ON_AIR_SHARE = 0.12  # chat messages naming the product on air
 BOX_STEP_S = 0.5  # product boxes are sampled this often
 
-CHAT_GENERIC = ("so cute!", "love it \u2665", "price?", "how much is shipping", "hi from Texas!", "first time here",
-                "is this on sale?", "do you ship to Canada?", "what size is it", "want!!", "lol", "you are so funny",
-                "waiting for the giveaway", "yes!", "hello everyone", "I just ordered", "omg", "nice colour",
-                "can you show it closer", "restock please", "thanks for the deals", "wow \u2605\u2605\u2605",
-                "is it waterproof?", "how big is it?", "hi hi hi", "\u2665\u2665\u2665", "good evening",
-                "my order came today!", "can't wait", "this is my favourite show")
-CHAT_ON_AIR = ("the {name} looks great", "I need the {model}", "ordered the {name}!", "is the {model} on sale?",
-               "{brand} is my fav brand", "does the {model} come in black?", "just bought the {model} \u2665")
-CHAT_OTHER = ("when is the {name} back?", "I got the {name} last week, love it", "show the {model} again pls",
-              "is the {name} still available?", "missed the {model} :(", "can you show the {name}?",
-              "{brand} {model} please!!", "my sister has the {model}")
-BADGES = ("LIVE DEAL", "HOT", "NEW", "FLASH SALE", "FREE SHIPPING", "LIMITED STOCK", "BEST SELLER", "TODAY ONLY",
-          "ONLY {n} LEFT", "2 FOR 1", "TOP PICK")
-NULL_BANNERS = {"intro": ("STARTING SOON", "WELCOME", "LIVE NOW", "NEW ARRIVALS TODAY", "DEALS ALL NIGHT"),
-                "break": ("BE RIGHT BACK", "MORE DEALS COMING", "STAY TUNED"),
-                "outro": ("THANKS FOR WATCHING", "FOLLOW FOR MORE", "SEE YOU TOMORROW", "BYE BYE")}
+CHAT_GENERIC = (
+    "so cute!",
+    "love it \u2665",
+    "price?",
+    "how much is shipping",
+    "hi from Texas!",
+    "first time here",
+    "is this on sale?",
+    "do you ship to Canada?",
+    "what size is it",
+    "want!!",
+    "lol",
+    "you are so funny",
+    "waiting for the giveaway",
+    "yes!",
+    "hello everyone",
+    "I just ordered",
+    "omg",
+    "nice colour",
+    "can you show it closer",
+    "restock please",
+    "thanks for the deals",
+    "wow \u2605\u2605\u2605",
+    "is it waterproof?",
+    "how big is it?",
+    "hi hi hi",
+    "\u2665\u2665\u2665",
+    "good evening",
+    "my order came today!",
+    "can't wait",
+    "this is my favourite show",
+)
+CHAT_ON_AIR = (
+    "the {name} looks great",
+    "I need the {model}",
+    "ordered the {name}!",
+    "is the {model} on sale?",
+    "{brand} is my fav brand",
+    "does the {model} come in black?",
+    "just bought the {model} \u2665",
+)
+CHAT_OTHER = (
+    "when is the {name} back?",
+    "I got the {name} last week, love it",
+    "show the {model} again pls",
+    "is the {name} still available?",
+    "missed the {model} :(",
+    "can you show the {name}?",
+    "{brand} {model} please!!",
+    "my sister has the {model}",
+)
+BADGES = (
+    "LIVE DEAL",
+    "HOT",
+    "NEW",
+    "FLASH SALE",
+    "FREE SHIPPING",
+    "LIMITED STOCK",
+    "BEST SELLER",
+    "TODAY ONLY",
+    "ONLY {n} LEFT",
+    "2 FOR 1",
+    "TOP PICK",
+)
+NULL_BANNERS = {
+    "intro": ("STARTING SOON", "WELCOME", "LIVE NOW", "NEW ARRIVALS TODAY", "DEALS ALL NIGHT"),
+    "break": ("BE RIGHT BACK", "MORE DEALS COMING", "STAY TUNED"),
+    "outro": ("THANKS FOR WATCHING", "FOLLOW FOR MORE", "SEE YOU TOMORROW", "BYE BYE"),
+}
 
 
 def _group_order(products: list[Product]) -> dict[str, list[Product]]:
@@ -70,7 +124,7 @@ def plan_streams(products: list[Product], preset: Preset, seed: int) -> list[lis
                 order += by_group[queues[s].pop(0)]
     n_streams = preset.live_streams or math.ceil(len(order) / preset.products_per_stream)
     slots = [order[i % len(order)] for i in range(n_streams * preset.products_per_stream)]
-    return [slots[i * preset.products_per_stream:(i + 1) * preset.products_per_stream] for i in range(n_streams)]
+    return [slots[i * preset.products_per_stream : (i + 1) * preset.products_per_stream] for i in range(n_streams)]
 
 
 def plan_heldout_streams(products: list[Product], preset: Preset, seed: int) -> list[list[Product]]:
@@ -85,7 +139,7 @@ def plan_heldout_streams(products: list[Product], preset: Preset, seed: int) -> 
     order = [p for g in groups for p in by_group[g]]
     k = preset.heldout_products_per_stream
     slots = [order[i % len(order)] for i in range(preset.heldout_streams * k)]
-    return [slots[i * k:(i + 1) * k] for i in range(preset.heldout_streams)]
+    return [slots[i * k : (i + 1) * k] for i in range(preset.heldout_streams)]
 
 
 def _others(p: Product, catalog: list[Product], rng) -> list[Product]:
@@ -106,8 +160,17 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float, end: float, rng,
-                 card: bool = False, old: float | None = None, name: bool | None = None) -> dict:
+def _plan_screen(
+    studio: LiveStudio,
+    kind: str,
+    p: Product | None,
+    start: float,
+    end: float,
+    rng,
+    card: bool = False,
+    old: float | None = None,
+    name: bool | None = None,
+) -> dict:
     """What overlays show in one segment (drawn by the studio), as the truth records it; card: a price
     card shows, old: the struck-through old price on it (or None); name: a name card shows (None: by chance)."""
     w, h = studio.w, studio.h
@@ -120,13 +183,21 @@ def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float,
             t0 = start + rng.uniform(0.3, 3.0)
             t1 = end if rng.random() < 0.7 else max(min(end, t0 + 4.0), end - rng.uniform(1.0, 4.0))
             label = rng.choice((None, None, "NOW", "ONLY", "LIVE PRICE", "DEAL"))
-            im = price_card_image(p.price_label, price_label(old) if old is not None else None,
-                                  rng.randint(28, 46), studio.style, label)
+            im = price_card_image(
+                p.price_label, price_label(old) if old is not None else None, rng.randint(28, 46), studio.style, label
+            )
             x, y = studio.card_anchor(rng, im, rng.uniform(0.72, 0.86))
             it = studio.add(im, x, y, t0, t1)
-            screen["price_card"] = {"price": p.price, "old_price": old, "text": p.price_label,
-                                    "old_text": price_label(old) if old is not None else None, "label": label,
-                                    "t0": _r(t0), "t1": _r(t1), "box": it.box(w, h)}
+            screen["price_card"] = {
+                "price": p.price,
+                "old_price": old,
+                "text": p.price_label,
+                "old_text": price_label(old) if old is not None else None,
+                "label": label,
+                "t0": _r(t0),
+                "t1": _r(t1),
+                "box": it.box(w, h),
+            }
             if old is not None and rng.random() < 0.8:
                 badge_texts.append(f"-{int(round(100 * (old - p.price) / old))}%")
         if (rng.random() < NAME_CARD_SHARE) if name is None else name:
@@ -135,8 +206,14 @@ def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float,
             im = name_card_image(p.brand, p.model, rng.randint(16, 22), studio.style)
             x, y = studio.card_anchor(rng, im, rng.uniform(0.55, 0.65))
             it = studio.add(im, x, y, t0, t1)
-            screen["name_card"] = {"brand": p.brand, "model": p.model, "text": p.name, "t0": _r(t0), "t1": _r(t1),
-                                   "box": it.box(w, h)}
+            screen["name_card"] = {
+                "brand": p.brand,
+                "model": p.model,
+                "text": p.name,
+                "t0": _r(t0),
+                "t1": _r(t1),
+                "box": it.box(w, h),
+            }
         for _ in range(rng.choice((0, 1, 1, 2))):
             badge_texts.append(rng.choice(BADGES).format(n=rng.randint(2, 9)))
     elif rng.random() < 0.7:
@@ -145,16 +222,22 @@ def _plan_screen(studio: LiveStudio, kind: str, p: Product | None, start: float,
     for text in dict.fromkeys(badge_texts):
         t0 = start + rng.uniform(0.0, 2.0)
         t1 = end if rng.random() < 0.6 else min(end, t0 + rng.uniform(3.0, 8.0))
-        im = badge_image(text, rng.randint(12, 16), studio.badge_colour if rng.random() < 0.7
-                         else rng.choice(((230, 30, 50, 255), (255, 140, 0, 255), (30, 160, 80, 255))))
+        im = badge_image(
+            text,
+            rng.randint(12, 16),
+            studio.badge_colour
+            if rng.random() < 0.7
+            else rng.choice(((230, 30, 50, 255), (255, 140, 0, 255), (30, 160, 80, 255))),
+        )
         it = studio.add(im, w - im.width - m - int(w * 0.06), y, t0, t1)
         y += im.height + 4
         screen["badges"].append({"text": text, "t0": _r(t0), "t1": _r(t1), "box": it.box(w, h)})
     return screen
 
 
-def _plan_chat(studio: LiveStudio, segments: list[dict], on_air: dict[int, Product], catalog: list[Product],
-               duration: float, rng) -> None:
+def _plan_chat(
+    studio: LiveStudio, segments: list[dict], on_air: dict[int, Product], catalog: list[Product], duration: float, rng
+) -> None:
     """A message every 1.2-3.5 s; the panel shows the last few, so a message shows until it is pushed out.
     Each message goes into the truth of the segment where it appears, with the product it names (or null)."""
     times, t = [], rng.uniform(0.5, 2.0)
@@ -180,12 +263,20 @@ def _plan_chat(studio: LiveStudio, segments: list[dict], on_air: dict[int, Produ
         if named is not None:
             text = text.format(name=named.name, brand=named.brand, model=named.model)
         studio.add_chat(t0, t1, user, text)
-        segments[j]["screen"]["chat"].append({"t0": _r(t0), "t1": _r(t1), "user": user, "text": text,
-                                              "product_id": named.product_id if named else None})
+        segments[j]["screen"]["chat"].append(
+            {"t0": _r(t0), "t1": _r(t1), "user": user, "text": text, "product_id": named.product_id if named else None}
+        )
 
 
-def write_stream(index: int, shown: list[Product], catalog: list[Product], preset: Preset, seed: int,
-                 root: Path, heldout: bool = False) -> dict:
+def write_stream(
+    index: int,
+    shown: list[Product],
+    catalog: list[Product],
+    preset: Preset,
+    seed: int,
+    root: Path,
+    heldout: bool = False,
+) -> dict:
     sid = f"live{index:03d}"
     rng = rng_for(seed, "live", sid)
     nrng = np_rng_for(seed, "live-noise", sid)
@@ -224,13 +315,28 @@ def write_stream(index: int, shown: list[Product], catalog: list[Product], prese
         seg_audio = fit(speech, int(round(length * SR)), int(lead * SR))
         audio_parts.append((seg_audio, rng.uniform(5, 20)))
         screen = _plan_screen(studio, kind, p, t, t + length, srng, card, old, len(earlier) in name_slots)
-        segments.append({
-            "kind": kind, "start": _r(t), "end": _r(t + length), "product_id": p.product_id if p else None,
-            "script": " ".join(s.text.rstrip(".") + "." for s, _, _ in spoken),
-            "sentences": [{"text": s.text, "family": s.family, "variant": s.variant, "voice": voice.name,
-                           "engine": voice.engine, "t0": _r(t + lead + a), "t1": _r(t + lead + b)}
-                          for s, a, b in spoken],
-            "screen": screen})
+        segments.append(
+            {
+                "kind": kind,
+                "start": _r(t),
+                "end": _r(t + length),
+                "product_id": p.product_id if p else None,
+                "script": " ".join(s.text.rstrip(".") + "." for s, _, _ in spoken),
+                "sentences": [
+                    {
+                        "text": s.text,
+                        "family": s.family,
+                        "variant": s.variant,
+                        "voice": voice.name,
+                        "engine": voice.engine,
+                        "t0": _r(t + lead + a),
+                        "t1": _r(t + lead + b),
+                    }
+                    for s, a, b in spoken
+                ],
+                "screen": screen,
+            }
+        )
         if p is not None:
             on_air[i] = p
             airs.append(plan_on_air(p, t, t + length, rng, studio))
@@ -246,18 +352,32 @@ def write_stream(index: int, shown: list[Product], catalog: list[Product], prese
     audio, pos = np.zeros(n, np.float32), 0
     for seg_audio, snr in audio_parts:
         m = len(seg_audio)
-        audio[pos:pos + m] = mix_at_snr(seg_audio, bed[pos:pos + m], snr)[: n - pos]
+        audio[pos : pos + m] = mix_at_snr(seg_audio, bed[pos : pos + m], snr)[: n - pos]
         pos += m
     rel = f"live/{sid}.mp4"
     boxes: list[list] = []
-    write_mp4(root / rel, _frames(studio, segments, airs, preset.fps, int(round(duration * preset.fps)), boxes),
-              audio, preset.fps, SR, preset.live_size)
-    return {"stream_id": sid, "path": rel, "duration": duration, "heldout": heldout,
-            "size": list(preset.live_size), "segments": segments, "boxes": boxes}
+    write_mp4(
+        root / rel,
+        _frames(studio, segments, airs, preset.fps, int(round(duration * preset.fps)), boxes),
+        audio,
+        preset.fps,
+        SR,
+        preset.live_size,
+    )
+    return {
+        "stream_id": sid,
+        "path": rel,
+        "duration": duration,
+        "heldout": heldout,
+        "size": list(preset.live_size),
+        "segments": segments,
+        "boxes": boxes,
+    }
 
 
-def _frames(studio: LiveStudio, segments: list[dict], airs: list[OnAir | None], fps: int, n: int,
-            boxes: list[list]) -> Iterator[np.ndarray]:
+def _frames(
+    studio: LiveStudio, segments: list[dict], airs: list[OnAir | None], fps: int, n: int, boxes: list[list]
+) -> Iterator[np.ndarray]:
     """Frames in order; every BOX_STEP_S the product's box, normalised, goes into boxes (nulls when none shows)."""
     j = 0
     step = max(1, int(round(BOX_STEP_S * fps)))
@@ -267,7 +387,17 @@ def _frames(studio: LiveStudio, segments: list[dict], airs: list[OnAir | None], 
             j += 1
         frame, box = studio.frame(t, airs[j])
         if i % step == 0:
-            boxes.append([_r(t)] + ([round(box[0] / studio.w, 4), round(box[1] / studio.h, 4),
-                                     round(box[2] / studio.w, 4), round(box[3] / studio.h, 4)]
-                                    if box else [None, None, None, None]))
+            boxes.append(
+                [_r(t)]
+                + (
+                    [
+                        round(box[0] / studio.w, 4),
+                        round(box[1] / studio.h, 4),
+                        round(box[2] / studio.w, 4),
+                        round(box[3] / studio.h, 4),
+                    ]
+                    if box
+                    else [None, None, None, None]
+                )
+            )
         yield frame

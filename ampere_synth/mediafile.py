@@ -1,11 +1,12 @@
 """Write an mp4 (H.264 or MPEG-4 video + AAC audio) with PyAV, no ffmpeg binary needed."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from typing import Iterable
 
 import av
 import numpy as np
@@ -21,8 +22,9 @@ def video_codec() -> str:
         return "mpeg4"
 
 
-def write_mp4(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: int, sample_rate: int,
-              size: int | tuple[int, int]) -> None:
+def write_mp4(
+    path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: int, sample_rate: int, size: int | tuple[int, int]
+) -> None:
     """frames: HxWx3 uint8 RGB; audio: float32 mono in [-1, 1]. Both are written in full.
     size: the frame side, or (width, height)."""
     path = Path(path)
@@ -48,7 +50,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps: 
         audio = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
         step = 1024  # the AAC frame size
         for i in range(0, len(audio), step):
-            chunk = audio[i: i + step]
+            chunk = audio[i : i + step]
             fr = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="fltp", layout="mono")
             fr.sample_rate = sample_rate
             fr.pts = i

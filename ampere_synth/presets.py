@@ -1,4 +1,5 @@
 """Dataset sizes. One dataclass per preset so the build code reads sizes, never preset names."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,18 +29,60 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset("tiny", groups=3, group_size=(3, 3), categories=3, page_images=1, videos_per_product=1,
-                   video_s=(9, 12), products_per_stream=3, live_streams=1, segment_s=(20, 24),
-                   heldout_streams=1, heldout_products_per_stream=2),
-    "demo": Preset("demo", groups=8, group_size=(3, 3), categories=6, page_images=2, videos_per_product=1,
-                   video_s=(8, 15), products_per_stream=5, live_streams=3, segment_s=(20, 28)),
+    "tiny": Preset(
+        "tiny",
+        groups=3,
+        group_size=(3, 3),
+        categories=3,
+        page_images=1,
+        videos_per_product=1,
+        video_s=(9, 12),
+        products_per_stream=3,
+        live_streams=1,
+        segment_s=(20, 24),
+        heldout_streams=1,
+        heldout_products_per_stream=2,
+    ),
+    "demo": Preset(
+        "demo",
+        groups=8,
+        group_size=(3, 3),
+        categories=6,
+        page_images=2,
+        videos_per_product=1,
+        video_s=(8, 15),
+        products_per_stream=5,
+        live_streams=3,
+        segment_s=(20, 28),
+    ),
     # what the shipped model is trained on (seed 1, so it never saw the demo's products): every product on air once
-    "train": Preset("train", groups=30, group_size=(3, 4), categories=12, page_images=2, videos_per_product=1,
-                    video_s=(8, 15), products_per_stream=10, live_streams=None, segment_s=(16, 24)),
+    "train": Preset(
+        "train",
+        groups=30,
+        group_size=(3, 4),
+        categories=12,
+        page_images=2,
+        videos_per_product=1,
+        video_s=(8, 15),
+        products_per_stream=10,
+        live_streams=None,
+        segment_s=(16, 24),
+    ),
     # >= 16 s segments give every product >= 3 majority windows at window 8 / hop 4
-    "bench": Preset("bench", groups=100, group_size=(3, 4), categories=12, page_images=2, videos_per_product=2,
-                    video_s=(8, 15), products_per_stream=10, live_streams=None, segment_s=(16, 30),
-                    heldout_streams=6, heldout_products_per_stream=9),
+    "bench": Preset(
+        "bench",
+        groups=100,
+        group_size=(3, 4),
+        categories=12,
+        page_images=2,
+        videos_per_product=2,
+        video_s=(8, 15),
+        products_per_stream=10,
+        live_streams=None,
+        segment_s=(16, 30),
+        heldout_streams=6,
+        heldout_products_per_stream=9,
+    ),
 }
 
 

@@ -5,12 +5,22 @@ and its members differ only in words: brand, model, material, price. Brand and m
 from ``names``: English-word compounds and invented words, with a vocabulary of their own per split.
 Prices are whole dollars or, on a share of products, dollars and cents (49.99).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .names import (BRAND_FIRST, BRAND_SECOND, MODEL_NOUNS, MODEL_NUMBERS, SplitVocab, make_brand,  # noqa: F401
-                    make_model, make_model_family, split_vocabularies)
+from .names import (  # noqa: F401
+    BRAND_FIRST,
+    BRAND_SECOND,
+    MODEL_NOUNS,
+    MODEL_NUMBERS,
+    SplitVocab,
+    make_brand,
+    make_model,
+    make_model_family,
+    split_vocabularies,
+)
 from .presets import Preset
 from .seeding import rng_for
 
@@ -31,13 +41,24 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[int, in
 }
 
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "navy": (28, 42, 96), "red": (196, 36, 40), "green": (34, 128, 60), "yellow": (232, 190, 30),
-    "black": (30, 30, 32), "white": (236, 236, 230), "grey": (128, 130, 134), "teal": (20, 140, 140),
-    "orange": (236, 120, 24), "pink": (236, 130, 170), "purple": (110, 50, 150), "brown": (112, 70, 36),
-    "beige": (214, 196, 160), "sky blue": (110, 180, 230),
+    "navy": (28, 42, 96),
+    "red": (196, 36, 40),
+    "green": (34, 128, 60),
+    "yellow": (232, 190, 30),
+    "black": (30, 30, 32),
+    "white": (236, 236, 230),
+    "grey": (128, 130, 134),
+    "teal": (20, 140, 140),
+    "orange": (236, 120, 24),
+    "pink": (236, 130, 170),
+    "purple": (110, 50, 150),
+    "brown": (112, 70, 36),
+    "beige": (214, 196, 160),
+    "sky blue": (110, 180, 230),
 }
 PATTERNS = ("solid", "stripes", "dots", "checks", "zigzag")
 PATTERN_WORDS = {"solid": "", "stripes": "striped", "dots": "polka dot", "checks": "checked", "zigzag": "zigzag"}
+
 
 @dataclass(frozen=True)
 class Product:
@@ -162,11 +183,10 @@ def make_products(preset: Preset, seed: int) -> list[Product]:
             prices.append(w if p in prices else p)
         prev_brand = prev_family = None
         for _ in range(size):
-            for attempt in range(1000):
+            for _attempt in range(1000):
                 # some members share the brand or the model family: then one word decides
                 brand = prev_brand if prev_brand and grng.random() < 0.35 else grng.choice(brand_pools[split])
-                form, family = (prev_family if prev_family and grng.random() < 0.3
-                                else make_model_family(grng, v))
+                form, family = prev_family if prev_family and grng.random() < 0.3 else make_model_family(grng, v)
                 model = make_model(grng, form, family)
                 if (brand, model) not in names_used:
                     names_used.add((brand, model))
@@ -174,8 +194,19 @@ def make_products(preset: Preset, seed: int) -> list[Product]:
             else:
                 raise RuntimeError(f"no unused name left for group {gid}")
             prev_brand, prev_family = brand, (form, family)
-            products.append(Product(
-                product_id=f"p{len(products):04d}", group=gid, category=cat, brand=brand, model=model,
-                colour=look[2], material=grng.choice(materials), price=prices.pop(), shape=look[1],
-                pattern=look[3], split=split))
+            products.append(
+                Product(
+                    product_id=f"p{len(products):04d}",
+                    group=gid,
+                    category=cat,
+                    brand=brand,
+                    model=model,
+                    colour=look[2],
+                    material=grng.choice(materials),
+                    price=prices.pop(),
+                    shape=look[1],
+                    pattern=look[3],
+                    split=split,
+                )
+            )
     return products

@@ -6,19 +6,20 @@ live-commerce streams show: a price card (sometimes with a struck-through old pr
 banners, a chat, now and then a product-name card; the product is small, held beside the host, at
 times half out of frame. The product's brand is printed on it, too small to read.
 """
+
 from __future__ import annotations
 
 import colorsys
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .fonts import font
-from .products import CATEGORIES, COLOURS, PATTERNS, Product, price_label
+from .products import CATEGORIES, COLOURS, PATTERNS, Product
 from .shapes import branded_sprite, sprite
 
 SPRITE = 256  # sprite side: sharp at the sizes pages, videos and live frames show it
@@ -33,8 +34,9 @@ def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _place(canvas: Image.Image, spr: Image.Image, cx: float, cy: float, side: float, angle: float,
-           flip: bool = False) -> tuple[int, int, int, int] | None:
+def _place(
+    canvas: Image.Image, spr: Image.Image, cx: float, cy: float, side: float, angle: float, flip: bool = False
+) -> tuple[int, int, int, int] | None:
     """Paste spr centred at (cx, cy) (pixels), side pixels wide, rotated by angle degrees. Returns the
     box of the product's visible pixels on the canvas (x0, y0, x1, y1), or None if none is visible."""
     side = max(4, int(side))
@@ -71,6 +73,7 @@ def _text_size(text: str, f) -> tuple[int, int]:
 
 # --- product page ---------------------------------------------------------------------------------
 
+
 def page_image(p: Product, rng: random.Random, size: int) -> Image.Image:
     """Clean render on a plain light background, with a pose and scale of its own."""
     tone = rng.randint(232, 250)
@@ -79,13 +82,16 @@ def page_image(p: Product, rng: random.Random, size: int) -> Image.Image:
     scale = rng.uniform(0.62, 0.86)
     cx, cy = size * rng.uniform(0.46, 0.54), size * rng.uniform(0.46, 0.54)
     d = ImageDraw.Draw(bg)  # soft floor shadow
-    d.ellipse([cx - scale * size * 0.35, cy + scale * size * 0.36, cx + scale * size * 0.35,
-               cy + scale * size * 0.46], fill=(tone - 28, tone - 28, tone - 28, 255))
+    d.ellipse(
+        [cx - scale * size * 0.35, cy + scale * size * 0.36, cx + scale * size * 0.35, cy + scale * size * 0.46],
+        fill=(tone - 28, tone - 28, tone - 28, 255),
+    )
     _place(bg, _sprite(p), cx, cy, scale * size, rng.uniform(-12, 12), flip=rng.random() < 0.3)
     return bg.convert("RGB")
 
 
 # --- short video ----------------------------------------------------------------------------------
+
 
 def _room(rng: random.Random, size: int) -> Image.Image:
     u = size / 128  # the room was laid out at 128 px
@@ -94,8 +100,9 @@ def _room(rng: random.Random, size: int) -> Image.Image:
     img = Image.new("RGBA", (size, size), wall + (255,))
     d = ImageDraw.Draw(img)
     floor_y = int(size * rng.uniform(0.6, 0.75))
-    d.rectangle([0, floor_y, size, size], fill=_hsv(h + rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.5),
-                                                    rng.uniform(0.3, 0.6)))
+    d.rectangle(
+        [0, floor_y, size, size], fill=_hsv(h + rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.5), rng.uniform(0.3, 0.6))
+    )
     for _ in range(rng.randint(2, 6)):  # shelves, frames, windows
         x, y = rng.randint(0, size), rng.randint(0, floor_y - int(10 * u))
         w, hh = int(rng.randint(10, 40) * u), int(rng.randint(6, 30) * u)
@@ -110,6 +117,7 @@ def _room(rng: random.Random, size: int) -> Image.Image:
 @dataclass
 class VideoScreen:
     """What a short video shows on top of the product: a price tag and, rarely, the name."""
+
     price_tag: dict | None = None  # {"price", "text", "t0", "t1"}
     name_tag: dict | None = None  # {"brand", "model", "text", "t0", "t1"}
 
@@ -118,12 +126,21 @@ def plan_video_screen(p: Product, rng: random.Random, duration: float) -> VideoS
     sc = VideoScreen()
     if rng.random() < 0.5:
         t0 = round(rng.uniform(0.0, min(3.0, duration / 3)), 1)
-        sc.price_tag = {"price": p.price, "text": p.price_label, "t0": t0,
-                        "t1": round(duration if rng.random() < 0.7 else rng.uniform(t0 + 3, duration), 1)}
+        sc.price_tag = {
+            "price": p.price,
+            "text": p.price_label,
+            "t0": t0,
+            "t1": round(duration if rng.random() < 0.7 else rng.uniform(t0 + 3, duration), 1),
+        }
     if rng.random() < 0.1:
         t0 = round(rng.uniform(0.0, duration / 2), 1)
-        sc.name_tag = {"brand": p.brand, "model": p.model, "text": p.name, "t0": t0,
-                       "t1": round(min(duration, t0 + rng.uniform(3, 6)), 1)}
+        sc.name_tag = {
+            "brand": p.brand,
+            "model": p.model,
+            "text": p.name,
+            "t0": t0,
+            "t1": round(min(duration, t0 + rng.uniform(3, 6)), 1),
+        }
     return sc
 
 
@@ -139,8 +156,9 @@ def _tag_image(text: str, size: int, bg: tuple, ink: tuple, bold: bool = True, p
     return im
 
 
-def video_frames(p: Product, rng: random.Random, size: int, n: int, fps: int = 10,
-                 screen: VideoScreen | None = None) -> Iterator[np.ndarray]:
+def video_frames(
+    p: Product, rng: random.Random, size: int, n: int, fps: int = 10, screen: VideoScreen | None = None
+) -> Iterator[np.ndarray]:
     """The product in a room, drifting, turning and zooming a little over the clip."""
     room = _room(rng, size)
     spr = _sprite(p)
@@ -152,19 +170,31 @@ def video_frames(p: Product, rng: random.Random, size: int, n: int, fps: int = 1
     wob, ph = rng.uniform(0.5, 2.0), rng.uniform(0, 6.3)
     tag = name = None
     if screen and screen.price_tag:
-        pal = rng.choice([((255, 214, 0, 255), (20, 20, 20, 255)), ((230, 30, 50, 255), (255, 255, 255, 255)),
-                          ((255, 255, 255, 235), (200, 20, 30, 255))])
-        tag = (_tag_image(screen.price_tag["text"], rng.randint(18, 24), *pal),
-               rng.choice(["tl", "tr", "br"]))
+        pal = rng.choice(
+            [
+                ((255, 214, 0, 255), (20, 20, 20, 255)),
+                ((230, 30, 50, 255), (255, 255, 255, 255)),
+                ((255, 255, 255, 235), (200, 20, 30, 255)),
+            ]
+        )
+        tag = (_tag_image(screen.price_tag["text"], rng.randint(18, 24), *pal), rng.choice(["tl", "tr", "br"]))
     if screen and screen.name_tag:
-        name = _tag_image(screen.name_tag["text"], rng.randint(12, 15), (0, 0, 0, 150), (255, 255, 255, 255),
-                          bold=False)
+        name = _tag_image(
+            screen.name_tag["text"], rng.randint(12, 15), (0, 0, 0, 150), (255, 255, 255, 255), bold=False
+        )
     for i in range(n):
         t = i / fps
         u = i / max(1, n - 1)
         f = room.copy()
-        _place(f, spr, size * (x0 + (x1 - x0) * u), size * (y0 + (y1 - y0) * u + 0.02 * math.sin(wob * u * 6.3 + ph)),
-               size * (s0 + (s1 - s0) * u), a0 + (a1 - a0) * u + 4 * math.sin(wob * u * 6.3), flip)
+        _place(
+            f,
+            spr,
+            size * (x0 + (x1 - x0) * u),
+            size * (y0 + (y1 - y0) * u + 0.02 * math.sin(wob * u * 6.3 + ph)),
+            size * (s0 + (s1 - s0) * u),
+            a0 + (a1 - a0) * u + 4 * math.sin(wob * u * 6.3),
+            flip,
+        )
         if tag and screen and screen.price_tag and screen.price_tag["t0"] <= t < screen.price_tag["t1"]:
             im, corner = tag
             m = int(size * 0.04)
@@ -177,6 +207,7 @@ def video_frames(p: Product, rng: random.Random, size: int, n: int, fps: int = 1
 
 
 # --- live studio ----------------------------------------------------------------------------------
+
 
 @dataclass
 class OnAir:
@@ -191,7 +222,7 @@ class OnAir:
     _spr: Image.Image | None = field(default=None, repr=False)
 
 
-def plan_on_air(p: Product, start: float, end: float, rng: random.Random, studio: "LiveStudio") -> OnAir:
+def plan_on_air(p: Product, start: float, end: float, rng: random.Random, studio: LiveStudio) -> OnAir:
     """Beside the host, on the side towards the middle; one in four held out at the frame edge instead."""
     hx = studio.host_cx
     cut = rng.random() < 0.25
@@ -218,8 +249,12 @@ def _studio(rng: random.Random, w: int, h: int) -> Image.Image:
         d.rectangle([x, y, x + pw, y + ph], fill=_hsv(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.4, 0.95)))
         if rng.random() < 0.6:
             word = rng.choice(("SALE", "NEW IN", "SHOP", "DEALS", "OPEN", "HOME", "STYLE", "GIFTS"))
-            d.text((x + 4, y + 4), word, font=font(rng.randint(10, 18), bold=True),
-                   fill=_hsv(rng.random(), 0.7, rng.uniform(0.1, 1.0)))
+            d.text(
+                (x + 4, y + 4),
+                word,
+                font=font(rng.randint(10, 18), bold=True),
+                fill=_hsv(rng.random(), 0.7, rng.uniform(0.1, 1.0)),
+            )
     u = h / 128  # shelf rows were laid out at 128 px
     for row in range(rng.randint(2, 4)):  # shelves full of boxes: the busy background of a live room
         y = int(h * (0.1 + 0.17 * row))
@@ -227,23 +262,29 @@ def _studio(rng: random.Random, w: int, h: int) -> Image.Image:
         x = rng.randint(-5, 5)
         while x < w:
             bw, bh = int(rng.randint(5, 14) * u), int(rng.randint(6, 14) * u)
-            d.rectangle([x, y + int(14 * u) - bh, x + bw, y + int(14 * u)],
-                        fill=_hsv(rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.4, 1)))
+            d.rectangle(
+                [x, y + int(14 * u) - bh, x + bw, y + int(14 * u)],
+                fill=_hsv(rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.4, 1)),
+            )
             if bw > 14 and rng.random() < 0.3:  # labels on the boxes
-                d.rectangle([x + 2, y + int(14 * u) - bh // 2, x + bw - 2, y + int(14 * u) - bh // 2 + 3],
-                            fill=(240, 240, 240))
+                d.rectangle(
+                    [x + 2, y + int(14 * u) - bh // 2, x + bw - 2, y + int(14 * u) - bh // 2 + 3], fill=(240, 240, 240)
+                )
             x += bw + int(rng.randint(1, 6) * u)
         for _ in range(rng.choice((0, 0, 1, 2))):  # other goods on the shelf: clutter that looks like products
             side = int(h * rng.uniform(0.08, 0.15))
-            _paste_rotated(img, _distractor(rng, side), rng.randint(0, w), y + int(14 * u) - side // 2,
-                           rng.uniform(-8, 8))
+            _paste_rotated(
+                img, _distractor(rng, side), rng.randint(0, w), y + int(14 * u) - side // 2, rng.uniform(-8, 8)
+            )
     if rng.random() < 0.5:  # a clothes rack
         x0 = rng.randint(0, w - w // 4)
         d.line([x0, int(h * 0.3), x0 + w // 4, int(h * 0.3)], fill=(160, 160, 170), width=3)
         for k in range(rng.randint(4, 9)):
             cx = x0 + 8 + k * (w // 4 - 16) // 9
-            d.rectangle([cx, int(h * 0.31), cx + 12, int(h * 0.31) + rng.randint(30, 60)],
-                        fill=_hsv(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.9)))
+            d.rectangle(
+                [cx, int(h * 0.31), cx + 12, int(h * 0.31) + rng.randint(30, 60)],
+                fill=_hsv(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.9)),
+            )
     r = int(h * rng.uniform(0.06, 0.1))  # ring light
     cx, cy = rng.randint(r, w - r), rng.randint(r, h // 2)
     d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 255, 240), width=max(3, r // 6))
@@ -259,8 +300,12 @@ def _host(rng: random.Random, side: int) -> tuple[Image.Image, tuple, tuple]:
     shirt = _hsv(rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9))
     d.rounded_rectangle([side * 0.1, side * 0.55, side * 0.9, side * 1.2], radius=side * 0.2, fill=shirt + (255,))
     d.ellipse([side * 0.3, side * 0.18, side * 0.7, side * 0.62], fill=skin + (255,))
-    d.chord([side * 0.28, side * 0.12, side * 0.72, side * 0.5], 180, 360,
-            fill=_hsv(rng.random(), 0.4, rng.uniform(0.1, 0.5)) + (255,))
+    d.chord(
+        [side * 0.28, side * 0.12, side * 0.72, side * 0.5],
+        180,
+        360,
+        fill=_hsv(rng.random(), 0.4, rng.uniform(0.1, 0.5)) + (255,),
+    )
     eye = (40, 30, 30, 255)
     for ex in (0.42, 0.58):
         d.ellipse([side * (ex - 0.02), side * 0.38, side * (ex + 0.02), side * 0.42], fill=eye)
@@ -269,13 +314,21 @@ def _host(rng: random.Random, side: int) -> tuple[Image.Image, tuple, tuple]:
 
 
 # overlay palettes: (card fill, main ink, secondary ink)
-CARD_STYLES = (((255, 214, 0, 245), (20, 20, 20, 255), (90, 70, 0, 255)),
-               ((230, 30, 50, 240), (255, 255, 255, 255), (255, 210, 210, 255)),
-               ((20, 20, 24, 215), (255, 220, 40, 255), (200, 200, 200, 255)),
-               ((255, 255, 255, 240), (210, 20, 40, 255), (110, 110, 110, 255)),
-               ((255, 90, 160, 240), (255, 255, 255, 255), (255, 225, 240, 255)))
-BADGE_COLOURS = ((230, 30, 50, 255), (255, 140, 0, 255), (30, 160, 80, 255), (40, 90, 220, 255),
-                 (150, 40, 200, 255), (20, 20, 20, 230))
+CARD_STYLES = (
+    ((255, 214, 0, 245), (20, 20, 20, 255), (90, 70, 0, 255)),
+    ((230, 30, 50, 240), (255, 255, 255, 255), (255, 210, 210, 255)),
+    ((20, 20, 24, 215), (255, 220, 40, 255), (200, 200, 200, 255)),
+    ((255, 255, 255, 240), (210, 20, 40, 255), (110, 110, 110, 255)),
+    ((255, 90, 160, 240), (255, 255, 255, 255), (255, 225, 240, 255)),
+)
+BADGE_COLOURS = (
+    (230, 30, 50, 255),
+    (255, 140, 0, 255),
+    (30, 160, 80, 255),
+    (40, 90, 220, 255),
+    (150, 40, 200, 255),
+    (20, 20, 20, 230),
+)
 
 
 def price_card_image(text: str, old_text: str | None, size: int, style: tuple, label: str | None) -> Image.Image:
@@ -330,7 +383,7 @@ def badge_image(text: str, size: int, colour: tuple) -> Image.Image:
 
 
 def chat_line_image(user: str, text: str, size: int, width: int, user_ink: tuple) -> Image.Image:
-    """"user  message", wrapped to the panel width (two lines at most)."""
+    """ "user  message", wrapped to the panel width (two lines at most)."""
     fu, fm = font(size, bold=True), font(size)
     uw = int(fu.getlength(user + "  "))
     words, cur = text.split(), ""
@@ -356,6 +409,7 @@ def chat_line_image(user: str, text: str, size: int, width: int, user_ink: tuple
 @dataclass
 class ScreenItem:
     """One overlay: its image, where it goes (pixels) and when it shows."""
+
     image: Image.Image
     x: int
     y: int
@@ -363,8 +417,12 @@ class ScreenItem:
     t1: float
 
     def box(self, w: int, h: int) -> list[float]:
-        return [round(max(0, self.x) / w, 4), round(max(0, self.y) / h, 4),
-                round(min(w, self.x + self.image.width) / w, 4), round(min(h, self.y + self.image.height) / h, 4)]
+        return [
+            round(max(0, self.x) / w, 4),
+            round(max(0, self.y) / h, 4),
+            round(min(w, self.x + self.image.width) / w, 4),
+            round(min(h, self.y + self.image.height) / h, 4),
+        ]
 
 
 class LiveStudio:
@@ -460,7 +518,7 @@ class LiveStudio:
         for it in self.items:
             if it.t0 <= t < it.t1:
                 _paste_clipped(f, it.image, it.x, it.y)
-        shown = [im for t0, t1, im in self.chat if t0 <= t < t1][-self.chat_lines:]
+        shown = [im for t0, t1, im in self.chat if t0 <= t < t1][-self.chat_lines :]
         if shown:
             ph = sum(im.height + 3 for im in shown) + 8
             x0 = 6 if self.chat_left else w - self.chat_w - 6

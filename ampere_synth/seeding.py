@@ -1,5 +1,6 @@
 """Per-item random streams derived from (seed, names), so no item depends on global state or on
 the order in which workers happen to build things."""
+
 from __future__ import annotations
 
 import hashlib

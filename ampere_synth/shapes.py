@@ -3,6 +3,7 @@
 Members of a look-alike group get pixel-identical sprites: the drawing depends only on category,
 shape, colour and pattern, never on the product id.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,6 +18,8 @@ _K = S / 192  # the drawings were laid out at 192 px: line widths in pixels scal
 
 def _w(px: int) -> int:
     return max(1, int(round(px * _K)))
+
+
 DARK = (52, 52, 58, 255)
 LIGHT = (240, 240, 236, 255)
 
@@ -72,8 +75,10 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         if shape == "straight":
             body.rectangle(_box(0.2, 0.22, 0.68, 0.86), fill=W)
         else:
-            body.polygon([tuple(_box(0.16, 0.22)), tuple(_box(0.72, 0.22)), tuple(_box(0.62, 0.86)),
-                          tuple(_box(0.26, 0.86))], fill=W)
+            body.polygon(
+                [tuple(_box(0.16, 0.22)), tuple(_box(0.72, 0.22)), tuple(_box(0.62, 0.86)), tuple(_box(0.26, 0.86))],
+                fill=W,
+            )
         det.ellipse(_box(0.2, 0.18, 0.68, 0.27) if shape == "straight" else _box(0.16, 0.18, 0.72, 0.27), fill=DARK)
     elif category == "sneaker":
         if shape == "low":
@@ -99,15 +104,21 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
         if shape == "dome":
             body.chord(_box(0.16, 0.1, 0.84, 0.7), 180, 360, fill=W)
         else:
-            body.polygon([tuple(_box(0.36, 0.1)), tuple(_box(0.64, 0.1)), tuple(_box(0.82, 0.42)),
-                          tuple(_box(0.18, 0.42))], fill=W)
+            body.polygon(
+                [tuple(_box(0.36, 0.1)), tuple(_box(0.64, 0.1)), tuple(_box(0.82, 0.42)), tuple(_box(0.18, 0.42))],
+                fill=W,
+            )
         det.rectangle(_box(0.47, 0.4, 0.53, 0.86), fill=DARK)
         det.ellipse(_box(0.28, 0.82, 0.72, 0.94), fill=DARK)
     elif category == "bottle":
-        body.rounded_rectangle(_box(0.37, 0.24, 0.63, 0.94) if shape == "slim" else _box(0.26, 0.3, 0.74, 0.94),
-                               radius=0.08 * S, fill=W)
-        det.rounded_rectangle(_box(0.42, 0.08, 0.58, 0.26) if shape == "slim" else _box(0.38, 0.14, 0.62, 0.32),
-                              radius=0.03 * S, fill=DARK)
+        body.rounded_rectangle(
+            _box(0.37, 0.24, 0.63, 0.94) if shape == "slim" else _box(0.26, 0.3, 0.74, 0.94), radius=0.08 * S, fill=W
+        )
+        det.rounded_rectangle(
+            _box(0.42, 0.08, 0.58, 0.26) if shape == "slim" else _box(0.38, 0.14, 0.62, 0.32),
+            radius=0.03 * S,
+            fill=DARK,
+        )
     elif category == "headphones":
         body.arc(_box(0.18, 0.1, 0.82, 0.8), 180, 360, fill=W, width=int(0.08 * S))
         body.line(_box(0.22, 0.45, 0.22, 0.6), fill=W, width=int(0.07 * S))
@@ -132,19 +143,23 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
     elif category == "hat":
         if shape == "cap":
             body.chord(_box(0.14, 0.3, 0.74, 0.9), 180, 360, fill=W)
-            body.polygon([tuple(_box(0.6, 0.56)), tuple(_box(0.94, 0.6)), tuple(_box(0.9, 0.66)),
-                          tuple(_box(0.6, 0.64))], fill=W)
+            body.polygon(
+                [tuple(_box(0.6, 0.56)), tuple(_box(0.94, 0.6)), tuple(_box(0.9, 0.66)), tuple(_box(0.6, 0.64))], fill=W
+            )
             det.ellipse(_box(0.41, 0.27, 0.47, 0.33), fill=DARK)
         else:
             body.ellipse(_box(0.06, 0.56, 0.94, 0.76), fill=W)
-            body.polygon([tuple(_box(0.28, 0.26)), tuple(_box(0.72, 0.26)), tuple(_box(0.8, 0.66)),
-                          tuple(_box(0.2, 0.66))], fill=W)
+            body.polygon(
+                [tuple(_box(0.28, 0.26)), tuple(_box(0.72, 0.26)), tuple(_box(0.8, 0.66)), tuple(_box(0.2, 0.66))],
+                fill=W,
+            )
             det.line(_box(0.24, 0.56, 0.76, 0.56), fill=DARK, width=_w(4))
     elif category == "handbag":
         if shape == "tote":
             det.arc(_box(0.3, 0.14, 0.7, 0.6), 180, 360, fill=DARK, width=int(0.035 * S))
-            body.polygon([tuple(_box(0.2, 0.38)), tuple(_box(0.8, 0.38)), tuple(_box(0.86, 0.9)),
-                          tuple(_box(0.14, 0.9))], fill=W)
+            body.polygon(
+                [tuple(_box(0.2, 0.38)), tuple(_box(0.8, 0.38)), tuple(_box(0.86, 0.9)), tuple(_box(0.14, 0.9))], fill=W
+            )
         else:
             body.rounded_rectangle(_box(0.12, 0.4, 0.88, 0.76), radius=0.04 * S, fill=W)
             det.line([tuple(_box(0.12, 0.42)), tuple(_box(0.5, 0.6)), tuple(_box(0.88, 0.42))], fill=DARK, width=_w(4))
@@ -154,10 +169,22 @@ def _draw(category: str, shape: str, body: ImageDraw.ImageDraw, det: ImageDraw.I
             body.ellipse(_box(0.2, 0.32, 0.8, 0.94), fill=W)
             body.rectangle(_box(0.4, 0.12, 0.6, 0.4), fill=W)
         else:
-            body.polygon([tuple(_box(0.36, 0.06)), tuple(_box(0.64, 0.06)), tuple(_box(0.58, 0.3)),
-                          tuple(_box(0.68, 0.7)), tuple(_box(0.6, 0.95)), tuple(_box(0.4, 0.95)),
-                          tuple(_box(0.32, 0.7)), tuple(_box(0.42, 0.3))], fill=W)
-        det.line(_box(0.38, 0.12, 0.62, 0.12) if shape == "round" else _box(0.36, 0.07, 0.64, 0.07), fill=DARK, width=_w(5))
+            body.polygon(
+                [
+                    tuple(_box(0.36, 0.06)),
+                    tuple(_box(0.64, 0.06)),
+                    tuple(_box(0.58, 0.3)),
+                    tuple(_box(0.68, 0.7)),
+                    tuple(_box(0.6, 0.95)),
+                    tuple(_box(0.4, 0.95)),
+                    tuple(_box(0.32, 0.7)),
+                    tuple(_box(0.42, 0.3)),
+                ],
+                fill=W,
+            )
+        det.line(
+            _box(0.38, 0.12, 0.62, 0.12) if shape == "round" else _box(0.36, 0.07, 0.64, 0.07), fill=DARK, width=_w(5)
+        )
     elif category == "speaker":
         if shape == "cylinder":
             body.rounded_rectangle(_box(0.3, 0.1, 0.7, 0.92), radius=0.14 * S, fill=W)
@@ -187,21 +214,32 @@ def sprite(category: str, shape: str, colour: str, pattern: str, size: int = 256
     return out.resize((size, size), Image.Resampling.LANCZOS)
 
 
-
 # where a brand is printed on each drawing (centre, fractions of the sprite side)
 LABEL_AT: dict[tuple[str, str], tuple[float, float]] = {
-    ("backpack", "rounded"): (0.5, 0.42), ("backpack", "boxy"): (0.5, 0.42),
-    ("mug", "straight"): (0.44, 0.56), ("mug", "tapered"): (0.44, 0.56),
-    ("sneaker", "low"): (0.3, 0.62), ("sneaker", "high"): (0.26, 0.5),
-    ("watch", "round"): (0.5, 0.6), ("watch", "square"): (0.5, 0.6),
-    ("lamp", "dome"): (0.5, 0.32), ("lamp", "cone"): (0.5, 0.32),
-    ("bottle", "slim"): (0.5, 0.6), ("bottle", "wide"): (0.5, 0.62),
-    ("headphones", "over-ear"): (0.23, 0.69), ("headphones", "on-ear"): (0.23, 0.68),
-    ("chair", "armchair"): (0.5, 0.32), ("chair", "stool"): (0.5, 0.29),
-    ("hat", "cap"): (0.42, 0.52), ("hat", "bucket"): (0.5, 0.45),
-    ("handbag", "tote"): (0.5, 0.66), ("handbag", "clutch"): (0.5, 0.7),
-    ("vase", "round"): (0.5, 0.66), ("vase", "tall"): (0.5, 0.6),
-    ("speaker", "cylinder"): (0.5, 0.2), ("speaker", "box"): (0.5, 0.89),
+    ("backpack", "rounded"): (0.5, 0.42),
+    ("backpack", "boxy"): (0.5, 0.42),
+    ("mug", "straight"): (0.44, 0.56),
+    ("mug", "tapered"): (0.44, 0.56),
+    ("sneaker", "low"): (0.3, 0.62),
+    ("sneaker", "high"): (0.26, 0.5),
+    ("watch", "round"): (0.5, 0.6),
+    ("watch", "square"): (0.5, 0.6),
+    ("lamp", "dome"): (0.5, 0.32),
+    ("lamp", "cone"): (0.5, 0.32),
+    ("bottle", "slim"): (0.5, 0.6),
+    ("bottle", "wide"): (0.5, 0.62),
+    ("headphones", "over-ear"): (0.23, 0.69),
+    ("headphones", "on-ear"): (0.23, 0.68),
+    ("chair", "armchair"): (0.5, 0.32),
+    ("chair", "stool"): (0.5, 0.29),
+    ("hat", "cap"): (0.42, 0.52),
+    ("hat", "bucket"): (0.5, 0.45),
+    ("handbag", "tote"): (0.5, 0.66),
+    ("handbag", "clutch"): (0.5, 0.7),
+    ("vase", "round"): (0.5, 0.66),
+    ("vase", "tall"): (0.5, 0.6),
+    ("speaker", "cylinder"): (0.5, 0.2),
+    ("speaker", "box"): (0.5, 0.89),
 }
 
 

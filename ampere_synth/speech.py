@@ -6,6 +6,7 @@ held-out part (flite's voices and two espeak-ng variants, said only in the held-
 sox runs with -D (no dither): its dither is random per run and would make the audio differ between
 two builds of the same seed. Noise and music are drawn from the item's own numpy generator.
 """
+
 from __future__ import annotations
 
 import random
@@ -20,11 +21,25 @@ import numpy as np
 SR = 16000
 # espeak-ng voices and variants that exist in Debian's package (no mbrola)
 VOICES = ("en-us", "en-gb", "en+m3", "en+f2", "en-us+f3", "en-gb-x-rp+m7", "en-gb-scotland", "en+f4")
-FIT_VOICES = (("espeak-ng", "en-us"), ("espeak-ng", "en-gb"), ("espeak-ng", "en+m3"), ("espeak-ng", "en+f2"),
-              ("espeak-ng", "en-us+f3"), ("espeak-ng", "en-gb-x-rp+m7"))
+FIT_VOICES = (
+    ("espeak-ng", "en-us"),
+    ("espeak-ng", "en-gb"),
+    ("espeak-ng", "en+m3"),
+    ("espeak-ng", "en+f2"),
+    ("espeak-ng", "en-us+f3"),
+    ("espeak-ng", "en-gb-x-rp+m7"),
+)
 # Debian's flite voices (kal is 8 kHz, resampled like the rest) and two espeak-ng variants fitting never hears
-HELDOUT_VOICES = (("flite", "kal"), ("flite", "kal16"), ("flite", "awb"), ("flite", "rms"), ("flite", "slt"),
-                  ("flite", "slt"), ("espeak-ng", "en-gb-scotland"), ("espeak-ng", "en+f4"))
+HELDOUT_VOICES = (
+    ("flite", "kal"),
+    ("flite", "kal16"),
+    ("flite", "awb"),
+    ("flite", "rms"),
+    ("flite", "slt"),
+    ("flite", "slt"),
+    ("espeak-ng", "en-gb-scotland"),
+    ("espeak-ng", "en+f4"),
+)
 FLITE_F0 = {"kal": 105.0, "kal16": 105.0, "awb": 110.0, "rms": 105.0, "slt": 170.0}  # mean pitch, Hz
 
 
@@ -45,13 +60,18 @@ def check_tools(heldout: bool = False) -> None:
     """espeak-ng and sox always; flite when held-out streams are to be spoken."""
     missing = [t for t in ("espeak-ng", "sox") + (("flite",) if heldout else ()) if shutil.which(t) is None]
     if missing:
-        raise RuntimeError(f"the data generator needs {' and '.join(missing)} on PATH "
-                           f"(Debian: apt-get install {' '.join(missing)})")
+        raise RuntimeError(
+            f"the data generator needs {' and '.join(missing)} on PATH (Debian: apt-get install {' '.join(missing)})"
+        )
 
 
 def _resample(wav: bytes) -> np.ndarray:
-    raw = subprocess.run(["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SR), "-e", "signed", "-b", "16",
-                          "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        ["sox", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SR), "-e", "signed", "-b", "16", "-c", "1", "-"],
+        input=wav,
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
 
 
@@ -59,9 +79,23 @@ def _flite(text: str, voice: Voice) -> bytes:
     f0 = FLITE_F0.get(voice.name, 120.0) * (0.85 + 0.3 * (voice.pitch - 35) / 30)
     with tempfile.TemporaryDirectory(prefix="ampere-flite-") as d:
         out = Path(d) / "s.wav"
-        subprocess.run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={170 / voice.speed:.3f}",
-                        "--setf", f"int_f0_target_mean={f0:.1f}", "-t", text, "-o", str(out)],
-                       capture_output=True, check=True)
+        subprocess.run(
+            [
+                "flite",
+                "-voice",
+                voice.name,
+                "--setf",
+                f"duration_stretch={170 / voice.speed:.3f}",
+                "--setf",
+                f"int_f0_target_mean={f0:.1f}",
+                "-t",
+                text,
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            check=True,
+        )
         return out.read_bytes()
 
 
@@ -69,18 +103,28 @@ def speak(text: str, voice: Voice) -> np.ndarray:
     """One utterance as float32 mono at 16 kHz."""
     if voice.engine == "flite":
         return _resample(_flite(text, voice))
-    wav = subprocess.run(["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch),
-                          "--stdin", "--stdout"], input=text.encode(), capture_output=True, check=True).stdout
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdin", "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
     return _resample(wav)
 
 
 def trim_silence(x: np.ndarray, thresh: float = 1e-3) -> np.ndarray:
     idx = np.flatnonzero(np.abs(x) > thresh)
-    return x[idx[0]: idx[-1] + 1] if len(idx) else x[:0]
+    return x[idx[0] : idx[-1] + 1] if len(idx) else x[:0]
 
 
-def speak_sentences(sentences: list, voice: Voice, rng: random.Random, max_s: float | None = None,
-                    min_count: int = 0, pause_s: tuple[float, float] = (0.15, 0.6)) -> tuple[np.ndarray, list]:
+def speak_sentences(
+    sentences: list,
+    voice: Voice,
+    rng: random.Random,
+    max_s: float | None = None,
+    min_count: int = 0,
+    pause_s: tuple[float, float] = (0.15, 0.6),
+) -> tuple[np.ndarray, list]:
     """Speak sentences (strings or objects with .text) in order with short pauses; stop before one
     would pass max_s (the first min_count sentences are always spoken). Returns (audio, spoken) where
     spoken holds (sentence, t0, t1): each sentence actually spoken with its span in the audio, seconds."""
@@ -103,7 +147,7 @@ def fit(x: np.ndarray, n: int, lead: int = 0) -> np.ndarray:
     """x placed at sample `lead` of a zero buffer of n samples (cut if longer)."""
     out = np.zeros(n, np.float32)
     seg = x[: max(0, n - lead)]
-    out[lead: lead + len(seg)] = seg
+    out[lead : lead + len(seg)] = seg
     return out
 
 
@@ -113,7 +157,7 @@ def noise_bed(n: int, rng: np.random.Generator) -> np.ndarray:
     a = float(rng.uniform(0.0, 0.95))  # one-pole low-pass: 0 = white, close to 1 = rumble
     if a > 0:
         k = np.arange(256, dtype=np.float32)
-        white = np.convolve(white, (1 - a) * a ** k, mode="same").astype(np.float32)
+        white = np.convolve(white, (1 - a) * a**k, mode="same").astype(np.float32)
     return white / (np.std(white) + 1e-9)
 
 
@@ -128,7 +172,9 @@ def music_bed(n: int, rng: np.random.Generator) -> np.ndarray:
     notes = []
     for st in steps:
         f = root * 2 ** (st / 12)
-        notes.append(env * (np.sin(2 * np.pi * f * t) + 0.4 * np.sin(4 * np.pi * f * t) + 0.2 * np.sin(6 * np.pi * f * t)))
+        notes.append(
+            env * (np.sin(2 * np.pi * f * t) + 0.4 * np.sin(4 * np.pi * f * t) + 0.2 * np.sin(6 * np.pi * f * t))
+        )
     loop = np.concatenate(notes + notes[-2:0:-1]).astype(np.float32)
     out = np.tile(loop, n // len(loop) + 1)[:n]
     return out / (np.std(out) + 1e-9)
@@ -137,8 +183,8 @@ def music_bed(n: int, rng: np.random.Generator) -> np.ndarray:
 def mix_at_snr(speech: np.ndarray, bed: np.ndarray, snr_db: float) -> np.ndarray:
     """Add bed so that speech power / bed power = snr_db, measured on the voiced samples only."""
     voiced = speech[np.abs(speech) > 1e-3]
-    p_speech = float(np.mean(voiced ** 2)) if len(voiced) else 1e-4
-    p_bed = float(np.mean(bed ** 2)) + 1e-12
+    p_speech = float(np.mean(voiced**2)) if len(voiced) else 1e-4
+    p_bed = float(np.mean(bed**2)) + 1e-12
     out = speech + bed * np.sqrt(p_speech / (p_bed * 10 ** (snr_db / 10)))
     peak = float(np.max(np.abs(out))) if len(out) else 0.0
     return (out * (0.95 / peak) if peak > 0.95 else out).astype(np.float32)

@@ -1,4 +1,5 @@
 """The generator's truth, and how live tags are scored against it."""
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,14 @@ def score_tags(tags: list[dict], streams: dict[str, list[dict]]) -> TagScore:
             continue
         n += 1
         correct += int(t["product_id"] == truth)
-    return TagScore(windows=n, correct=correct, null_windows=null, null_recalled=null_hit, said_none=said_none,
-                    said_none_right=said_none_right)
+    return TagScore(
+        windows=n,
+        correct=correct,
+        null_windows=null,
+        null_recalled=null_hit,
+        said_none=said_none,
+        said_none_right=said_none_right,
+    )
 
 
 def expected_windows(duration: float, window_s: float, hop_s: float, min_tail_s: float | None = None) -> int:

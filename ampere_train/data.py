@@ -3,17 +3,22 @@
 Frames are decoded once per split and cached as .npy under ``DATASET/cache/encoders/`` (decoding is
 the slow part); texts are cheap and re-read every time so a new raw_asr/summary file is picked up.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from encoders.frames import fit_box, load_image, sample_video_frames, segment_centres
+
+if TYPE_CHECKING:
+    import torch
 
 DOMAINS = ("page", "video", "live")
 TEXT_MODES = ("script", "raw_asr", "asr_names", "summary", "none")  # asr_names: ASR, catalogue names corrected
@@ -77,7 +82,9 @@ def product_splits(dataset_dir: Path) -> dict[str, str]:
 
 def product_groups(dataset_dir: Path) -> dict[str, str]:
     """product id -> its look-alike group (the product itself where the dataset has no groups)."""
-    return {p["product_id"]: p.get("group") or p["product_id"] for p in read_jsonl(Path(dataset_dir) / "products.jsonl")}
+    return {
+        p["product_id"]: p.get("group") or p["product_id"] for p in read_jsonl(Path(dataset_dir) / "products.jsonl")
+    }
 
 
 def live_boxes(dataset_dir: Path, items: list[Item], k: int, fit: str = "squash") -> np.ndarray | None:
@@ -125,9 +132,15 @@ def live_windows(dataset_dir: Path, window_s: float | None = None, hop_s: float 
                     continue  # intro, outro, breaks: no product on air
                 t = float(seg["start"])
                 while True:  # windows inside the segment; the last one is clipped to its end
-                    wins.append({"id": f"{sid}:{int(round(t * 1000))}", "stream_id": sid,
-                                 "product_id": seg["product_id"], "start": t,
-                                 "end": min(t + window_s, seg["end"])})
+                    wins.append(
+                        {
+                            "id": f"{sid}:{int(round(t * 1000))}",
+                            "stream_id": sid,
+                            "product_id": seg["product_id"],
+                            "start": t,
+                            "end": min(t + window_s, seg["end"]),
+                        }
+                    )
                     if t + window_s >= seg["end"]:
                         break
                     t += hop_s
@@ -156,11 +169,14 @@ def _read_texts(dataset_dir: Path, text_mode: str) -> dict[str, str]:
     path = dataset_dir / "texts" / f"{text_mode}.jsonl"
     if not path.is_file():
         raise FileNotFoundError(
-            f"text_mode={text_mode!r} needs {path} (lines {{\"id\", \"text\"}} for video and window ids), "
-            f"made by the ASR/summary stage; run it first or use text_mode='script'")
+            f'text_mode={text_mode!r} needs {path} (lines {{"id", "text"}} for video and window ids), '
+            f"made by the ASR/summary stage; run it first or use text_mode='script'"
+        )
     # a summarizer's "nothing about a product" marker embeds as no text, as in the live path
-    return {r["id"]: ("" if (r.get("text") or "").strip().lower() in ("empty", "none") else r["text"])
-            for r in read_jsonl(path)}
+    return {
+        r["id"]: ("" if (r.get("text") or "").strip().lower() in ("empty", "none") else r["text"])
+        for r in read_jsonl(path)
+    }
 
 
 def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tuple[dict[str, list[Item]], int]:
@@ -192,17 +208,42 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
             out["page"].append(Item(r["id"], "page", r["product_id"], title, r["image"]))
     for r in read_jsonl(dataset_dir / "videos.jsonl"):
         if keep(r["product_id"]):
-            out["video"].append(Item(r["id"], "video", r["product_id"], speech(r["id"], r.get("script", "")),
-                                     r["path"], 0.0, float(r["duration"])))
+            out["video"].append(
+                Item(
+                    r["id"],
+                    "video",
+                    r["product_id"],
+                    speech(r["id"], r.get("script", "")),
+                    r["path"],
+                    0.0,
+                    float(r["duration"]),
+                )
+            )
     for w in live_windows(dataset_dir):
         if w.get("product_id") is not None and keep(w["product_id"]):  # windows with no product on air: skipped
-            out["live"].append(Item(w["id"], "live", w["product_id"], speech(w["id"], w["script"]),
-                                    w["path"], float(w["start"]), float(w["end"])))
+            out["live"].append(
+                Item(
+                    w["id"],
+                    "live",
+                    w["product_id"],
+                    speech(w["id"], w["script"]),
+                    w["path"],
+                    float(w["start"]),
+                    float(w["end"]),
+                )
+            )
     return out, missing
 
 
-def decode_frames(dataset_dir: Path, items: list[Item], domain: str, k: int, size: int,
-                  progress: Callable[[str], None] | None = None, fit: str = "squash") -> np.ndarray:
+def decode_frames(
+    dataset_dir: Path,
+    items: list[Item],
+    domain: str,
+    k: int,
+    size: int,
+    progress: Callable[[str], None] | None = None,
+    fit: str = "squash",
+) -> np.ndarray:
     """uint8 [N, k, size, size, 3]; ``fit`` (ModelConfig.image_fit) squares frames as the runtime does."""
     if domain == "page":
         arr = np.zeros((len(items), 1, size, size, 3), np.uint8)
@@ -217,14 +258,22 @@ def decode_frames(dataset_dir: Path, items: list[Item], domain: str, k: int, siz
         times = [t for i in idx for t in segment_centres(items[i].start, items[i].end, k)]
         frames = sample_video_frames(dataset_dir / src, times, size, fit)
         for j, i in enumerate(idx):
-            arr[i] = frames[j * k:(j + 1) * k]
+            arr[i] = frames[j * k : (j + 1) * k]
         if progress and n % 20 == 0:
             progress(f"  decoded {n}/{len(by_file)} {domain} files")
     return arr
 
 
-def load_split(dataset_dir: str | Path, split: str, k: int, size: int, text_mode: str = "script",
-               cache: bool = True, progress: Callable[[str], None] | None = None, fit: str = "squash") -> SplitData:
+def load_split(
+    dataset_dir: str | Path,
+    split: str,
+    k: int,
+    size: int,
+    text_mode: str = "script",
+    cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+    fit: str = "squash",
+) -> SplitData:
     dataset_dir = Path(dataset_dir)
     items, missing = list_items(dataset_dir, split, text_mode)
     domains = {}
@@ -252,6 +301,7 @@ def load_split(dataset_dir: str | Path, split: str, k: int, size: int, text_mode
 
 
 # --- torch-side augmentation (no torchvision here)
+
 
 def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generator=None, group: int = 1, masks=None):
     """Random resized crop + horizontal flip for x [N, 3, H, W] float, via one affine grid_sample.
@@ -286,7 +336,7 @@ def random_resized_crop_flip(x, scale=(0.64, 1.0), ratio=(3 / 4, 4 / 3), generat
     return y, F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _per_clip(m: int, p: float, generator) -> "torch.Tensor":
+def _per_clip(m: int, p: float, generator) -> torch.Tensor:
     import torch
 
     return torch.rand(m, generator=generator) < p
@@ -342,7 +392,7 @@ def colour_shift(x, p: float, generator=None, group: int = 1):
     n = x.shape[0]
     m = n // group
     pick = _per_clip(m, p, generator)
-    u = lambda lo, hi: torch.empty(m).uniform_(lo, hi, generator=generator)  # noqa: E731
+    u = lambda lo, hi: torch.empty(m).uniform_(lo, hi, generator=generator)
     bright, contrast, sat, hue = u(0.8, 1.2), u(0.8, 1.2), u(0.8, 1.2), u(-math.pi / 18, math.pi / 18)
     gain = torch.empty(m, 3).uniform_(0.95, 1.05, generator=generator)
     if not pick.any():
@@ -353,7 +403,7 @@ def colour_shift(x, p: float, generator=None, group: int = 1):
     cos, sin = hue.cos().view(m, 1, 1), hue.sin().view(m, 1, 1)
     rot = cos * torch.eye(3) + (1 - cos) * torch.outer(k, k) + sin * kx  # [m, 3, 3]
     rot = rot * gain.unsqueeze(1)  # gain per output channel
-    rep = lambda t: t.repeat_interleave(group, dim=0).to(x.dtype)  # noqa: E731
+    rep = lambda t: t.repeat_interleave(group, dim=0).to(x.dtype)
     y = torch.einsum("nij,njhw->nihw", rep(rot), x) * rep(bright).view(n, 1, 1, 1)
     grey = y.mean(dim=1, keepdim=True)
     y = grey + (y - grey) * rep(sat).view(n, 1, 1, 1)

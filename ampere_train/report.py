@@ -1,4 +1,5 @@
 """A picture of retrieval: live-window queries and their top page hits (green = same product)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,19 @@ from pathlib import Path
 import numpy as np
 
 
-def retrieval_grid(split, embeddings: dict[str, np.ndarray], out: Path, query: str = "live", gallery: str = "page",
-                   rows: int = 6, top: int = 5, seed: int = 0) -> Path:
+def retrieval_grid(
+    split,
+    embeddings: dict[str, np.ndarray],
+    out: Path,
+    query: str = "live",
+    gallery: str = "page",
+    rows: int = 6,
+    top: int = 5,
+    seed: int = 0,
+) -> Path:
     """Save a PNG: each row is one query (its middle frame and its text) and its ``top`` gallery hits."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

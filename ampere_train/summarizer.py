@@ -11,6 +11,7 @@ exactly the weights llama.cpp runs. Only the top layers get adapters (backward s
 only v/o projections and the MLP (the q/k rows are permuted in GGUF files; leaving them out keeps the
 export a plain copy). The adapter is written as a GGUF LoRA file that llama.cpp applies at load.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,31 +19,36 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from ampere.facts import Facts, merge
 from ampere.summarize import adapter_prompt
 from ampere_train.factscore import heard_facts, truth_facts
 
-TARGET_MODULES = {"v_proj": "attn_v", "o_proj": "attn_output", "gate_proj": "ffn_gate",
-                  "up_proj": "ffn_up", "down_proj": "ffn_down"}
+TARGET_MODULES = {
+    "v_proj": "attn_v",
+    "o_proj": "attn_output",
+    "gate_proj": "ffn_gate",
+    "up_proj": "ffn_up",
+    "down_proj": "ffn_down",
+}
 
 
 @dataclass
 class Pair:
     item_id: str
-    before: str      # keyed facts line known before this item ("none" for a video or a new stream)
+    before: str  # keyed facts line known before this item ("none" for a video or a new stream)
     transcript: str
-    target: str      # keyed facts line
+    target: str  # keyed facts line
 
 
 @dataclass
 class LoraTrainConfig:
     rank: int = 8
     alpha: float = 16.0
-    top_layers: int = 12      # adapters on the last N of SmolLM2's 30 layers
+    top_layers: int = 12  # adapters on the last N of SmolLM2's 30 layers
     steps: int = 300
     batch_size: int = 8
     lr: float = 1e-3
@@ -53,11 +59,11 @@ class LoraTrainConfig:
     # most windows only carry what was known; pairs where the facts change (a product named, a new
     # product on air) are the ones that teach, so they are drawn this many times as often
     change_weight: int = 3
-    init: str | None = None   # an adapter file to continue from
+    init: str | None = None  # an adapter file to continue from
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper=None) -> list[Pair]:
@@ -88,7 +94,7 @@ def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper
             if pid is None:
                 # no product on air (intro, outro, a break): the target is none and what was known is reset.
                 # Its words may reach into the products around it, so both must be in the splits asked for.
-                nxt = next((x["product_id"] for x in wins[i + 1:] if x["product_id"] is not None), None)
+                nxt = next((x["product_id"] for x in wins[i + 1 :] if x["product_id"] is not None), None)
                 ok = all(q is None or products[q]["split"] in splits for q in (on_air, nxt))
                 if ok and w["id"] in asr:
                     pairs.append(Pair(w["id"], state.line(), asr[w["id"]], Facts().line()))
@@ -108,13 +114,14 @@ def build_pairs(dataset_dir: Path, splits: tuple[str, ...] = ("train",), snapper
     return pairs
 
 
-
 # --- training -------------------------------------------------------------------------------------
+
 
 def load_base(gguf_path: Path):
     """(model, tokenizer) in transformers, dequantized from the GGUF file llama.cpp runs."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     gguf_path = Path(gguf_path)
     tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
@@ -127,8 +134,9 @@ def _encode(tok, pair: Pair) -> tuple[list[int], list[int]]:
     return p + t, [-100] * len(p) + t
 
 
-def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrainConfig,
-               progress: Callable[[str], None] = print) -> dict:
+def train_lora(
+    pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrainConfig, progress: Callable[[str], None] = print
+) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -141,25 +149,38 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
     pairs = list(pairs)
     rng.shuffle(pairs)
     if cfg.max_pairs:
-        pairs = pairs[:cfg.max_pairs]
+        pairs = pairs[: cfg.max_pairs]
     t0 = time.time()
     model, tok = load_base(gguf_path)
     n_layers = model.config.num_hidden_layers
     layers = list(range(max(0, n_layers - cfg.top_layers), n_layers))
-    lcfg = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, bias="none",
-                      target_modules=list(TARGET_MODULES), layers_to_transform=layers, task_type="CAUSAL_LM")
+    lcfg = LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha,
+        lora_dropout=0.0,
+        bias="none",
+        target_modules=list(TARGET_MODULES),
+        layers_to_transform=layers,
+        task_type="CAUSAL_LM",
+    )
     model = get_peft_model(model, lcfg)
     if cfg.init:
         progress(f"summarizer train: starting from {cfg.init} ({load_gguf_adapter(model, Path(cfg.init))} tensors)")
     model.train()
-    progress(f"summarizer train: {len(pairs)} pairs, LoRA r={cfg.rank} on layers {layers[0]}-{layers[-1]}, "
-             f"{cfg.steps} steps of {cfg.batch_size} (base loaded in {time.time() - t0:.0f} s)")
+    progress(
+        f"summarizer train: {len(pairs)} pairs, LoRA r={cfg.rank} on layers {layers[0]}-{layers[-1]}, "
+        f"{cfg.steps} steps of {cfg.batch_size} (base loaded in {time.time() - t0:.0f} s)"
+    )
     encoded = [_encode(tok, p) for p in pairs]
     pool = [i for i, p in enumerate(pairs) for _ in range(cfg.change_weight if p.target != p.before else 1)]
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup)) * 0.5 * (
-        1 + math.cos(math.pi * min(1.0, s / max(1, cfg.steps)))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / max(1, cfg.warmup)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, cfg.steps))))
+        ),
+    )
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     order: list[int] = []
     curve = []
@@ -175,9 +196,9 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
         labels = torch.full((len(batch), width), -100, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for i, (x, y) in enumerate(batch):
-            ids[i, :len(x)] = torch.tensor(x)
-            labels[i, :len(y)] = torch.tensor(y)
-            mask[i, :len(x)] = 1
+            ids[i, : len(x)] = torch.tensor(x)
+            labels[i, : len(y)] = torch.tensor(y)
+            mask[i, : len(x)] = 1
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
         loss.backward()
@@ -187,10 +208,18 @@ def train_lora(pairs: list[Pair], gguf_path: Path, out_path: Path, cfg: LoraTrai
         curve.append(round(float(loss.detach()), 4))
         if (step + 1) % 10 == 0 or step == 0 or step + 1 == cfg.steps:
             el = time.time() - t1
-            progress(f"summarizer train: step {step + 1}/{cfg.steps} loss {sum(curve[-10:]) / len(curve[-10:]):.3f} "
-                     f"({el:.0f} s, ~{el / (step + 1) * (cfg.steps - step - 1):.0f} s left)")
-    meta = {"config": asdict(cfg), "pairs": len(pairs), "loss_curve": curve, "train_s": round(time.time() - t0, 1),
-            "base": Path(gguf_path).name, "layers": layers}
+            progress(
+                f"summarizer train: step {step + 1}/{cfg.steps} loss {sum(curve[-10:]) / len(curve[-10:]):.3f} "
+                f"({el:.0f} s, ~{el / (step + 1) * (cfg.steps - step - 1):.0f} s left)"
+            )
+    meta = {
+        "config": asdict(cfg),
+        "pairs": len(pairs),
+        "loss_curve": curve,
+        "train_s": round(time.time() - t0, 1),
+        "base": Path(gguf_path).name,
+        "layers": layers,
+    }
     write_gguf_adapter(model, out_path, cfg.alpha, model.config)
     out_path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     progress(f"summarizer train: wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) in {meta['train_s']:.0f} s")
@@ -203,6 +232,7 @@ def load_gguf_adapter(peft_model, path: Path) -> int:
 
     import gguf
     import torch
+
     by_gguf = {v: k for k, v in TARGET_MODULES.items()}
     params = dict(peft_model.named_parameters())
     pat = re.compile(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])$")
@@ -228,6 +258,7 @@ def load_gguf_adapter(peft_model, path: Path) -> int:
 def adapter_tensors(peft_model) -> dict[str, tuple]:
     """{gguf tensor base name: (A [r, in], B [out, r])} from a peft model, in llama.cpp's naming."""
     import re
+
     found: dict[str, dict[str, object]] = {}
     pat = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])\.default\.weight$")
     for name, t in peft_model.named_parameters():

@@ -1,15 +1,17 @@
 """Fitting the tagger's on-air mention model (``ampere.onair``) on a generated dataset's train split."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ampere.onair import NameIndex, OnAirModel, features, words
 
 
-def labelled_mentions(windows: Iterable[Mapping], texts: Mapping[str, str], names_by_product: Mapping[str, set],
-                      all_names: Iterable[str]) -> tuple[list[list[str]], list[int]]:
+def labelled_mentions(
+    windows: Iterable[Mapping], texts: Mapping[str, str], names_by_product: Mapping[str, set], all_names: Iterable[str]
+) -> tuple[list[list[str]], list[int]]:
     """(features, label) for every catalogue name said in the windows' transcripts; label 1 when the name
     is one of the on-air product's names."""
     names = NameIndex.of(all_names)
@@ -26,6 +28,7 @@ def labelled_mentions(windows: Iterable[Mapping], texts: Mapping[str, str], name
 def fit(X: list[list[str]], y: list[int], c: float = 1.0) -> OnAirModel:
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
+
     if len(set(y)) < 2:
         raise ValueError("on-air training needs mentions of both kinds (on air and in passing)")
     vec = DictVectorizer()
@@ -47,6 +50,7 @@ def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
     ``ampere prepare-texts``); report accuracy on val."""
     from ampere.names import names_of
     from ampere_synth.truth import load_jsonl
+
     ds = Path(dataset_dir)
     path = ds / "texts" / "asr_names.jsonl"
     if not path.is_file():
@@ -58,16 +62,24 @@ def train_from_dataset(dataset_dir: Path, progress=print) -> OnAirModel:
         names_by_product.setdefault(row["product_id"], set()).update(names_of(row))
     all_names = set().union(*names_by_product.values())
     windows = load_jsonl(ds / "windows.jsonl")
-    data = {s: labelled_mentions([w for w in windows if split.get(w["product_id"]) == s], texts, names_by_product,
-                                 all_names) for s in ("train", "val")}
+    data = {
+        s: labelled_mentions(
+            [w for w in windows if split.get(w["product_id"]) == s], texts, names_by_product, all_names
+        )
+        for s in ("train", "val")
+    }
     # regularisation chosen on val: few names come out of the recognizer, so the fit is small and overfits easily
     grid = {c: fit(*data["train"], c=c) for c in REGULARISATION}
     val_acc = {c: accuracy(m, *data["val"]) for c, m in grid.items()} if data["val"][1] else {1.0: 0.0}
     chosen = max(val_acc, key=lambda c: (val_acc[c], -c))
     model = grid[chosen]
-    model.meta = {"dataset": ds.name, "mentions": {s: len(d[1]) for s, d in data.items()}, "c": chosen,
-                  "val_accuracy_by_c": {str(c): round(a, 3) for c, a in val_acc.items()},
-                  "on_air_share": {s: round(sum(d[1]) / max(1, len(d[1])), 3) for s, d in data.items()},
-                  "accuracy": {s: round(accuracy(model, *d), 3) for s, d in data.items() if d[1]}}
+    model.meta = {
+        "dataset": ds.name,
+        "mentions": {s: len(d[1]) for s, d in data.items()},
+        "c": chosen,
+        "val_accuracy_by_c": {str(c): round(a, 3) for c, a in val_acc.items()},
+        "on_air_share": {s: round(sum(d[1]) / max(1, len(d[1])), 3) for s, d in data.items()},
+        "accuracy": {s: round(accuracy(model, *d), 3) for s, d in data.items() if d[1]},
+    }
     progress(f"on-air mentions: {json.dumps(model.meta)}")
     return model

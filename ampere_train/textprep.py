@@ -11,15 +11,16 @@ ASR runs in worker processes (one Whisper thread each: one thread per call
 measured faster than two), one task per short video or per slice of a stream's
 windows, so a stream's audio is decoded once per task rather than once per window.
 """
+
 from __future__ import annotations
 
 import json
-import sys
 import multiprocessing as mp
 import os
+import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Iterable
 
 from tqdm import tqdm
 
@@ -32,7 +33,7 @@ def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for line in path.read_text().splitlines():
         if line.strip():
             try:
                 rows.append(json.loads(line))
@@ -80,6 +81,7 @@ def _transcribe_task(task: tuple, settings_dict: dict) -> list[tuple[str, str]]:
     global _worker_transcriber
     from ampere import media
     from ampere.asr import ChunkState, Transcriber, transcribe_window
+
     settings = Settings(**settings_dict)
     if _worker_transcriber is None:
         _worker_transcriber = Transcriber(settings.asr)
@@ -90,16 +92,18 @@ def _transcribe_task(task: tuple, settings_dict: dict) -> list[tuple[str, str]]:
         return [(items[0][0], _worker_transcriber.transcribe(pcm).text)]
     pcm = media.read_audio(path, 0.0, max(e for _, _, e in items), sr)  # decoded once per stream
     if not settings.asr.chunked:
-        return [(wid, _worker_transcriber.transcribe(pcm[int(s * sr):int(e * sr)]).text) for wid, s, e in items]
+        return [(wid, _worker_transcriber.transcribe(pcm[int(s * sr) : int(e * sr)]).text) for wid, s, e in items]
     state, out = ChunkState(), []
     for wid, s, e in items:
-        text, _ = transcribe_window(_worker_transcriber, state, s, e, pcm[int(s * sr):int(e * sr)], sr,
-                                    settings.asr.overlap_s)
+        text, _ = transcribe_window(
+            _worker_transcriber, state, s, e, pcm[int(s * sr) : int(e * sr)], sr, settings.asr.overlap_s
+        )
         out.append((wid, text))
     return out
 
 
 # --- on-screen text of the live windows (ampere.ocr), as the live path reads it ---------------------------
+
 
 def screen_tasks(dataset_dir: Path, done: set[str]) -> list[tuple[str, list[tuple[str, float, float]]]]:
     ds = Path(dataset_dir)
@@ -107,8 +111,11 @@ def screen_tasks(dataset_dir: Path, done: set[str]) -> list[tuple[str, list[tupl
     by_stream: dict[str, list] = {}
     for w in _read_jsonl(ds / "windows.jsonl"):
         by_stream.setdefault(w["stream_id"], []).append((w["id"], float(w["start"]), float(w["end"])))
-    return [(streams[sid], sorted(wins, key=lambda x: x[1])) for sid, wins in by_stream.items()
-            if any(wid not in done for wid, _, _ in wins)]
+    return [
+        (streams[sid], sorted(wins, key=lambda x: x[1]))
+        for sid, wins in by_stream.items()
+        if any(wid not in done for wid, _, _ in wins)
+    ]
 
 
 _worker_reader = None
@@ -120,6 +127,7 @@ def _screen_task(task: tuple, settings_dict: dict) -> list[dict]:
     global _worker_reader
     from ampere import media
     from ampere.ocr import Reader
+
     settings = Settings(**settings_dict)
     if _worker_reader is None:
         _worker_reader = Reader(settings.ocr)
@@ -133,8 +141,10 @@ def _screen_task(task: tuple, settings_dict: dict) -> list[dict]:
         return [{"id": wid, "lines": []} for wid, _, _ in wins]
     lines = {}
     for t, frame in zip(times, frames):
-        lines[t] = [[ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box], t]
-                    for ln in _worker_reader.read(frame, stream=path)]
+        lines[t] = [
+            [ln.text, round(ln.score, 3), *[round(v, 4) for v in ln.box], t]
+            for ln in _worker_reader.read(frame, stream=path)
+        ]
     return [{"id": wid, "lines": [ln for t in times if s <= t < e for ln in lines[t]]} for wid, s, e in wins]
 
 
@@ -227,18 +237,20 @@ def _chains(order: list[tuple[str, str | None]], videos_per_chain: int = 40) -> 
             videos.append((i, None))
         else:  # a stream's first window, or the first one left to do after an interrupted run
             chains.append([(i, prev)])
-    return chains + [videos[k:k + videos_per_chain] for k in range(0, len(videos), videos_per_chain)]
+    return chains + [videos[k : k + videos_per_chain] for k in range(0, len(videos), videos_per_chain)]
 
 
 _worker_summarizers: dict[str, object] = {}
 
 
-def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str], settings_dict: dict,
-                     names: list[str] | None = None) -> list[dict]:
+def _summarize_chain(
+    chain, texts: dict[str, str], facts_before: dict[str, str], settings_dict: dict, names: list[str] | None = None
+) -> list[dict]:
     """One stream's windows in order (or a group of videos), as ``Pipeline.summarize`` makes them: each reads
     the facts (and their ages) its predecessor left, with the catalogue's names as the guard's vocabulary."""
     from ampere.pipeline import read_facts
     from ampere.summarize import EMPTY, NameVocabulary, make_summarizer
+
     key = json.dumps(settings_dict, sort_keys=True, default=str)
     if key not in _worker_summarizers:  # one model per process and settings
         _worker_summarizers[key] = make_summarizer(Settings(**settings_dict).summarizer)
@@ -257,6 +269,7 @@ def _summarize_chain(chain, texts: dict[str, str], facts_before: dict[str, str],
 def catalogue_names(dataset_dir: Path) -> list[str]:
     """Every product name the dataset's catalogue gives (what a worker reads from Redis)."""
     from ampere.names import names_of
+
     return sorted({n for row in _read_jsonl(Path(dataset_dir) / "catalog.jsonl") for n in names_of(row)})
 
 
@@ -265,16 +278,24 @@ def input_snapper(dataset_dir: Path, settings: Settings):
     if not settings.names.correction:
         return None
     from ampere.names import snapper_from_rows
+
     return snapper_from_rows(_read_jsonl(Path(dataset_dir) / "catalog.jsonl"), settings.names.min_score)
 
 
-def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
-                  progress: Callable = print, workers: int = 1, out: Path | None = None) -> dict[str, str]:
+def run_summaries(
+    dataset_dir: Path,
+    texts: dict[str, str],
+    settings: Settings,
+    progress: Callable = print,
+    workers: int = 1,
+    out: Path | None = None,
+) -> dict[str, str]:
     """Summaries of every text, made as the live path makes them (a window reads the facts its stream's
     previous window left). ``texts`` are what the summarizer reads: name-corrected when
     ``settings.names.correction`` is on (``prepare_texts`` does that). With workers > 1, independent chains
     (streams, groups of videos) run in parallel processes of one LLM thread each."""
     from ampere.summarize import make_summarizer
+
     out = out or Path(dataset_dir) / "texts" / "summary.jsonl"
     name = make_summarizer(settings.summarizer).name + ("+names" if settings.names.correction else "")
     rows = _read_jsonl(out)
@@ -287,8 +308,9 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
     facts = {r["id"]: r.get("facts", "") for r in rows if "id" in r}
     order = [(i, prev) for i, prev in summary_order(dataset_dir, texts) if i not in have]
     chains = _chains(order)
-    progress(f"summary: {len(order)} to make with {name} ({len(have)} cached), {len(chains)} chains, "
-             f"{workers} process(es)")
+    progress(
+        f"summary: {len(order)} to make with {name} ({len(have)} cached), {len(chains)} chains, {workers} process(es)"
+    )
     done, ms = 0, []
 
     def collect(new_rows):
@@ -310,15 +332,29 @@ def run_summaries(dataset_dir: Path, texts: dict[str, str], settings: Settings,
     else:
         sdict = settings.with_options(summarizer={"threads": 1}).model_dump(mode="json")
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            futs = [ex.submit(_summarize_chain, c, {i: texts[i] for i, _ in c},
-                              {p: facts[p] for _, p in c[:1] if p in facts}, sdict, names) for c in chains]
+            futs = [
+                ex.submit(
+                    _summarize_chain,
+                    c,
+                    {i: texts[i] for i, _ in c},
+                    {p: facts[p] for _, p in c[:1] if p in facts},
+                    sdict,
+                    names,
+                )
+                for c in chains
+            ]
             for fut in as_completed(futs):
                 collect(fut.result())
     return have
 
 
-def prepare_texts(dataset_dir, settings: Settings, modes: tuple[str, ...] = MODES, progress: Callable = print,
-                  workers: int | None = None) -> dict[str, Path]:
+def prepare_texts(
+    dataset_dir,
+    settings: Settings,
+    modes: tuple[str, ...] = MODES,
+    progress: Callable = print,
+    workers: int | None = None,
+) -> dict[str, Path]:
     """Make the texts the encoders train on; returns {mode: path}. 'summary' implies 'raw_asr' (its input)."""
     ds = Path(dataset_dir)
     bad = [m for m in modes if m not in MODES]

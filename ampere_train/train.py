@@ -6,37 +6,42 @@ backbone whose lower blocks are frozen (``visual_trainable_blocks`` N > 0), thos
 image and augmented view and cached too (``lower_feature_cache``), so a step only runs the top N blocks,
 the pooling and the heads.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import yaml
 
 from encoders.config import ModelConfig, load_config, resolve_text_encoder
-from .data import DOMAINS, SplitData, augment_frames, box_cover, box_masks, load_split, product_groups
-from .evaluate import evaluate, format_table
 from encoders.loss import AmpereLoss, box_attention_loss
 from encoders.model import AmpereModel, save_checkpoint
-from encoders.zoom import box_centres, halve, zoom_crop
 from encoders.ngrams import ngram_features
 from encoders.text import load_tokenizer, tokenize
+from encoders.zoom import box_centres, halve, zoom_crop
 
+from .data import DOMAINS, SplitData, augment_frames, box_cover, box_masks, load_split, product_groups
+from .evaluate import evaluate, format_table
 
 # --- text features
 
+
 @torch.no_grad()
-def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | None = None,
-                       batch_size: int = 64) -> dict[str, np.ndarray]:
+def text_feature_table(
+    model: AmpereModel, texts: list[str], cache_dir: Path | None = None, batch_size: int = 64
+) -> dict[str, np.ndarray]:
     """Pooled frozen-text features for each distinct text (cached on disk by content hash)."""
     uniq = sorted(set(texts))
-    key = hashlib.sha1(("\x00".join(uniq) + model.cfg.text_encoder + str(model.cfg.max_tokens)).encode()).hexdigest()[:16]
+    key = hashlib.sha1(("\x00".join(uniq) + model.cfg.text_encoder + str(model.cfg.max_tokens)).encode()).hexdigest()[
+        :16
+    ]
     path = cache_dir / f"textfeat-{key}.npy" if cache_dir else None
     if path is not None and path.is_file():
         feats = np.load(path)
@@ -44,9 +49,12 @@ def text_feature_table(model: AmpereModel, texts: list[str], cache_dir: Path | N
         tok = load_tokenizer(str(resolve_text_encoder(model.cfg.text_encoder)))
         parts = []
         for i in range(0, len(uniq), batch_size):
-            enc = tokenize(tok, uniq[i:i + batch_size], model.cfg.max_tokens)
-            parts.append(model.sentence_features(torch.from_numpy(enc["input_ids"]),
-                                                 torch.from_numpy(enc["attention_mask"])).numpy())
+            enc = tokenize(tok, uniq[i : i + batch_size], model.cfg.max_tokens)
+            parts.append(
+                model.sentence_features(
+                    torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"])
+                ).numpy()
+            )
         feats = np.concatenate(parts) if parts else np.zeros((0, model.cfg.text_dim), np.float32)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,8 +70,13 @@ def _frames_tensor(arr: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed_split_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray],
-                      batch_size: int = 64, lower: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, np.ndarray]]:
+def embed_split_torch(
+    model: AmpereModel,
+    split: SplitData,
+    tfeat: dict[str, np.ndarray],
+    batch_size: int = 64,
+    lower: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
     """Embed a split with precomputed text features -> {"fused"|"text"|"visual": {domain: [N, D]}}.
     ``lower``: the split's cached frozen-backbone features (view 0), used instead of the pixels."""
     model.eval()
@@ -73,19 +86,21 @@ def embed_split_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.
         parts = []
         for i in range(0, len(dd.items), batch_size):
             if lower is not None:
-                vf = model.visual.from_lower(torch.from_numpy(np.array(lower[d][0, i:i + batch_size], np.float32)))
+                vf = model.visual.from_lower(torch.from_numpy(np.array(lower[d][0, i : i + batch_size], np.float32)))
             else:
-                vf = model.visual(_frames_tensor(dd.frames[i:i + batch_size]))
-            tf = torch.from_numpy(np.stack([tfeat[t] for t in dd.texts[i:i + batch_size]]))
+                vf = model.visual(_frames_tensor(dd.frames[i : i + batch_size]))
+            tf = torch.from_numpy(np.stack([tfeat[t] for t in dd.texts[i : i + batch_size]]))
             dom = torch.full((vf.shape[0],), di, dtype=torch.long)
             parts.append([x.numpy() for x in model.embed_from_features(tf, vf, dom)])
         for j, kind in enumerate(("fused", "text", "visual")):
-            out[kind][d] = (np.concatenate([p[j] for p in parts]) if parts
-                            else np.zeros((0, model.cfg.embed_dim), np.float32))
+            out[kind][d] = (
+                np.concatenate([p[j] for p in parts]) if parts else np.zeros((0, model.cfg.embed_dim), np.float32)
+            )
     return out
 
 
 # --- frozen lower backbone, computed once (partial fine-tuning)
+
 
 def _frozen_digest(model: AmpereModel) -> str:
     """Hash of the weights lower() uses: a cache made with other weights is not reused."""
@@ -116,7 +131,7 @@ class LowerRunner:
             try:
                 self.session = self._onnx_session(vis, image_size)
                 self.backend = "onnxruntime"
-            except Exception:  # noqa: BLE001 - any export/runtime trouble: torch computes the same thing
+            except Exception:
                 self.session = None
 
     @staticmethod
@@ -139,9 +154,17 @@ class LowerRunner:
             path = Path(tmp) / "lower.onnx"
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(wrapper, (torch.zeros(2, 3, image_size, image_size),), str(path), input_names=["x"],
-                                  output_names=["f"], dynamic_axes={"x": {0: "n"}, "f": {0: "n"}}, opset_version=17,
-                                  dynamo=False, do_constant_folding=True)
+                torch.onnx.export(
+                    wrapper,
+                    (torch.zeros(2, 3, image_size, image_size),),
+                    str(path),
+                    input_names=["x"],
+                    output_names=["f"],
+                    dynamic_axes={"x": {0: "n"}, "f": {0: "n"}},
+                    opset_version=17,
+                    dynamo=False,
+                    do_constant_folding=True,
+                )
             so = ort.SessionOptions()
             so.intra_op_num_threads = LOWER_ORT_THREADS
             so.inter_op_num_threads = 1
@@ -162,17 +185,33 @@ class LowerRunner:
             return self.vis.lower(x).numpy()
 
 
-def _cache_key(model: AmpereModel, split: SplitData, d: str, augment: bool, n_views: int, seed: int,
-               weights: str) -> str:
+def _cache_key(
+    model: AmpereModel, split: SplitData, d: str, augment: bool, n_views: int, seed: int, weights: str
+) -> str:
     cfg, dd = model.cfg, split.domains[d]
     aug = {k: getattr(cfg, k) for k in ("augment_scale", "augment_small_product", "augment_blur", "augment_colour")}
-    return hashlib.sha1(json.dumps([[(i.id, i.source, i.start, i.end) for i in dd.items], d, cfg.image_size,
-                                    cfg.image_fit, dd.frames.shape[1], cfg.visual_backbone, model.visual.split, weights,
-                                    aug if augment else None, n_views, seed]).encode()).hexdigest()[:12]
+    return hashlib.sha1(
+        json.dumps(
+            [
+                [(i.id, i.source, i.start, i.end) for i in dd.items],
+                d,
+                cfg.image_size,
+                cfg.image_fit,
+                dd.frames.shape[1],
+                cfg.visual_backbone,
+                model.visual.split,
+                weights,
+                aug if augment else None,
+                n_views,
+                seed,
+            ]
+        ).encode()
+    ).hexdigest()[:12]
 
 
-def _view_batches(cfg: ModelConfig, dd, d: str, n_views: int, augment: bool, seed: int, batch_size: int,
-                  pixels: bool = True):
+def _view_batches(
+    cfg: ModelConfig, dd, d: str, n_views: int, augment: bool, seed: int, batch_size: int, pixels: bool = True
+):
     """The images of a domain as the cache sees them: yields (view, first item, items, x [b*k, 3, S, S],
     box masks [b*k, 1, S, S] or None). Each view's augmentation draws come from its own seeded generator and do
     not depend on pixel values, so ``pixels=False`` (zeros) replays the same geometry for the box masks alone."""
@@ -183,11 +222,11 @@ def _view_batches(cfg: ModelConfig, dd, d: str, n_views: int, augment: bool, see
         gen = torch.Generator().manual_seed(seed * 1000 + 10 * v + DOMAINS.index(d))
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
-            x = (_frames_tensor(dd.frames[i:i + b]) if pixels else torch.zeros(b, k, 3, size, size))
+            x = _frames_tensor(dd.frames[i : i + b]) if pixels else torch.zeros(b, k, 3, size, size)
             x = x.reshape(b * k, *x.shape[2:])
             if cfg.visual_zoom:
                 x = halve(x)  # zoom configs: the whole frame at the backbone's side, as the tower halves it
-            masks = box_masks(dd.boxes[i:i + b].reshape(-1, 4), x.shape[-1]) if dd.boxes is not None else None
+            masks = box_masks(dd.boxes[i : i + b].reshape(-1, 4), x.shape[-1]) if dd.boxes is not None else None
             if augment:
                 out = augment_frames(x, cfg, generator=gen, group=k, masks=masks)
                 x, masks = out if masks is not None else (out, None)
@@ -212,9 +251,16 @@ def _close_cache(arr, tmp: Path | None, path: Path | None):
 
 
 @torch.no_grad()
-def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None, views: int,
-                        augment: bool, seed: int = 0, batch_size: int = 32,
-                        progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+def lower_feature_cache(
+    model: AmpereModel,
+    split: SplitData,
+    cache_dir: Path | None,
+    views: int,
+    augment: bool,
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, np.ndarray]:
     """The frozen lower backbone over every item of a split, per domain float16 [V, N, k, C, h, w]: V views
     with training augmentations (``augment``), or one plain view. Stored under ``cache_dir`` (memory-mapped
     when read back), keyed by the items, preprocessing, augmentation, seed and frozen weights. Domains with
@@ -247,22 +293,31 @@ def lower_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | 
         cpath = cache_dir / f"cover-{split.split}-{d}-{key}.npy" if cache_dir and dd.boxes is not None else None
         cover, ctmp = _open_cache(cpath, (n_views, n, k, mh, mw)) if cpath is not None else (None, None)
         for v, i, b, x, masks in _view_batches(cfg, dd, d, n_views, augment, seed, batch_size):
-            arr[v, i:i + b] = runner(x).reshape(b, k, c, h, w)
+            arr[v, i : i + b] = runner(x).reshape(b, k, c, h, w)
             if cover is not None:
-                cover[v, i:i + b] = box_cover(masks, mh, mw).reshape(b, k, mh, mw).numpy()
+                cover[v, i : i + b] = box_cover(masks, mh, mw).reshape(b, k, mh, mw).numpy()
         out[d] = _close_cache(arr, tmp, path)
         if cover is not None:
             _close_cache(cover, ctmp, cpath)
         if progress:
-            progress(f"lower features {split.split} {d}: {n_views} x {n} x {k} images in {time.time() - t0:.0f}s "
-                     f"({runner.backend})")
+            progress(
+                f"lower features {split.split} {d}: {n_views} x {n} x {k} images in {time.time() - t0:.0f}s "
+                f"({runner.backend})"
+            )
     vis.train(was_training)
     return out
 
 
 @torch.no_grad()
-def box_cover_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None, views: int, augment: bool,
-                    seed: int = 0, batch_size: int = 32) -> dict[str, np.ndarray]:
+def box_cover_cache(
+    model: AmpereModel,
+    split: SplitData,
+    cache_dir: Path | None,
+    views: int,
+    augment: bool,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> dict[str, np.ndarray]:
     """For the domains with product boxes (live): float16 [V, N, k, h, w], the share of each feature-map cell
     the product covers in view v of item n's frame, the views being those of ``lower_feature_cache`` with the
     same arguments (the same augmentation draws, replayed on the masks when the cache has no cover yet)."""
@@ -284,14 +339,21 @@ def box_cover_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None
             continue
         arr, tmp = _open_cache(path, (n_views, n, k, mh, mw))
         for v, i, b, _, masks in _view_batches(cfg, dd, d, n_views, augment, seed, batch_size, pixels=False):
-            arr[v, i:i + b] = box_cover(masks, mh, mw).reshape(b, k, mh, mw).numpy()
+            arr[v, i : i + b] = box_cover(masks, mh, mw).reshape(b, k, mh, mw).numpy()
         out[d] = _close_cache(arr, tmp, path)
     return out
 
 
 @torch.no_grad()
-def zoom_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | None, views: int, seed: int = 0,
-                       batch_size: int = 32, progress: Callable[[str], None] | None = None) -> np.ndarray:
+def zoom_feature_cache(
+    model: AmpereModel,
+    split: SplitData,
+    cache_dir: Path | None,
+    views: int,
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: Callable[[str], None] | None = None,
+) -> np.ndarray:
     """Zoom configs, training: the live frames' squares around the truth box (its centre jittered by up to
     ``visual_zoom_jitter`` of the square's side; the frame's centre where there is no box), cut by the tower's
     own ``zoom_crop`` and augmented like any image, through the frozen lower backbone: float16
@@ -319,23 +381,26 @@ def zoom_feature_cache(model: AmpereModel, split: SplitData, cache_dir: Path | N
         gen = torch.Generator().manual_seed(seed * 1000 + 10 * v + 7)
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
-            x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
-            cen = box_centres(dd.boxes[i:i + b].reshape(-1, 4))
+            x = _frames_tensor(dd.frames[i : i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+            cen = box_centres(dd.boxes[i : i + b].reshape(-1, 4))
             jit = (torch.rand(b * k, 2, generator=gen) * 2 - 1) * cfg.visual_zoom_jitter
             x = zoom_crop(x, cen[:, 0] + jit[:, 0] * sx, cen[:, 1] + jit[:, 1] * sy, sx, sy, size)
             x = augment_frames(x, cfg, generator=gen, group=k)
-            arr[v, i:i + b] = runner(x).reshape(b, k, c, h, w)
+            arr[v, i : i + b] = runner(x).reshape(b, k, c, h, w)
     arr = _close_cache(arr, tmp, path)
     if progress:
-        progress(f"zoomed live squares {split.split}: {views} x {n} x {k} images in {time.time() - t0:.0f}s "
-                 f"({runner.backend})")
+        progress(
+            f"zoomed live squares {split.split}: {views} x {n} x {k} images in {time.time() - t0:.0f}s "
+            f"({runner.backend})"
+        )
     vis.train(was_training)
     return arr
 
 
 @torch.no_grad()
-def located_zoom_lower(model: AmpereModel, split: SplitData, lower_full: np.ndarray, runner=None,
-                       batch_size: int = 32) -> np.ndarray:
+def located_zoom_lower(
+    model: AmpereModel, split: SplitData, lower_full: np.ndarray, runner=None, batch_size: int = 32
+) -> np.ndarray:
     """Zoom configs, evaluation: the live frames' squares around what the locator finds (as the tower does at
     serving), from the halved frames' cached lower features ``lower_full`` [1, N, k, ...]: float16
     [1, N, k, C, h, w], the lower features of the squares."""
@@ -350,21 +415,28 @@ def located_zoom_lower(model: AmpereModel, split: SplitData, lower_full: np.ndar
     out = np.zeros((1, n, k, c, h, w), np.float16)
     for i in range(0, n, batch_size):
         b = min(batch_size, n - i)
-        f = torch.from_numpy(np.array(lower_full[0, i:i + b], np.float32))
+        f = torch.from_numpy(np.array(lower_full[0, i : i + b], np.float32))
         cx, cy = vis.locate(vis.upper(f.reshape(b * k, *f.shape[2:])))
-        x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
-        out[0, i:i + b] = runner(zoom_crop(x, cx, cy, *vis.zoom_side, size)).reshape(b, k, c, h, w)
+        x = _frames_tensor(dd.frames[i : i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+        out[0, i : i + b] = runner(zoom_crop(x, cx, cy, *vis.zoom_side, size)).reshape(b, k, c, h, w)
     vis.train(was_training)
     return out
 
 
-def evaluate_torch(model: AmpereModel, split: SplitData, tfeat: dict[str, np.ndarray], branch: str = "fused",
-                   lower: dict[str, np.ndarray] | None = None, groups: dict[str, str] | None = None) -> dict:
+def evaluate_torch(
+    model: AmpereModel,
+    split: SplitData,
+    tfeat: dict[str, np.ndarray],
+    branch: str = "fused",
+    lower: dict[str, np.ndarray] | None = None,
+    groups: dict[str, str] | None = None,
+) -> dict:
     embs = embed_split_torch(model, split, tfeat, lower=lower)
     return evaluate(embs[branch], {d: dd.product_ids for d, dd in split.domains.items()}, groups)
 
 
 # --- optimisation
+
 
 def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
     groups = {"visual": ([], [], cfg.lr_visual), "heads": ([], [], cfg.lr_heads), "text": ([], [], cfg.lr_text)}
@@ -372,8 +444,13 @@ def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
         if not p.requires_grad:
             continue
         # the attention pool and the locator start from scratch: they learn at the heads' rate, not the backbone's
-        g = ("visual" if name.startswith("visual.") and not name.startswith(("visual.pool.", "visual.locator."))
-             else "text" if name.startswith("text_backbone.") else "heads")
+        g = (
+            "visual"
+            if name.startswith("visual.") and not name.startswith(("visual.pool.", "visual.locator."))
+            else "text"
+            if name.startswith("text_backbone.")
+            else "heads"
+        )
         (groups[g][0] if p.ndim >= 2 else groups[g][1]).append(p)  # no weight decay on norms/biases
     out = []
     for decay, no_decay, lr in groups.values():
@@ -392,6 +469,7 @@ def _schedule(total: int, warmup_frac: float) -> Callable[[int], float]:
             return (step + 1) / warm
         t = (step - warm) / max(1, total - warm)
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
     return f
 
 
@@ -419,7 +497,12 @@ def save_curve(path: Path, losses: list[float], evals: list[tuple[int, float]], 
     ax.plot(losses, lw=0.8, color="tab:blue", label="train loss")
     if len(losses) >= 10:
         w = max(5, len(losses) // 20)
-        ax.plot(range(w - 1, len(losses)), np.convolve(losses, np.ones(w) / w, mode="valid"), color="navy", label=f"mean of {w}")
+        ax.plot(
+            range(w - 1, len(losses)),
+            np.convolve(losses, np.ones(w) / w, mode="valid"),
+            color="navy",
+            label=f"mean of {w}",
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if evals:
@@ -435,9 +518,18 @@ def save_curve(path: Path, losses: list[float], evals: list[tuple[int, float]], 
     plt.close(fig)
 
 
-def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-small", out_dir: str | Path = "runs/ampere",
-          text_mode: str = "summary", modality: str = "both", epochs: int | None = None, seed: int = 0,
-          progress: Callable[[str], None] = print, eval_split: str | None = "val", evals: int = 4) -> Path:
+def train(
+    dataset_dir: str | Path,
+    config: str | Path | ModelConfig = "ampere-small",
+    out_dir: str | Path = "runs/ampere",
+    text_mode: str = "summary",
+    modality: str = "both",
+    epochs: int | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] = print,
+    eval_split: str | None = "val",
+    evals: int = 4,
+) -> Path:
     """Train and save ``out_dir/model.pt`` (+ config.yaml, metrics.json, curve.png). Returns the checkpoint path."""
     t_start = time.time()
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
@@ -447,13 +539,15 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    train_split = load_split(dataset_dir, "train", cfg.frames, cfg.image_size, text_mode, progress=progress,
-                             fit=cfg.image_fit)
+    train_split = load_split(
+        dataset_dir, "train", cfg.frames, cfg.image_size, text_mode, progress=progress, fit=cfg.image_fit
+    )
     val_split = None
     if eval_split:
         try:
-            val_split = load_split(dataset_dir, eval_split, cfg.frames, cfg.image_size, text_mode, progress=progress,
-                                   fit=cfg.image_fit)
+            val_split = load_split(
+                dataset_dir, eval_split, cfg.frames, cfg.image_size, text_mode, progress=progress, fit=cfg.image_fit
+            )
         except ValueError as e:
             progress(f"no evaluation during training: {e}")
     for note in train_split.notes:
@@ -470,15 +564,19 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
     lower_train = lower_val = zoom_train = None
     if model.visual.split > 0:
         t0 = time.time()
-        lower_train = lower_feature_cache(model, train_split, cache_dir, cfg.visual_cache_views, True, seed,
-                                          progress=progress)
+        lower_train = lower_feature_cache(
+            model, train_split, cache_dir, cfg.visual_cache_views, True, seed, progress=progress
+        )
         if cfg.visual_zoom:
-            zoom_train = zoom_feature_cache(model, train_split, cache_dir, cfg.visual_cache_views, seed,
-                                            progress=progress)
+            zoom_train = zoom_feature_cache(
+                model, train_split, cache_dir, cfg.visual_cache_views, seed, progress=progress
+            )
         if val_split is not None:
             lower_val = lower_feature_cache(model, val_split, cache_dir, 1, False, progress=progress)
-        progress(f"frozen lower backbone ({model.visual.split} blocks) cached in {time.time() - t0:.0f}s; "
-                 f"steps run the top {cfg.visual_trainable_blocks}")
+        progress(
+            f"frozen lower backbone ({model.visual.split} blocks) cached in {time.time() - t0:.0f}s; "
+            f"steps run the top {cfg.visual_trainable_blocks}"
+        )
     # product-region focus: the attention pool (or, zooming, the locator) is taught where the product is on
     # live frames (truth boxes)
     zoom = model.visual.locator is not None
@@ -503,16 +601,18 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
 
     products, by = _index_by_product(train_split)
     if len(products) < 2:
-        raise ValueError(f"{dataset_dir}: need >= 2 train products seen in at least two of page/video/live; "
-                         f"found {len(products)}")
+        raise ValueError(
+            f"{dataset_dir}: need >= 2 train products seen in at least two of page/video/live; found {len(products)}"
+        )
     n_batches = cfg.steps_per_epoch or math.ceil(len(products) / cfg.batch_size)
     total = cfg.epochs * n_batches
     opt = torch.optim.AdamW(_param_groups(model, cfg))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, cfg.warmup_frac))
     loss_fn = AmpereLoss(cfg.label_smoothing, cfg.modality)
-    k = cfg.frames
-    progress(f"training {cfg.name} modality={cfg.modality} text={text_mode}: {len(products)} products, "
-             f"{cfg.epochs} epochs x {n_batches} steps, batch {min(cfg.batch_size, len(products))}")
+    progress(
+        f"training {cfg.name} modality={cfg.modality} text={text_mode}: {len(products)} products, "
+        f"{cfg.epochs} epochs x {n_batches} steps, batch {min(cfg.batch_size, len(products))}"
+    )
 
     losses: list[float] = []
     box_terms: list[float] = []
@@ -554,8 +654,9 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                 b, kd = x.shape[:2]
                 x = x.reshape(b * kd, *x.shape[2:])
                 if lower_train is None:
-                    masks = (box_masks(train_split.domains[d].boxes[picks[d]].reshape(-1, 4), x.shape[-1])
-                             if boxed else None)
+                    masks = (
+                        box_masks(train_split.domains[d].boxes[picks[d]].reshape(-1, 4), x.shape[-1]) if boxed else None
+                    )
                     x = augment_frames(x, cfg, generator=gen, group=kd, masks=masks)
                     if boxed:
                         x, masks = x
@@ -572,20 +673,23 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
                 attn, cover_at = model.visual.locator.weights(fmap[n_desc:]), 0
             out, off = {}, 0
             for d, b, kd in groups:
-                vf = feats[off:off + b * kd].reshape(b, kd, -1).mean(1)
+                vf = feats[off : off + b * kd].reshape(b, kd, -1).mean(1)
                 off += b * kd
                 texts = [train_split.domains[d].items[i].text for i in picks[d]]
                 if tune_text:
                     enc = tokenize(tok, texts, cfg.max_tokens)
-                    tf = model.text_features(torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"]),
-                                             torch.from_numpy(ngram_features(texts, cfg.text_ngram_dim)))
+                    tf = model.text_features(
+                        torch.from_numpy(enc["input_ids"]),
+                        torch.from_numpy(enc["attention_mask"]),
+                        torch.from_numpy(ngram_features(texts, cfg.text_ngram_dim)),
+                    )
                 else:
                     tf = torch.from_numpy(np.stack([tfeat[t] for t in texts]))
                 dom = torch.full((b,), cfg.domain_index(d), dtype=torch.long)
                 out[d] = model.embed_from_features(tf, vf, dom)
             loss, terms = loss_fn(out, model.logit_scale, rows)
             if cover is not None:
-                lb = box_attention_loss(attn[cover_at:cover_at + len(cover)], cover)
+                lb = box_attention_loss(attn[cover_at : cover_at + len(cover)], cover)
                 if lb is not None:
                     loss = loss + box_loss * lb
                     box_terms.append(float(lb.detach()))
@@ -598,36 +702,55 @@ def train(dataset_dir: str | Path, config: str | Path | ModelConfig = "ampere-sm
             step += 1
             if step % eval_every == 0 or step == total:
                 el = time.time() - t_loop
-                msg = (f"step {step}/{total} epoch {epoch + 1} loss {np.mean(losses[-eval_every:]):.3f} "
-                       + (f"(box {np.mean(box_terms[-eval_every:]):.3f}) " if box_terms else "")
-                       + f"[{el:.0f}s, eta {el / step * (total - step):.0f}s]")
+                msg = (
+                    f"step {step}/{total} epoch {epoch + 1} loss {np.mean(losses[-eval_every:]):.3f} "
+                    + (f"(box {np.mean(box_terms[-eval_every:]):.3f}) " if box_terms else "")
+                    + f"[{el:.0f}s, eta {el / step * (total - step):.0f}s]"
+                )
                 if val_split is not None:
-                    r1 = evaluate_torch(model, val_split, tfeat, lower=eval_lower()).get("mean", {}).get("R@1", float("nan"))
+                    r1 = (
+                        evaluate_torch(model, val_split, tfeat, lower=eval_lower())
+                        .get("mean", {})
+                        .get("R@1", float("nan"))
+                    )
                     eval_points.append((step, r1))
                     msg += f" val mean R@1 {r1:.3f}"
                 progress(msg)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics: dict = {"train_seconds": round(time.time() - t_start, 1), "steps": step, "products": len(products),
-                     "text_mode": text_mode, "modality": cfg.modality, "seed": seed, "final_loss": losses[-1] if losses else None}
+    metrics: dict = {
+        "train_seconds": round(time.time() - t_start, 1),
+        "steps": step,
+        "products": len(products),
+        "text_mode": text_mode,
+        "modality": cfg.modality,
+        "seed": seed,
+        "final_loss": losses[-1] if losses else None,
+    }
     if val_split is not None:
         final_lower = eval_lower()  # zooming: the squares the trained locator finds, for the grid below too
         res = evaluate_torch(model, val_split, tfeat, lower=final_lower, groups=product_groups(dataset_dir))
         metrics[f"{eval_split}"] = res
         progress(format_table(res, f"{eval_split} ({cfg.modality}, text={text_mode})"))
-    ckpt = save_checkpoint(model, out_dir / "model.pt", extra={"dataset": str(dataset_dir), "text_mode": text_mode,
-                                                                "seed": seed, "steps": step})
+    ckpt = save_checkpoint(
+        model,
+        out_dir / "model.pt",
+        extra={"dataset": str(dataset_dir), "text_mode": text_mode, "seed": seed, "steps": step},
+    )
     (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     save_curve(out_dir / "curve.png", losses, eval_points, f"{cfg.name} {cfg.modality} text={text_mode}")
     if val_split is not None:
         if len(val_split.domains["live"].items) and len(val_split.domains["page"].items):
             from .report import retrieval_grid
+
             embs = embed_split_torch(model, val_split, tfeat, lower=final_lower)["fused"]
             retrieval_grid(val_split, embs, out_dir / "retrieval.png")
             progress(f"wrote {out_dir / 'curve.png'} and {out_dir / 'retrieval.png'}")
         else:  # e.g. a small preset whose val products are never on air: nothing to draw, not an error
-            progress(f"note: no retrieval grid: the {eval_split} split has no live windows or no pages; "
-                     f"wrote {out_dir / 'curve.png'}")
+            progress(
+                f"note: no retrieval grid: the {eval_split} split has no live windows or no pages; "
+                f"wrote {out_dir / 'curve.png'}"
+            )
     progress(f"saved {ckpt} ({ckpt.stat().st_size / 1e6:.1f} MB) in {metrics['train_seconds']}s")
     return ckpt

@@ -20,6 +20,7 @@ server-sent-events client of /api/live/events (what the page listens to): replay
 Server, load client and Redis share the machine's cores: on a 2-core machine the client's CPU is taken from the
 server. The figures say what this machine did, not what a server would do alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,24 +45,40 @@ import numpy as np
 from ampere.settings import REPO_ROOT, Settings
 
 OUT = REPO_ROOT / "bench" / "results" / "api.json"
-WORDS = ("Amber Birch Cedar Delta Ember Falcon Granite Harbor Iris Juniper Kestrel Lumen Maple Nova Onyx Pioneer "
-         "Quartz Raven Sierra Tundra Umber Vale Willow Xenon Yarrow Zephyr Mozant Ranger Pilot Viking Wizard Jinlain "
-         "Orbit Summit Canyon Lagoon Meadow Prairie Ridge").split()
+WORDS = (
+    "Amber Birch Cedar Delta Ember Falcon Granite Harbor Iris Juniper Kestrel Lumen Maple Nova Onyx Pioneer "
+    "Quartz Raven Sierra Tundra Umber Vale Willow Xenon Yarrow Zephyr Mozant Ranger Pilot Viking Wizard Jinlain "
+    "Orbit Summit Canyon Lagoon Meadow Prairie Ridge"
+).split()
 CATEGORIES = ("handbag lamp speaker chair mug backpack kettle headphones sneaker jacket watch vase").split()
 MATERIALS = ("leather canvas brass oak plastic aluminum fabric steel glass wool").split()
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")))
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "os": platform.platform(), "gpu": None,
-            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "gpu": None,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 # ---------------------------------------------------------------- a synthetic shop
+
 
 def title_of(rng: random.Random, pid: int) -> tuple[str, str, float]:
     r = random.Random(pid)
@@ -90,16 +107,35 @@ def populate(store, n_items: int, seed: int = 0) -> dict:
             pid = i % n_products
             title, cat, price = title_of(prng, pid)
             v = vecs(pid)
-            yield {"domain": "page", "id": f"b{pid:06d}-page{i // n_products}", "vector": v[0], "text_embedding": v[1],
-                   "visual_embedding": v[2], "product_id": f"b{pid:06d}", "title": title, "category": cat,
-                   "price": price, "ts": 0}
+            yield {
+                "domain": "page",
+                "id": f"b{pid:06d}-page{i // n_products}",
+                "vector": v[0],
+                "text_embedding": v[1],
+                "visual_embedding": v[2],
+                "product_id": f"b{pid:06d}",
+                "title": title,
+                "category": cat,
+                "price": price,
+                "ts": 0,
+            }
         for i in range(n_videos):
             pid = (i * 7) % n_products
             title, cat, price = title_of(prng, pid)
             v = vecs(pid)
-            yield {"domain": "video", "id": f"b{pid:06d}-video{i // n_products}", "vector": v[0],
-                   "text_embedding": v[1], "visual_embedding": v[2], "product_id": f"b{pid:06d}",
-                   "title": f"{title} (video)", "category": cat, "price": price, "summary": title, "ts": 0}
+            yield {
+                "domain": "video",
+                "id": f"b{pid:06d}-video{i // n_products}",
+                "vector": v[0],
+                "text_embedding": v[1],
+                "visual_embedding": v[2],
+                "product_id": f"b{pid:06d}",
+                "title": f"{title} (video)",
+                "category": cat,
+                "price": price,
+                "summary": title,
+                "ts": 0,
+            }
 
     t0 = time.perf_counter()
     n = store.index.upsert_many(items(), chunk=500)
@@ -119,17 +155,36 @@ def populate(store, n_items: int, seed: int = 0) -> dict:
             store.streams.record_tag(s, start, start + 8, f"b{pid:06d}", 2.0, [(f"b{pid:06d}", 2.0)])
         if j >= len(streams) // 2:
             store.streams.end(s, sorted(by_stream[s])[-1][0] + 8)
-    return {"items": n, "products": n_products, "streams": n_streams, "tagged_streams": len(streams),
-            "build_s": round(time.perf_counter() - t0, 1)}
+    return {
+        "items": n,
+        "products": n_products,
+        "streams": n_streams,
+        "tagged_streams": len(streams),
+        "build_s": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _upsert_live_many(store, rows, prng, chunk: int = 500) -> None:
     pipe = store.r.pipeline(transaction=False)
     for i, (stream, start, pid, v) in enumerate(rows, 1):
-        store.index._item_ops(pipe, "live", f"{stream}:{int(start * 1000)}", v[0], {
-            "stream_id": stream, "start": start, "end": start + 8, "text_embedding": v[1], "visual_embedding": v[2],
-            "summary": title_of(prng, pid)[0], "ts": time.time(), "tag_product": f"b{pid:06d}", "score": 2.0},
-            key=store.keys.live(stream, start))
+        store.index._item_ops(
+            pipe,
+            "live",
+            f"{stream}:{int(start * 1000)}",
+            v[0],
+            {
+                "stream_id": stream,
+                "start": start,
+                "end": start + 8,
+                "text_embedding": v[1],
+                "visual_embedding": v[2],
+                "summary": title_of(prng, pid)[0],
+                "ts": time.time(),
+                "tag_product": f"b{pid:06d}",
+                "score": 2.0,
+            },
+            key=store.keys.live(stream, start),
+        )
         if i % chunk == 0:
             pipe.execute()
     pipe.execute()
@@ -146,6 +201,7 @@ def wait_indexed(store, n: int, timeout: float = 1800) -> None:
 
 
 # ---------------------------------------------------------------- the load client (its own process)
+
 
 def client_main(spec_path: str) -> None:
     import aiohttp
@@ -200,6 +256,7 @@ def client_main(spec_path: str) -> None:
                     done = time.perf_counter()
                     if t >= warm_end and done <= end:
                         lat.append(done - t)
+
             await asyncio.gather(*(worker() for _ in range(clients)))
 
     asyncio.run(main())
@@ -209,28 +266,47 @@ def client_main(spec_path: str) -> None:
 def run_load(spec: dict, tmp: Path) -> dict:
     path = tmp / f"spec-{spec['kind']}-{spec['clients']}.json"
     path.write_text(json.dumps(spec))
-    out = subprocess.run([sys.executable, __file__, "--client", str(path)], capture_output=True, text=True,
-                         timeout=spec["duration_s"] + spec["warmup_s"] + 120)
+    out = subprocess.run(
+        [sys.executable, __file__, "--client", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=spec["duration_s"] + spec["warmup_s"] + 120,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"load client failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
     lat = np.array(res["latencies_s"]) * 1000
-    return {"p50_ms": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
-            "p99_ms": round(float(np.percentile(lat, 99)), 1) if len(lat) else None,
-            "qps": round(len(lat) / res["duration_s"], 1), "requests": int(len(lat)), "errors": res["errors"]}
+    return {
+        "p50_ms": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 1) if len(lat) else None,
+        "qps": round(len(lat) / res["duration_s"], 1),
+        "requests": int(len(lat)),
+        "errors": res["errors"],
+    }
 
 
 # ---------------------------------------------------------------- the server (its own process)
+
 
 def start_server(redis_url: str, prefix: str, home: Path, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     from ampere_dev.services import die_with_parent, free_port
 
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "AMPERE_REDIS__PREFIX": prefix, "AMPERE_HOME": str(home),
-           "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "ampere_cli", "-l", "warning", "serve", "--port", str(port),
-                             "--workers", str(workers)], cwd=REPO_ROOT, env=env, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "AMPERE_REDIS__PREFIX": prefix,
+        "AMPERE_HOME": str(home),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ampere_cli", "-l", "warning", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -256,6 +332,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # ---------------------------------------------------------------- time to first tag
+
 
 def first_tag(home: Path) -> dict:
     """A real worker and API, a stream at real-time pace, an SSE client of /api/live/events: replay start -> the
@@ -301,14 +378,18 @@ def first_tag(home: Path) -> dict:
                                 got["t"] = time.monotonic()
                                 got["event"] = json.loads(line[6:])
                                 return
+
                 th = threading.Thread(target=listen, daemon=True)
                 th.start()
                 connected.wait(30)
                 stop_replay = threading.Event()
                 t0 = time.monotonic()
-                player = threading.Thread(target=replay, args=(str(data / stream["path"]), "ft-stream",
-                                                               urls.kafka_url, settings),
-                                          kwargs={"realtime": True, "stop": stop_replay}, daemon=True)
+                player = threading.Thread(
+                    target=replay,
+                    args=(str(data / stream["path"]), "ft-stream", urls.kafka_url, settings),
+                    kwargs={"realtime": True, "stop": stop_replay},
+                    daemon=True,
+                )
                 player.start()
                 th.join(120)
                 stop_replay.set()
@@ -317,13 +398,17 @@ def first_tag(home: Path) -> dict:
             stop(proc)
     if "t" not in got:
         return {"error": "no tag event within 120 s"}
-    return {"seconds": round(got["t"] - t0, 2), "window_s": settings.windows.window_s,
-            "first_window_closes_at_s": settings.windows.window_s,
-            "method": "replay (real-time pace) start -> first `tag` event on /api/live/events (SSE), no browser; "
-                      "tests/integration/test_web_browser.py measures the same to the card in Chromium"}
+    return {
+        "seconds": round(got["t"] - t0, 2),
+        "window_s": settings.windows.window_s,
+        "first_window_closes_at_s": settings.windows.window_s,
+        "method": "replay (real-time pace) start -> first `tag` event on /api/live/events (SSE), no browser; "
+        "tests/integration/test_web_browser.py measures the same to the card in Chromium",
+    }
 
 
 # ---------------------------------------------------------------- the README's table
+
 
 def table(result: dict) -> str:
     """Markdown: one row per index size and query kind, p50 / p99 / qps at each client count."""
@@ -335,22 +420,27 @@ def table(result: dict) -> str:
         for kind in ("text", "image", "product", "stream"):
             cells = []
             for c in clients:
-                r = next((x for x in runs if x["index_items"] == size and x["query"] == kind and x["clients"] == c),
-                         None)
-                cells.append(f"{r['p50_ms']:g} / {r['p99_ms']:g} ({r['qps']:g})" if r and r["p50_ms"] is not None
-                             else "–")
+                r = next(
+                    (x for x in runs if x["index_items"] == size and x["query"] == kind and x["clients"] == c), None
+                )
+                cells.append(
+                    f"{r['p50_ms']:g} / {r['p99_ms']:g} ({r['qps']:g})" if r and r["p50_ms"] is not None else "–"
+                )
             if any(cell != "–" for cell in cells):
                 lines.append(f"| {size:,} | {kind} | " + " | ".join(cells) + " |")
     ft = result.get("first_tag") or {}
     if "seconds" in ft:
         lines.append("")
-        lines.append(f"Time to first tag: {ft['seconds']:g} s from the start of a stream replayed at real-time pace "
-                     f"to the first tag event on `/api/live/events` (the first {ft['window_s']:g} s window closes at "
-                     f"{ft['window_s']:g} s of media).")
+        lines.append(
+            f"Time to first tag: {ft['seconds']:g} s from the start of a stream replayed at real-time pace "
+            f"to the first tag event on `/api/live/events` (the first {ft['window_s']:g} s window closes at "
+            f"{ft['window_s']:g} s of media)."
+        )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- main
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -379,9 +469,15 @@ def main() -> int:
     data = ensure_dataset(Settings(), "tiny", 0)
     ensure_onnx(Settings())
     image = str(data / "pages" / "p0002-0.jpg")
-    result = {"runs": [], "machine": machine(), "command": " ".join(["bench/api.py", *sys.argv[1:]]),
-              "server_workers": args.server_workers, "load_client": "aiohttp, closed loop, separate process",
-              "date": time.strftime("%Y-%m-%d"), "indexes": []}
+    result = {
+        "runs": [],
+        "machine": machine(),
+        "command": " ".join(["bench/api.py", *sys.argv[1:]]),
+        "server_workers": args.server_workers,
+        "load_client": "aiohttp, closed loop, separate process",
+        "date": time.strftime("%Y-%m-%d"),
+        "indexes": [],
+    }
     with tempfile.TemporaryDirectory(prefix="ampere-bench-api-") as tmpd:
         tmp = Path(tmpd)
         home = tmp / "home"
@@ -406,9 +502,17 @@ def main() -> int:
                 try:
                     for kind in args.queries.split(","):
                         for clients in [int(c) for c in args.clients.split(",")]:
-                            spec = {"kind": kind, "clients": clients, "url": url, "duration_s": args.duration,
-                                    "warmup_s": args.warmup, "texts": texts, "products": products,
-                                    "streams": streams, "image": image}
+                            spec = {
+                                "kind": kind,
+                                "clients": clients,
+                                "url": url,
+                                "duration_s": args.duration,
+                                "warmup_s": args.warmup,
+                                "texts": texts,
+                                "products": products,
+                                "streams": streams,
+                                "image": image,
+                            }
                             row = {"index_items": size, "clients": clients, "query": kind, **run_load(spec, tmp)}
                             result["runs"].append(row)
                             print(f"  {row}", flush=True)

@@ -15,6 +15,7 @@ on-air product's brand / model, the share of segments in which both were heard, 
 spoken script, the share of windows that lost most of their speech, and the cost against the unbiased pass.
 Writes the ``asr_bias`` section of bench/results/quality.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ampere import media  # noqa: E402
-from ampere.asr import Transcriber, names_prompt  # noqa: E402
-from ampere.names import NameSnapper, names_of  # noqa: E402
-from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere.textnorm import words  # noqa: E402
-from ampere_synth.truth import load_jsonl  # noqa: E402
-from bench.quality import update  # noqa: E402
+from ampere import media
+from ampere.asr import Transcriber, names_prompt
+from ampere.names import NameSnapper, names_of
+from ampere.settings import REPO_ROOT, get_settings
+from ampere.textnorm import words
+from ampere_synth.truth import load_jsonl
+from bench.quality import update
 
 
 def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
@@ -50,7 +51,7 @@ def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
 
 def contains(hay: list[str], needle: list[str]) -> bool:
     n = len(needle)
-    return n > 0 and any(hay[i:i + n] == needle for i in range(len(hay) - n + 1))
+    return n > 0 and any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,13 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     random.Random(0).shuffle(full_names)
     snapper = NameSnapper(all_names, settings.names.min_score)
     live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl") if not s.get("heldout")}
-    stream_products = {sid: [seg["product_id"] for seg in s["segments"] if seg.get("product_id")]
-                       for sid, s in live.items()}
+    stream_products = {
+        sid: [seg["product_id"] for seg in s["segments"] if seg.get("product_id")] for sid, s in live.items()
+    }
     cand_path = ds / "texts" / "candidates.jsonl"
     candidates = {r["id"]: r["products"] for r in load_jsonl(cand_path)} if cand_path.is_file() else {}
     hop = settings.windows.hop_s
-    chosen = [w for w in load_jsonl(ds / "windows.jsonl") if w["product_id"] and w["stream_id"] in live
-              and products[w["product_id"]]["split"] == "val"]
+    chosen = [
+        w
+        for w in load_jsonl(ds / "windows.jsonl")
+        if w["product_id"] and w["stream_id"] in live and products[w["product_id"]]["split"] == "val"
+    ]
     random.Random(1).shuffle(chosen)
     chosen = sorted(chosen[: args.windows], key=lambda w: (w["stream_id"], w["start"]))
 
@@ -109,33 +114,54 @@ def main(argv: list[str] | None = None) -> int:
             fell_back += tr.fell_back
             text = snapper.correct(tr.text)
             if prompt:  # one-word names towards the prompt's products, as the pipeline does
-                text = NameSnapper([n for n in all_names if n in prompt], settings.names.min_score,
-                                   single_words=True).correct(text)
+                text = NameSnapper(
+                    [n for n in all_names if n in prompt], settings.names.min_score, single_words=True
+                ).correct(text)
             hyp = words(text)
             p = products[w["product_id"]]
             b, m = contains(hyp, words(p["brand"])), contains(hyp, words(p["model"]))
             brand += b
             model += m
-            seg = next(s for s in st["segments"] if s.get("product_id") == w["product_id"]
-                       and s["start"] < w["end"] and s["end"] > w["start"])
+            seg = next(
+                s
+                for s in st["segments"]
+                if s.get("product_id") == w["product_id"] and s["start"] < w["end"] and s["end"] > w["start"]
+            )
             heard_both.setdefault((w["stream_id"], seg["start"]), []).append((b, m))
-            ref = [x for s in st["segments"] for sent in s.get("sentences", [])
-                   if sent["t0"] >= w["start"] and sent["t1"] <= w["end"] for x in words(sent["text"])]
+            ref = [
+                x
+                for s in st["segments"]
+                for sent in s.get("sentences", [])
+                if sent["t0"] >= w["start"] and sent["t1"] <= w["end"]
+                for x in words(sent["text"])
+            ]
             e, n = wer(ref, hyp)
             errs, ref_n = errs + e, ref_n + n
             skipped += n >= 5 and len(hyp) < 0.3 * n
         both = sum(any(b for b, _ in v) and any(m for _, m in v) for v in heard_both.values())
-        results[variant] = {"brand_hit": round(brand / len(chosen), 4), "model_hit": round(model / len(chosen), 4),
-                            "segments_both_heard": round(both / len(heard_both), 4), "segments": len(heard_both),
-                            "wer": round(errs / max(1, ref_n), 4),
-                            "skipped_share": round(skipped / len(chosen), 4),
-                            "fell_back_share": round(fell_back / len(chosen), 4), "asr_s": round(secs, 1)}
+        results[variant] = {
+            "brand_hit": round(brand / len(chosen), 4),
+            "model_hit": round(model / len(chosen), 4),
+            "segments_both_heard": round(both / len(heard_both), 4),
+            "segments": len(heard_both),
+            "wer": round(errs / max(1, ref_n), 4),
+            "skipped_share": round(skipped / len(chosen), 4),
+            "fell_back_share": round(fell_back / len(chosen), 4),
+            "asr_s": round(secs, 1),
+        }
         print(variant, json.dumps(results[variant]), flush=True)
     base = results["unbiased"]["asr_s"] or 1.0
     for r in results.values():
         r["cost_ratio"] = round(r["asr_s"] / base, 3)
-    section = {"asr_bias": {**results, "windows": len(chosen), "split": "val",
-                            "prompt_max_words": a.bias_max_words, "candidates": a.bias_candidates}}
+    section = {
+        "asr_bias": {
+            **results,
+            "windows": len(chosen),
+            "split": "val",
+            "prompt_max_words": a.bias_max_words,
+            "candidates": a.bias_candidates,
+        }
+    }
     update(section, "python bench/asr_bias.py" + (f" --windows {args.windows}" if args.windows != 200 else ""))
     return 0
 

@@ -16,6 +16,7 @@ processes, the tiny dataset's two live streams replayed at real-time pace (`--sp
 
 The workers summarize with the keyword summarizer: the LLM is not what is measured here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,15 @@ KEYS = ("expected", "indexed", "lost", "lost_silently", "duplicated", "dead_lett
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speed", type=float, default=1.0, help="media seconds per wall second (default: 1)")
-    ap.add_argument("--at", type=float, default=None,
-                    help="wall seconds into the replay when the fault hits (default: 30 / speed)")
+    ap.add_argument(
+        "--at", type=float, default=None, help="wall seconds into the replay when the fault hits (default: 30 / speed)"
+    )
     ap.add_argument("--only", nargs="+", choices=[*FAULTS, "malformed"], default=None, help="run only these")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "faults.json"),
-                    help="result file (default: bench/results/faults.json)")
+    ap.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parent / "results" / "faults.json"),
+        help="result file (default: bench/results/faults.json)",
+    )
     args = ap.parse_args()
     at = args.at if args.at is not None else 30.0 / args.speed
     base = Settings()
@@ -60,9 +65,15 @@ def main() -> int:
     from ampere.models import Models
 
     models = Models(Settings())
-    result: dict = {"command": "python bench/faults.py " + " ".join(sys.argv[1:]), "machine": machine(),
-                    "date": time.strftime("%Y-%m-%d"), "speed": args.speed, "fault_at_s": at,
-                    "dataset": "tiny-s0 (live000 83.3 s + live001 62.5 s, 35 windows)", "faults": {}}
+    result: dict = {
+        "command": "python bench/faults.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "speed": args.speed,
+        "fault_at_s": at,
+        "dataset": "tiny-s0 (live000 83.3 s + live001 62.5 s, 35 windows)",
+        "faults": {},
+    }
     out = Path(args.out)
     if out.exists() and args.only:  # keep the figures of the faults not rerun
         old = json.loads(out.read_text())
@@ -72,19 +83,22 @@ def main() -> int:
     for name, (workers, restart, fault) in FAULTS.items():
         if args.only and name not in args.only:
             continue
-        with tempfile.TemporaryDirectory(prefix=f"ampere-{name}-") as home, \
-                faults.Lab(Path(home), dataset, Settings(summarizer="keyword")) as lab:
+        with (
+            tempfile.TemporaryDirectory(prefix=f"ampere-{name}-") as home,
+            faults.Lab(Path(home), dataset, Settings(summarizer="keyword")) as lab,
+        ):
             lab.index_catalog(models)
             lab.start_workers(workers, restart=restart)
             r = lab.run(name, fault, at_s=at, speed=args.speed)
         entry = {k: getattr(r, k) for k in KEYS}
-        entry.update(replays=r.replays, worker_restarts=r.worker_restarts, index_extra=r.index_extra,
-                     wall_s=r.wall_s)
+        entry.update(replays=r.replays, worker_restarts=r.worker_restarts, index_extra=r.index_extra, wall_s=r.wall_s)
         result["faults"][name] = entry
         print(json.dumps({name: entry}), flush=True)
     if not args.only or "malformed" in args.only:
-        with tempfile.TemporaryDirectory(prefix="ampere-malformed-") as home, \
-                faults.Lab(Path(home), dataset, Settings(summarizer="keyword")) as lab:
+        with (
+            tempfile.TemporaryDirectory(prefix="ampere-malformed-") as home,
+            faults.Lab(Path(home), dataset, Settings(summarizer="keyword")) as lab,
+        ):
             lab.index_catalog(models)
             lab.start_workers(1)
             m = faults.run_malformed(lab, speed=max(args.speed, 1.0))

@@ -10,6 +10,7 @@ not keep up (``bench.pipeline.keeps_up``: every window out and latency not growi
 bench/results/load.json (``realtime_streams_per_host``, ``at_max``, ``single_stream_tag_top1``, ``steps``) and
 bench/results/load.png (latency against streams).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,14 +23,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ampere.broker import ensure_topics, topic_names  # noqa: E402
-from ampere.catalog import add_pages  # noqa: E402
-from ampere.models import Models  # noqa: E402
-from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere.store import Store  # noqa: E402
-from ampere_dev.derive import ensure_ready  # noqa: E402
-from ampere_dev.services import resolve_services  # noqa: E402
-from bench.pipeline import keeps_up, machine, run_streams  # noqa: E402
+from ampere.broker import ensure_topics, topic_names
+from ampere.catalog import add_pages
+from ampere.models import Models
+from ampere.settings import REPO_ROOT, get_settings
+from ampere.store import Store
+from ampere_dev.derive import ensure_ready
+from ampere_dev.services import resolve_services
+from bench.pipeline import keeps_up, machine, run_streams
 
 OUT = REPO_ROOT / "bench" / "results" / "load.json"
 
@@ -85,12 +86,17 @@ def main(argv: list[str] | None = None) -> int:
                 break
     held = [s for s in steps if s["keeps_up"]]
     best = max(held, key=lambda s: s["streams"]) if held else None
-    result = {"command": "python bench/load.py " + " ".join(sys.argv[1:]), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d"), "workers_per_host": 1,
-              "realtime_streams_per_host": best["streams"] if best else 0,
-              "at_max": {k: best[k] for k in ("e2e_ms_p50", "e2e_ms_p95", "live_tag_top1", "peak_rss_mb")} if best else None,
-              "single_stream_tag_top1": steps[0]["live_tag_top1"] if steps and steps[0]["streams"] == 1 else None,
-              "steps": steps, "wall_s": round(time.time() - t0, 1)}
+    result = {
+        "command": "python bench/load.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "workers_per_host": 1,
+        "realtime_streams_per_host": best["streams"] if best else 0,
+        "at_max": {k: best[k] for k in ("e2e_ms_p50", "e2e_ms_p95", "live_tag_top1", "peak_rss_mb")} if best else None,
+        "single_stream_tag_top1": steps[0]["live_tag_top1"] if steps and steps[0]["streams"] == 1 else None,
+        "steps": steps,
+        "wall_s": round(time.time() - t0, 1),
+    }
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     plot(steps, OUT.with_suffix(".png"))
     print(json.dumps({k: result[k] for k in ("realtime_streams_per_host", "at_max")}, indent=2))

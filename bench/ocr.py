@@ -8,6 +8,7 @@ OCR stage reads, and for comparison the small frame the visual tower gets (``ing
 ``ocr`` section of bench/results/quality.json (price_exact, name_card_read, ms_per_frame, and the same at the
 small resolution).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ampere import media  # noqa: E402
-from ampere.attributes import prices_on_screen  # noqa: E402
-from ampere.ocr import Reader  # noqa: E402
-from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere_synth.truth import load_jsonl  # noqa: E402
-from bench.quality import update  # noqa: E402
+from ampere import media
+from ampere.attributes import prices_on_screen
+from ampere.ocr import Reader
+from ampere.settings import REPO_ROOT, get_settings
+from ampere_synth.truth import load_jsonl
+from bench.quality import update
 
 
 def samples(ds: Path, n: int, seed: int = 0, per_card: int = 3) -> list[dict]:
@@ -45,9 +46,16 @@ def samples(ds: Path, n: int, seed: int = 0, per_card: int = 3) -> list[dict]:
                 c = screen.get(card)
                 if c and c["t1"] - c["t0"] > 1.0:
                     for _ in range(per_card):  # a few moments of each card: the host and the chat move
-                        out.append({"path": str(ds / st["path"]), "t": round(rng.uniform(c["t0"] + 0.5, c["t1"] - 0.5), 2),
-                                    "kind": card, "price": c.get("price"), "text": c.get("text", ""),
-                                    "name": f"{c.get('brand', '')} {c.get('model', '')}".strip()})
+                        out.append(
+                            {
+                                "path": str(ds / st["path"]),
+                                "t": round(rng.uniform(c["t0"] + 0.5, c["t1"] - 0.5), 2),
+                                "kind": card,
+                                "price": c.get("price"),
+                                "text": c.get("text", ""),
+                                "name": f"{c.get('brand', '')} {c.get('model', '')}".strip(),
+                            }
+                        )
     rng.shuffle(out)
     return out[:n]
 
@@ -72,10 +80,15 @@ def run(frames: list[dict], size: int, reader: Reader) -> dict:
         else:
             n_name += 1
             name_hits += _norm(f["name"]) in _norm(" ".join(texts))
-    return {"price_exact": round(price_hits / n_price, 4) if n_price else None, "price_frames": n_price,
-            "name_card_read": round(name_hits / n_name, 4) if n_name else None, "name_frames": n_name,
-            "ms_per_frame_p50": round(statistics.median(ms), 1), "ms_per_frame_mean": round(statistics.mean(ms), 1),
-            "frame_long_side": size}
+    return {
+        "price_exact": round(price_hits / n_price, 4) if n_price else None,
+        "price_frames": n_price,
+        "name_card_read": round(name_hits / n_name, 4) if n_name else None,
+        "name_frames": n_name,
+        "ms_per_frame_p50": round(statistics.median(ms), 1),
+        "ms_per_frame_mean": round(statistics.mean(ms), 1),
+        "frame_long_side": size,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     reader.load()
     full = run(frames, settings.ingest.full_size, reader)
     small = run(frames, settings.ingest.frame_size, reader)
-    section = {"ocr": {**{k: full[k] for k in ("price_exact", "name_card_read")},
-                       "ms_per_frame": full["ms_per_frame_p50"], "threads": settings.ocr.threads,
-                       "det_limit_side_len": settings.ocr.det_limit_side_len, "full": full,
-                       "at_visual_frame_size": small}}
+    section = {
+        "ocr": {
+            **{k: full[k] for k in ("price_exact", "name_card_read")},
+            "ms_per_frame": full["ms_per_frame_p50"],
+            "threads": settings.ocr.threads,
+            "det_limit_side_len": settings.ocr.det_limit_side_len,
+            "full": full,
+            "at_visual_frame_size": small,
+        }
+    }
     print(json.dumps(section, indent=2))
     update(section, "python bench/ocr.py" + (f" --frames {args.frames}" if args.frames != 150 else ""))
     return 0

@@ -14,6 +14,7 @@ and on the whole frame at 96 px high, and the RSS the OCR adds. Printed as JSON 
 ``--truth`` reads real frames instead: JSON lines ``{"image": path, "price": "$149.99", "name": "..."}``
 (name optional), paths relative to the file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ampere.attributes import prices_on_screen  # noqa: E402
-from ampere.ocr import OcrOptions, Reader, changed  # noqa: E402
+from ampere.attributes import prices_on_screen
+from ampere.ocr import OcrOptions, Reader, changed
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 CARD_FONTS = ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono-Bold.ttf")
@@ -75,8 +76,11 @@ def render(rng: np.random.Generator, w: int = 640, h: int = 360) -> Frame:
     img = Image.blend(img, tex, float(rng.uniform(0.1, 0.35)))
     d = ImageDraw.Draw(img)
 
-    dollars = int(rng.choice([int(rng.integers(9, 99)), int(rng.integers(100, 400)), int(rng.integers(1000, 2000))],
-                             p=[0.45, 0.45, 0.10]))
+    dollars = int(
+        rng.choice(
+            [int(rng.integers(9, 99)), int(rng.integers(100, 400)), int(rng.integers(1000, 2000))], p=[0.45, 0.45, 0.10]
+        )
+    )
     cents = int(rng.choice([99, 95, 0, 49]))
     value = dollars + cents / 100
     price = f"${dollars:,}" + (f".{cents:02d}" if cents or rng.random() < 0.3 else "")
@@ -89,8 +93,11 @@ def render(rng: np.random.Generator, w: int = 640, h: int = 360) -> Frame:
     x0 = w - card_w - 10 if corner in ("br", "tr") else 10
     y0 = h - card_h - 10 if corner in ("br", "bl") else 10
     card = tuple(int(v) for v in rng.choice([[250, 250, 244], [255, 221, 0], [20, 20, 24], [200, 16, 40]]))
-    ink = (255, 255, 255) if sum(card) < 400 else tuple(int(v) for v in rng.choice([[200, 20, 30], [10, 10, 10],
-                                                                                      [150, 150, 150]]))
+    ink = (
+        (255, 255, 255)
+        if sum(card) < 400
+        else tuple(int(v) for v in rng.choice([[200, 20, 30], [10, 10, 10], [150, 150, 150]]))
+    )
     d.rounded_rectangle([x0, y0, x0 + card_w, y0 + card_h], 10, fill=card)
     d.text((x0 + 14, y0 + 6), price, font=font, fill=ink)
     old_value = None
@@ -135,6 +142,7 @@ def render(rng: np.random.Generator, w: int = 640, h: int = 360) -> Frame:
 
 def load_truth(path: Path) -> list[Frame]:
     from ampere.attributes import valid_price
+
     frames = []
     for line in path.read_text().splitlines():
         if line.strip():
@@ -183,8 +191,9 @@ class Config:
         if fr.old is not None and fr.old in {p.value for p in seen}:
             self.old_seen += 1
             self.old_as_price += fr.old in {p.value for p in seen if p.kind == "price"}
-        self.dollar_as_5 += any(t.startswith("5") and t[1:].replace(",", "") == fr.price[1:].replace(",", "")
-                                for t in texts)
+        self.dollar_as_5 += any(
+            t.startswith("5") and t[1:].replace(",", "") == fr.price[1:].replace(",", "") for t in texts
+        )
         if fr.name:
             self.with_name += 1
             self.names += any(_norm(fr.name) == _norm(t) for t in texts)
@@ -227,13 +236,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=Path("/tmp/ocr_probe.json"))
     args = ap.parse_args(argv)
 
-    frames = load_truth(args.truth) if args.truth else [render(np.random.default_rng([args.seed, i])) for i in range(args.n)]
+    frames = (
+        load_truth(args.truth) if args.truth else [render(np.random.default_rng([args.seed, i])) for i in range(args.n)]
+    )
     # the catalogue the "$ read as 5" resolution may use: the shown prices among as many others
     rng = np.random.default_rng(args.seed + 1)
-    catalogue = sorted({f.value for f in frames} | {round(float(v), 2) for v in rng.integers(900, 40000, len(frames)) / 100})
+    catalogue = sorted(
+        {f.value for f in frames} | {round(float(v), 2) for v in rng.integers(900, 40000, len(frames)) / 100}
+    )
 
-    out: dict = {"machine": f"{os.cpu_count()} CPUs, shared and loaded: compare ratios, not absolute ms",
-                 "source": str(args.truth) if args.truth else f"rendered 640x360, seed {args.seed}", "configs": {}}
+    out: dict = {
+        "machine": f"{os.cpu_count()} CPUs, shared and loaded: compare ratios, not absolute ms",
+        "source": str(args.truth) if args.truth else f"rendered 640x360, seed {args.seed}",
+        "configs": {},
+    }
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     def reader(**kw) -> Reader:
@@ -251,13 +267,22 @@ def main(argv: list[str] | None = None) -> dict:
         first.read(fr.rgb)
     out["rss_added_mb_after_reading"] = round(rss_mb() - before, 1)
 
-    configs = [Config(f"full_640x360_det{sizes[0]}", first),
-               Config("square_96px_keyframe", first, lambda rgb: old_square_keyframe(rgb, 96)),
-               Config("whole_frame_171x96", first,
-                      lambda rgb: np.asarray(Image.fromarray(rgb).resize((171, 96), Image.Resampling.BILINEAR)))]
+    configs = [
+        Config(f"full_640x360_det{sizes[0]}", first),
+        Config("square_96px_keyframe", first, lambda rgb: old_square_keyframe(rgb, 96)),
+        Config(
+            "whole_frame_171x96",
+            first,
+            lambda rgb: np.asarray(Image.fromarray(rgb).resize((171, 96), Image.Resampling.BILINEAR)),
+        ),
+    ]
     configs += [Config(f"full_640x360_det{side}", reader(det_limit_side_len=side)) for side in sizes[1:]]
-    configs.append(Config(f"full_640x360_det{sizes[0]}_angle_classifier",
-                          reader(det_limit_side_len=sizes[0], use_angle_classifier=True)))
+    configs.append(
+        Config(
+            f"full_640x360_det{sizes[0]}_angle_classifier",
+            reader(det_limit_side_len=sizes[0], use_angle_classifier=True),
+        )
+    )
     # frame by frame through every configuration, so a shared machine's load swings hit them alike
     for fr in frames:
         for c in configs:

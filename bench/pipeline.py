@@ -11,6 +11,7 @@ real-time streams one worker keeps up with (verified by a run at that count:
 latency must not grow), live tag top-1 against the generator's truth and the
 worker's peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,35 +27,51 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ampere import media  # noqa: E402
-from ampere.catalog import add_pages, add_videos  # noqa: E402
-from ampere_dev.demo import TagCollector  # noqa: E402
-from ampere.broker import consume, ensure_topics  # noqa: E402
-from ampere.models import Models  # noqa: E402
-from ampere.store import Store  # noqa: E402
-from ampere.summarize import summary_for_embedding  # noqa: E402
-from ampere.records import decode  # noqa: E402
-from ampere.replay import replay  # noqa: E402
-from ampere_dev.services import resolve_services  # noqa: E402
-from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere_dev.derive import ensure_ready  # noqa: E402
-from ampere_synth.truth import expected_windows, load_jsonl, score_tags  # noqa: E402
-from ampere_dev.worker import FaustWorker  # noqa: E402
-from encoders.frames import segment_centres  # noqa: E402
-from ampere.broker import topic_names  # noqa: E402
+from ampere import media
+from ampere.broker import (
+    consume,
+    ensure_topics,
+    topic_names,
+)
+from ampere.catalog import add_pages, add_videos
+from ampere.models import Models
+from ampere.records import decode
+from ampere.replay import replay
+from ampere.settings import REPO_ROOT, get_settings
+from ampere.store import Store
+from ampere.summarize import summary_for_embedding
+from ampere_dev.demo import TagCollector
+from ampere_dev.derive import ensure_ready
+from ampere_dev.services import resolve_services
+from ampere_dev.worker import FaustWorker
+from ampere_synth.truth import expected_windows, load_jsonl, score_tags
+from encoders.frames import segment_centres
 
 OUT = REPO_ROOT / "bench" / "results" / "pipeline.json"
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")))
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "os": platform.platform(), "gpu": None}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "gpu": None,
+    }
 
 
 def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
@@ -64,8 +81,9 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
     for w in windows:
         path = str(dataset / live[w["stream_id"]]["path"])
         pcm = media.read_audio(path, w["start"], w["end"], settings.ingest.sample_rate)
-        frames = media.read_frames(path, segment_centres(w["start"], w["end"], settings.windows.frames_per_window),
-                                   settings.ingest.frame_size)
+        frames = media.read_frames(
+            path, segment_centres(w["start"], w["end"], settings.windows.frames_per_window), settings.ingest.frame_size
+        )
         clips.append((pcm, frames))
 
     models.transcriber.transcribe(clips[0][0])  # warm-up
@@ -84,6 +102,7 @@ def components(dataset: Path, settings, models: Models, n_windows: int) -> dict:
         sum_ms.append((time.perf_counter() - t) * 1000)
 
     from encoders.runtime import TorchEmbedder
+
     torch_emb = TorchEmbedder.load(settings.embed.checkpoint)
     rates = {}
     for name, emb in (("onnx", models.embedder), ("torch", torch_emb)):
@@ -134,13 +153,21 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
         tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
         lat.start(), tags.start()
         t0 = time.time()
-        threads = [threading.Thread(target=replay, args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url,
-                                                         settings), kwargs={"realtime": realtime}) for s in streams]
+        threads = [
+            threading.Thread(
+                target=replay,
+                args=(str(dataset / s["path"]), s["stream_id"], urls.kafka_url, settings),
+                kwargs={"realtime": realtime},
+            )
+            for s in streams
+        ]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
-        expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in streams)
+        expected = sum(
+            expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in streams
+        )
         deadline = time.time() + 900
         while time.time() < deadline:
             done = {(r[0], r[1]) for r in lat.rows if r[0].startswith(tag)}
@@ -154,22 +181,32 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
     rows = sorted((r for r in lat.rows if r[0].startswith(tag)), key=lambda r: r[2])
     ms = [r[3] for r in rows]
     third = max(1, len(rows) // 3)
-    score = score_tags([t for t in tags.tags if t["stream_id"].startswith(tag)],
-                       {s["stream_id"]: s["segments"] for s in streams})
-    return {"streams": n_streams, "realtime": realtime, "windows": len(rows), "expected_windows": expected,
-            "wall_s": round(wall, 1), "windows_per_s": round(len(rows) / wall, 3),
-            "e2e_ms_p50": round(float(np.percentile(ms, 50)), 0) if ms else None,
-            "e2e_ms_p95": round(float(np.percentile(ms, 95)), 0) if ms else None,
-            "latency_first_third_ms": round(statistics.median(ms[:third]), 0) if ms else None,
-            "latency_last_third_ms": round(statistics.median(ms[-third:]), 0) if ms else None,
-            "live_tag_top1": round(score.top1, 4), "tagged_windows_scored": score.windows,
-            "peak_rss_mb": round(peak, 0)}
+    score = score_tags(
+        [t for t in tags.tags if t["stream_id"].startswith(tag)], {s["stream_id"]: s["segments"] for s in streams}
+    )
+    return {
+        "streams": n_streams,
+        "realtime": realtime,
+        "windows": len(rows),
+        "expected_windows": expected,
+        "wall_s": round(wall, 1),
+        "windows_per_s": round(len(rows) / wall, 3),
+        "e2e_ms_p50": round(float(np.percentile(ms, 50)), 0) if ms else None,
+        "e2e_ms_p95": round(float(np.percentile(ms, 95)), 0) if ms else None,
+        "latency_first_third_ms": round(statistics.median(ms[:third]), 0) if ms else None,
+        "latency_last_third_ms": round(statistics.median(ms[-third:]), 0) if ms else None,
+        "live_tag_top1": round(score.top1, 4),
+        "tagged_windows_scored": score.windows,
+        "peak_rss_mb": round(peak, 0),
+    }
 
 
 def keeps_up(run: dict) -> bool:
     # lag not growing: the last third of windows is not much slower than the first, and all windows came out
-    return (run["windows"] >= run["expected_windows"]
-            and run["latency_last_third_ms"] <= 1.5 * run["latency_first_third_ms"] + 2000)
+    return (
+        run["windows"] >= run["expected_windows"]
+        and run["latency_last_third_ms"] <= 1.5 * run["latency_first_third_ms"] + 2000
+    )
 
 
 def main() -> int:
@@ -180,9 +217,14 @@ def main() -> int:
     settings = get_settings()
     dataset = ensure_ready(settings, "demo")
     models = Models(settings)
-    result = {"command": "python bench/pipeline.py " + " ".join(sys.argv[1:]), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d"), "settings": {k: getattr(settings, k).model_dump(mode="json") for k in (
-                  "windows", "asr", "summarizer", "embed")}}
+    result = {
+        "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "settings": {
+            k: getattr(settings, k).model_dump(mode="json") for k in ("windows", "asr", "summarizer", "embed")
+        },
+    }
     print("components ...", flush=True)
     result.update(components(dataset, settings, models, args.component_windows))
     print(json.dumps(result, indent=2), flush=True)
@@ -212,14 +254,17 @@ def main() -> int:
             if keeps_up(run):
                 break
             n -= 1
-    result.update({
-        "e2e_ms_p50": one["e2e_ms_p50"], "e2e_ms_p95": one["e2e_ms_p95"],
-        "live_tag_top1": sat["live_tag_top1"],  # all demo streams; pacing does not change tags
-        "saturated_windows_per_s": sat["windows_per_s"],
-        "realtime_streams_per_worker": runs[-1]["streams"] if keeps_up(runs[-1]) else 0,
-        "peak_rss_mb": max(x["peak_rss_mb"] for x in [one, sat, *runs]),
-        "runs": {"one_stream": one, "saturation": sat, "capacity": runs},
-    })
+    result.update(
+        {
+            "e2e_ms_p50": one["e2e_ms_p50"],
+            "e2e_ms_p95": one["e2e_ms_p95"],
+            "live_tag_top1": sat["live_tag_top1"],  # all demo streams; pacing does not change tags
+            "saturated_windows_per_s": sat["windows_per_s"],
+            "realtime_streams_per_worker": runs[-1]["streams"] if keeps_up(runs[-1]) else 0,
+            "peak_rss_mb": max(x["peak_rss_mb"] for x in [one, sat, *runs]),
+            "runs": {"one_stream": one, "saturation": sat, "capacity": runs},
+        }
+    )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT}")

@@ -10,6 +10,7 @@ Each section updates its own keys of quality.json, so they can run separately. N
 dataset and its texts (`make bench-data`: ampere generate --preset bench, ampere prepare-texts) and the
 summarizer adapter (in git; retrain with `ampere summarizer train`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ampere.facts import ATTRIBUTES, Facts  # noqa: E402
-from ampere_train.factscore import score_text, truth_facts  # noqa: E402
-from ampere.settings import REPO_ROOT, get_settings  # noqa: E402
-from ampere_synth.truth import load_jsonl  # noqa: E402
+from ampere.facts import ATTRIBUTES, Facts
+from ampere.settings import REPO_ROOT, get_settings
+from ampere_synth.truth import load_jsonl
+from ampere_train.factscore import score_text, truth_facts
 
 OUT = REPO_ROOT / "bench" / "results" / "quality.json"
 DEFAULT_DATASET = REPO_ROOT / ".ampere" / "data" / "bench-s0"
@@ -35,6 +36,7 @@ RUNS = REPO_ROOT / "runs" / "quality"
 
 def machine() -> dict:
     from bench.pipeline import machine as m
+
     return m()
 
 
@@ -55,8 +57,10 @@ def update(section: dict, command: str) -> None:
 
 # --- summarizer ------------------------------------------------------------------------------------
 
+
 def _fact_vocab(products: list[dict]) -> set[str]:
     from ampere.facts import _norm_words
+
     vocab: set[str] = set()
     for p in products:
         for v in truth_facts(p).items().values():
@@ -73,12 +77,16 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
     from ampere.facts import _norm_words
     from ampere.summarize import make_summarizer
     from ampere_train.textprep import input_snapper
+
     settings = get_settings()
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     asr = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "raw_asr.jsonl")}
     adapted = {r["id"]: r for r in load_jsonl(ds / "texts" / "summary.jsonl")}
-    windows = [w for w in load_jsonl(ds / "windows.jsonl")
-               if w["product_id"] and products[w["product_id"]]["split"] == "test" and w["id"] in asr]
+    windows = [
+        w
+        for w in load_jsonl(ds / "windows.jsonl")
+        if w["product_id"] and products[w["product_id"]]["split"] == "test" and w["id"] in asr
+    ]
     vocab = _fact_vocab(list(products.values()))
     # the adapted model's summaries come from prepare-texts, made in stream order with each window's
     # context as the live path makes them; the other variants see the window alone (they keep no state)
@@ -106,13 +114,16 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
                 per_attr[a][1] += 1
             filler_in += sum(1 for x in _norm_words(asr[w["id"]]) if x not in vocab)
             filler_out += sum(1 for x in _norm_words(text) if x not in vocab and x != "empty")
-        return {"kind": kind, "windows": len(windows),
-                "attribute_recall": round(corr / true, 3) if true else None,
-                "attribute_precision": round(corr / stated, 3) if stated else None,
-                "recall_by_attribute": {a: round(h / n, 3) for a, (h, n) in per_attr.items()},
-                "filler_dropped": round(1 - filler_out / filler_in, 3) if filler_in else None,
-                "ms_per_window_p50": round(statistics.median(ms), 1) if ms else None,
-                "ms_per_window_max": round(max(ms), 1) if ms else None}
+        return {
+            "kind": kind,
+            "windows": len(windows),
+            "attribute_recall": round(corr / true, 3) if true else None,
+            "attribute_precision": round(corr / stated, 3) if stated else None,
+            "recall_by_attribute": {a: round(h / n, 3) for a, (h, n) in per_attr.items()},
+            "filler_dropped": round(1 - filler_out / filler_in, 3) if filler_in else None,
+            "ms_per_window_p50": round(statistics.median(ms), 1) if ms else None,
+            "ms_per_window_max": round(max(ms), 1) if ms else None,
+        }
 
     # the summarizers read what the live path hands them: the transcript with catalogue names corrected
     # ("raw+names" is that text itself); "raw" is the recognizer's output as it came
@@ -165,22 +176,23 @@ ABLATIONS = {  # name: (modality, text_mode)
 
 def _throughput(embedder, split, n: int = 256) -> float:
     from ampere_train.evaluate import embedder_batch_fn
+
     fn = embedder_batch_fn(embedder)
     dd = split.domains["live"]
     n = min(n, len(dd.items))
     t = time.perf_counter()
     for i in range(n):  # batch 1, as in the live path
-        fn("live", dd.frames[i:i + 1], dd.texts[i:i + 1])
+        fn("live", dd.frames[i : i + 1], dd.texts[i : i + 1])
     return round(n / (time.perf_counter() - t), 1)
 
 
 def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
-    from encoders.config import load_config
     from ampere_train.data import load_split
-    from ampere_train.evaluate import evaluate_split, embedder_batch_fn
+    from ampere_train.evaluate import embedder_batch_fn, evaluate_split
     from ampere_train.export import export_onnx
-    from encoders.runtime import Embedder, TorchEmbedder
     from ampere_train.train import train
+    from encoders.config import load_config
+    from encoders.runtime import Embedder, TorchEmbedder
 
     cfg = load_config("ampere-small")
     result: dict = {"ablation": {}, "ablation_detail": {}}
@@ -195,8 +207,11 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
         test = load_split(ds, "test", cfg.frames, cfg.image_size, text_mode, fit=cfg.image_fit)
         res = evaluate_split(test, embedder_batch_fn(TorchEmbedder.load(ckpt)))
         result["ablation"][name] = res["mean"]["R@1"]
-        result["ablation_detail"][name] = {"mean": res["mean"], "train_s": round(train_s, 1),
-                                           "checkpoint": str(Path(ckpt).relative_to(REPO_ROOT))}
+        result["ablation_detail"][name] = {
+            "mean": res["mean"],
+            "train_s": round(train_s, 1),
+            "checkpoint": str(Path(ckpt).relative_to(REPO_ROOT)),
+        }
         print(name, json.dumps(res["mean"]), f"trained in {train_s:.0f} s", flush=True)
         if name == "visual+summary":
             default_ckpt, default_res, default_test = ckpt, res, test
@@ -205,8 +220,12 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
         result["mean"] = default_res["mean"]
         onnx_dir = RUNS / "onnx"
         export_onnx(default_ckpt, onnx_dir)
-        onnx = {"torch": {"mean_R@1": default_res["mean"]["R@1"],
-                          "items_per_s": _throughput(TorchEmbedder.load(default_ckpt), default_test)}}
+        onnx = {
+            "torch": {
+                "mean_R@1": default_res["mean"]["R@1"],
+                "items_per_s": _throughput(TorchEmbedder.load(default_ckpt), default_test),
+            }
+        }
         for variant in ("fp32", "int8"):
             emb = Embedder.load(onnx_dir, variant=variant)
             r = evaluate_split(default_test, embedder_batch_fn(emb))
@@ -218,6 +237,7 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
 
 # --- oracle bound: what a perfect de-noiser of this ASR would give ---------------------------------
 
+
 def oracle_section(ds: Path) -> dict:
     """Evaluate the default (visual+summary) model with summaries replaced by the generator's truth, reduced
     to the facts the ASR carried so far (``summarizer_train.build_pairs`` targets): the ceiling that a
@@ -226,10 +246,10 @@ def oracle_section(ds: Path) -> dict:
     import tempfile
 
     from ampere.facts import parse
-    from ampere_train.summarizer import build_pairs
-    from ampere_train.textprep import input_snapper
     from ampere_train.data import load_split
     from ampere_train.evaluate import embedder_batch_fn, evaluate_split
+    from ampere_train.summarizer import build_pairs
+    from ampere_train.textprep import input_snapper
     from encoders.runtime import TorchEmbedder
 
     ckpt = RUNS / "visual_summary" / "model.pt"
@@ -243,8 +263,11 @@ def oracle_section(ds: Path) -> dict:
                 (view / f.name).symlink_to(f.resolve())
         (view / "texts").mkdir()
         (view / "texts" / "raw_asr.jsonl").symlink_to((ds / "texts" / "raw_asr.jsonl").resolve())
-        test_windows = {w["id"] for w in load_jsonl(ds / "windows.jsonl")
-                        if w["product_id"] and products[w["product_id"]]["split"] == "test"}
+        test_windows = {
+            w["id"]
+            for w in load_jsonl(ds / "windows.jsonl")
+            if w["product_id"] and products[w["product_id"]]["split"] == "test"
+        }
         known = {"windows": 0, "brand": 0, "model": 0, "brand_and_model": 0}
         with (view / "texts" / "summary.jsonl").open("w") as out:
             for p in build_pairs(ds, splits=("train", "val", "test"), snapper=input_snapper(ds, get_settings())):
@@ -264,21 +287,29 @@ def oracle_section(ds: Path) -> dict:
     finally:
         shutil.rmtree(view, ignore_errors=True)
     n = max(1, known["windows"])
-    res["test_windows_known"] = {"windows": known["windows"],
-                                 **{k: round(v / n, 3) for k, v in known.items() if k != "windows"}}
+    res["test_windows_known"] = {
+        "windows": known["windows"],
+        **{k: round(v / n, 3) for k, v in known.items() if k != "windows"},
+    }
     print("oracle test windows known", json.dumps(res["test_windows_known"]), flush=True)
     return {"oracle_summary": res}
 
 
 # --- live tagging through the streaming path -------------------------------------------------------
 
+
 def test_streams(ds: Path) -> list[str]:
     """Regular streams that show at least one test-split product (the others show training products only;
     the held-out streams are scored apart)."""
     split = {p["product_id"]: p["split"] for p in load_jsonl(ds / "products.jsonl")}
     held = {s["stream_id"] for s in load_jsonl(ds / "live.jsonl") if s.get("heldout")}
-    return sorted({w["stream_id"] for w in load_jsonl(ds / "windows.jsonl")
-                   if split.get(w["product_id"] or "") == "test" and w["stream_id"] not in held})
+    return sorted(
+        {
+            w["stream_id"]
+            for w in load_jsonl(ds / "windows.jsonl")
+            if split.get(w["product_id"] or "") == "test" and w["stream_id"] not in held
+        }
+    )
 
 
 def run_live(ds: Path, streams: list[dict], with_products: bool, log_name: str) -> tuple[list[dict], float]:
@@ -295,12 +326,15 @@ def run_live(ds: Path, streams: list[dict], with_products: bool, log_name: str) 
     from ampere_dev.services import resolve_services
     from ampere_dev.worker import FaustWorker
     from ampere_synth.truth import expected_windows
+
     settings = get_settings()
     ensure_onnx(settings)  # the worker runs the shipped model's ONNX export
     if settings.kafka_url or settings.redis_url or running_services(settings) is not None:
         # the run empties its Redis and indexes the whole benchmark catalogue: never into a user's services
-        raise SystemExit("the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "
-                         "`ampere services up` first")
+        raise SystemExit(
+            "the live section runs on services of its own: unset KAFKA_URL/REDIS_URL and stop "
+            "`ampere services up` first"
+        )
     settings = settings.model_copy(update={"home": settings.home / "quality"})
     with resolve_services(settings) as urls:
         ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
@@ -318,8 +352,9 @@ def run_live(ds: Path, streams: list[dict], with_products: bool, log_name: str) 
             for s in streams:
                 bag = [seg["product_id"] for seg in s["segments"] if seg.get("product_id")] if with_products else None
                 replay(str(ds / s["path"]), s["stream_id"], urls.kafka_url, settings, realtime=False, products=bag)
-            expected = sum(expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s)
-                           for s in streams)
+            expected = sum(
+                expected_windows(s["duration"], settings.windows.window_s, settings.windows.hop_s) for s in streams
+            )
             deadline = time.time() + 5400
             while time.time() < deadline:
                 got = {(t["stream_id"], round(t["start"], 3)) for t in tags.tags}
@@ -335,6 +370,7 @@ def run_live(ds: Path, streams: list[dict], with_products: bool, log_name: str) 
 def _score(tags: list[dict], streams: list[dict], products: dict, split: str | None) -> dict:
     """Top-1 on the windows whose on-air product is of ``split`` (None: all), and the no-product decisions."""
     from ampere_synth.truth import on_air, score_tags
+
     segs = {s["stream_id"]: s["segments"] for s in streams}
     keep = []
     for t in tags:
@@ -343,9 +379,14 @@ def _score(tags: list[dict], streams: list[dict], products: dict, split: str | N
             keep.append(t)
     sc = score_tags(keep, segs)
     r = lambda x: round(x, 4) if x is not None else None
-    return {"top1": r(sc.top1), "windows": sc.windows, "no_product_windows": sc.null_windows,
-            "no_product_recall": r(sc.no_product_recall), "no_product_precision": r(sc.no_product_precision),
-            "corrections": sum(1 for t in tags if t.get("correction"))}
+    return {
+        "top1": r(sc.top1),
+        "windows": sc.windows,
+        "no_product_windows": sc.null_windows,
+        "no_product_recall": r(sc.no_product_recall),
+        "no_product_precision": r(sc.no_product_precision),
+        "corrections": sum(1 for t in tags if t.get("correction")),
+    }
 
 
 def live_section(ds: Path, streams: list[str] | None = None, products_too: bool = True) -> dict:
@@ -359,15 +400,29 @@ def live_section(ds: Path, streams: list[str] | None = None, products_too: bool 
     tags, wall = run_live(ds, regular + heldout, with_products=False, log_name="quality-live")
     reg = _score([t for t in tags if not live[t["stream_id"]].get("heldout")], regular, products, "test")
     held = _score([t for t in tags if live[t["stream_id"]].get("heldout")], heldout, products, "test")
-    section = {"live_tag_top1": reg["top1"], "live_tag_top1_heldout": held["top1"],
-               "segmenter": {"top1": reg["top1"], "no_product_precision": reg["no_product_precision"],
-                             "no_product_recall": reg["no_product_recall"], "max_delay_windows": 1,
-                             "corrections_published": reg["corrections"]},
-               "live_tag": {"streams": [s["stream_id"] for s in regular], "heldout_streams":
-                            [s["stream_id"] for s in heldout], "gallery_products": len(products),
-                            "wall_s": round(wall, 1), "test": reg, "heldout": held,
-                            "summarizer": settings.summarizer.kind, "onnx_variant": settings.embed.variant,
-                            "asr_bias": settings.asr.bias, "ocr": settings.ocr.enabled}}
+    section = {
+        "live_tag_top1": reg["top1"],
+        "live_tag_top1_heldout": held["top1"],
+        "segmenter": {
+            "top1": reg["top1"],
+            "no_product_precision": reg["no_product_precision"],
+            "no_product_recall": reg["no_product_recall"],
+            "max_delay_windows": 1,
+            "corrections_published": reg["corrections"],
+        },
+        "live_tag": {
+            "streams": [s["stream_id"] for s in regular],
+            "heldout_streams": [s["stream_id"] for s in heldout],
+            "gallery_products": len(products),
+            "wall_s": round(wall, 1),
+            "test": reg,
+            "heldout": held,
+            "summarizer": settings.summarizer.kind,
+            "onnx_variant": settings.embed.variant,
+            "asr_bias": settings.asr.bias,
+            "ocr": settings.ocr.enabled,
+        },
+    }
     if products_too:
         tags_p, wall_p = run_live(ds, regular, with_products=True, log_name="quality-live-products")
         with_p = _score(tags_p, regular, products, "test")
@@ -379,13 +434,15 @@ def live_section(ds: Path, streams: list[str] | None = None, products_too: bool 
 def tables() -> str:
     """quality.json as the markdown tables of bench/README.md."""
     q = json.loads(OUT.read_text())
-    f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
-    n = lambda x: "–" if x is None else f"{x}"  # noqa: E731
+    f = lambda x: "–" if x is None else f"{x:.3f}"
+    n = lambda x: "–" if x is None else f"{x}"
     out = []
     if "directions" in q:
         d = q["directions"]
-        out += ["| default model (visual + summary), test split | " + " | ".join(d) + " | mean |",
-                "|---|" + "---|" * (len(d) + 1)]
+        out += [
+            "| default model (visual + summary), test split | " + " | ".join(d) + " | mean |",
+            "|---|" + "---|" * (len(d) + 1),
+        ]
         for m in ("R@1", "R@5", "R@10"):
             out.append(f"| {m} | " + " | ".join(f(v[m]) for v in d.values()) + f" | **{f(q['mean'][m])}** |")
         out.append("")
@@ -399,19 +456,33 @@ def tables() -> str:
     if "oracle_summary" in q:
         o = q["oracle_summary"]
         k = o.get("test_windows_known", {})
-        out += ["| same model, truth-derived summaries of what the ASR carried | val mean R@1 | test mean R@1 | "
-                "test windows with brand / model / both known |", "|---|---|---|---|",
-                f"| oracle | {f(o['val']['mean_R@1'])} | {f(o['test']['mean_R@1'])} | "
-                f"{f(k.get('brand'))} / {f(k.get('model'))} / {f(k.get('brand_and_model'))} |", ""]
+        out += [
+            "| same model, truth-derived summaries of what the ASR carried | val mean R@1 | test mean R@1 | "
+            "test windows with brand / model / both known |",
+            "|---|---|---|---|",
+            f"| oracle | {f(o['val']['mean_R@1'])} | {f(o['test']['mean_R@1'])} | "
+            f"{f(k.get('brand'))} / {f(k.get('model'))} / {f(k.get('brand_and_model'))} |",
+            "",
+        ]
     if "summarizer" in q:
-        out += ["| summarizer (test-split live windows) | attribute recall | attribute precision | brand recall | "
-                "model recall | filler dropped | ms/window p50 (max) |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "| summarizer (test-split live windows) | attribute recall | attribute precision | brand recall | "
+            "model recall | filler dropped | ms/window p50 (max) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for k, v in q["summarizer"].items():
             rb = v["recall_by_attribute"]
-            label = {"llm": "llm + LoRA adapter (default)", "llm-stock": "llm, stock, prompted", "raw": "raw ASR",
-                     "raw+names": "ASR, catalogue names corrected"}.get(k, k)
-            out.append(f"| {label} | {f(v['attribute_recall'])} | {f(v['attribute_precision'])} | {f(rb['brand'])} | "
-                       f"{f(rb['model'])} | {f(v['filler_dropped'])} | {n(v['ms_per_window_p50'])} ({n(v['ms_per_window_max'])}) |")
+            label = {
+                "llm": "llm + LoRA adapter (default)",
+                "llm-stock": "llm, stock, prompted",
+                "raw": "raw ASR",
+                "raw+names": "ASR, catalogue names corrected",
+            }.get(k, k)
+            out.append(
+                f"| {label} | {f(v['attribute_recall'])} | {f(v['attribute_precision'])} | {f(rb['brand'])} | "
+                f"{f(rb['model'])} | {f(v['filler_dropped'])} | {n(v['ms_per_window_p50'])} "
+                f"({n(v['ms_per_window_max'])}) |"
+            )
         out.append("")
     if "onnx" in q:
         out += ["| backend | mean R@1 | items/s (batch 1) |", "|---|---|---|"]
@@ -420,9 +491,13 @@ def tables() -> str:
         out.append("")
     if "live_tag" in q:
         lt = q["live_tag"]
-        out += ["| live tagging through the streaming path | top-1 | windows |", "|---|---|---|",
-                f"| windows of test-split products | **{f(lt['test_products_top1'])}** | {lt['test_windows']} |",
-                f"| all windows of the streams | {f(lt['all_products_top1'])} | {lt['all_windows']} |", ""]
+        out += [
+            "| live tagging through the streaming path | top-1 | windows |",
+            "|---|---|---|",
+            f"| windows of test-split products | **{f(lt['test_products_top1'])}** | {lt['test_windows']} |",
+            f"| all windows of the streams | {f(lt['all_products_top1'])} | {lt['all_windows']} |",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -433,8 +508,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", nargs="*", help="ablation rows to run (default: all)")
     ap.add_argument("--timed", type=int, default=60, help="windows timed for the adapted summarizer")
-    ap.add_argument("--streams", nargs="*",
-                    help="live section: stream ids (default: every stream that shows a test-split product)")
+    ap.add_argument(
+        "--streams", nargs="*", help="live section: stream ids (default: every stream that shows a test-split product)"
+    )
     args = ap.parse_args()
     cmd = "python bench/quality.py " + " ".join(sys.argv[1:])
     if args.section == "tables":

@@ -11,6 +11,7 @@ kept per candidate, so weights and segmenter settings are searched without scori
 train split's streams, chosen on val, reported on test and on the held-out streams (templates and voices never
 used for fitting). Writes ``bench/results/tagging.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,16 +27,16 @@ from types import SimpleNamespace
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ampere.names import names_of  # noqa: E402
-from ampere.onair import NameIndex, OnAirModel  # noqa: E402
-from ampere.segmenter import NONE, Segmenter, SegmenterState  # noqa: E402
-from ampere.settings import REPO_ROOT, TaggerOptions, get_settings  # noqa: E402
-from ampere.summarize import summary_for_embedding  # noqa: E402
-from ampere.tagger import Tagger, smooth  # noqa: E402
-from ampere.textnorm import content_tokens  # noqa: E402
-from ampere_synth.truth import load_jsonl  # noqa: E402
+from ampere.names import names_of
+from ampere.onair import NameIndex, OnAirModel
+from ampere.segmenter import NONE, Segmenter, SegmenterState
+from ampere.settings import REPO_ROOT, TaggerOptions, get_settings
+from ampere.summarize import summary_for_embedding
+from ampere.tagger import Tagger, smooth
+from ampere.textnorm import content_tokens
+from ampere_synth.truth import load_jsonl
 
 OUT = REPO_ROOT / "bench" / "results" / "tagging.json"
 PARTS = ("cosine", "lexical", "screen", "onair", "attributes", "screen_attributes")
@@ -46,10 +47,19 @@ class MemIndex:
 
     def __init__(self, pages: list[dict], vectors: np.ndarray):
         self.vecs = vectors
-        self.hits = [SimpleNamespace(key=f"page:{p['id']}", product_id=p["product_id"], score=0.0,
-                                     fields={"title": p["title"], "attributes": json.dumps(p.get("attributes") or {}),
-                                             "price": str((p.get("attributes") or {}).get("price", ""))})
-                     for p in pages]
+        self.hits = [
+            SimpleNamespace(
+                key=f"page:{p['id']}",
+                product_id=p["product_id"],
+                score=0.0,
+                fields={
+                    "title": p["title"],
+                    "attributes": json.dumps(p.get("attributes") or {}),
+                    "price": str((p.get("attributes") or {}).get("price", "")),
+                },
+            )
+            for p in pages
+        ]
         self.by_key = {h.key: i for i, h in enumerate(self.hits)}
         self.tokens = [content_tokens(p["title"]) for p in pages]
         self.prices = np.array([float((p.get("attributes") or {}).get("price", "nan")) for p in pages])
@@ -98,8 +108,10 @@ class Window:
 def _embed(emb, domain, frames, texts, batch=32):
     out = []
     for i in range(0, len(texts), batch):
-        out += [e.fused for e in emb.embed_batch([domain] * len(texts[i:i + batch]), frames[i:i + batch],
-                                                 texts[i:i + batch])]
+        out += [
+            e.fused
+            for e in emb.embed_batch([domain] * len(texts[i : i + batch]), frames[i : i + batch], texts[i : i + batch])
+        ]
     return np.stack(out)
 
 
@@ -121,8 +133,12 @@ def prepare(ds: Path, use_screen: bool = True, summary_file: Path | None = None)
     page_items = [Item(p["id"], "page", p["product_id"], p["title"], p["image"]) for p in pages]
     page_frames = decode_frames(ds, page_items, "page", 1, emb.image_size, fit=emb.image_fit)
     page_vecs = _embed(emb, "page", [list(f) for f in page_frames], [p["title"] for p in pages])
-    items = [Item(w["id"], "live", w["product_id"] or "", "", live[w["stream_id"]]["path"], float(w["start"]),
-                  float(w["end"])) for w in windows]
+    items = [
+        Item(
+            w["id"], "live", w["product_id"] or "", "", live[w["stream_id"]]["path"], float(w["start"]), float(w["end"])
+        )
+        for w in windows
+    ]
     win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size, fit=emb.image_fit)
     texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
     win_vecs = _embed(emb, "live", [list(f) for f in win_frames], texts)
@@ -148,10 +164,18 @@ def prepare(ds: Path, use_screen: bool = True, summary_file: Path | None = None)
             if c.product_id not in best or v.sum() > best[c.product_id].sum():
                 best[c.product_id] = v
         pid = w["product_id"] or NONE
-        out.append(Window(w["id"], w["stream_id"], float(w["start"]), pid,
-                          products[pid]["split"] if pid else stream_split[w["stream_id"]],
-                          bool(live[w["stream_id"]].get("heldout")), list(best.items()),
-                          summary_for_embedding(summary.get(w["id"], "")) == ""))
+        out.append(
+            Window(
+                w["id"],
+                w["stream_id"],
+                float(w["start"]),
+                pid,
+                products[pid]["split"] if pid else stream_split[w["stream_id"]],
+                bool(live[w["stream_id"]].get("heldout")),
+                list(best.items()),
+                summary_for_embedding(summary.get(w["id"], "")) == "",
+            )
+        )
     print(f"scored {len(out)} windows in {time.time() - t0:.0f} s", flush=True)
     return out, {"pages": len(pages), "windows": len(windows), "products": len(products)}
 
@@ -173,8 +197,9 @@ class Config:
 
     def weights(self) -> np.ndarray:
         on = 1.0 if self.ocr else 0.0
-        return np.array([1.0, self.lexical, self.screen * on, self.onair, self.attributes, self.attributes * on],
-                        np.float32)
+        return np.array(
+            [1.0, self.lexical, self.screen * on, self.onair, self.attributes, self.attributes * on], np.float32
+        )
 
 
 def tag_stream(wins: list[Window], cfg: Config, k: int = 10) -> dict[str, tuple[str, str]]:
@@ -216,13 +241,16 @@ def evaluate(windows: list[Window], cfg: Config, keep) -> dict:
     none_true = [w for w in chosen if w.truth == NONE]
     said_none = [w for w in chosen if tags[w.id][1] == NONE]
     hit = sum(tags[w.id][1] == NONE for w in none_true)
-    return {"top1": round(final / len(prod), 4) if prod else None,
-            "top1_provisional": round(prov / len(prod), 4) if prod else None,
-            "windows": len(prod),
-            "no_product_recall": round(hit / len(none_true), 4) if none_true else None,
-            "no_product_precision": round(sum(w.truth == NONE for w in said_none) / len(said_none), 4)
-            if said_none else None,
-            "no_product_windows": len(none_true)}
+    return {
+        "top1": round(final / len(prod), 4) if prod else None,
+        "top1_provisional": round(prov / len(prod), 4) if prod else None,
+        "windows": len(prod),
+        "no_product_recall": round(hit / len(none_true), 4) if none_true else None,
+        "no_product_precision": round(sum(w.truth == NONE for w in said_none) / len(said_none), 4)
+        if said_none
+        else None,
+        "no_product_windows": len(none_true),
+    }
 
 
 def regular(split):
@@ -230,9 +258,12 @@ def regular(split):
 
 
 def grid(quick: bool) -> list[Config]:
-    seg = [Config(lexical=lx, screen=sc, onair=oa, attributes=at, switch=sw, none_penalty=npen, none_score=ns)
-           for lx, sc, oa, at, sw, npen, ns in itertools.product(
-               (1.0, 3.0), (1.0, 3.0), (3.0,), (0.5, 1.0, 2.0), (0.5, 1.0, 2.0), (0.5, 1.0), (0.6, 0.8, 1.0, 1.3))]
+    seg = [
+        Config(lexical=lx, screen=sc, onair=oa, attributes=at, switch=sw, none_penalty=npen, none_score=ns)
+        for lx, sc, oa, at, sw, npen, ns in itertools.product(
+            (1.0, 3.0), (1.0, 3.0), (3.0,), (0.5, 1.0, 2.0), (0.5, 1.0, 2.0), (0.5, 1.0), (0.6, 0.8, 1.0, 1.3)
+        )
+    ]
     if quick:
         seg = seg[::7]
     return seg
@@ -242,18 +273,22 @@ def by_signal(windows: list[Window], base: Config) -> dict:
     """The issue's table: as before (no OCR, no attributes), + attributes, + OCR, + both."""
     # "ocr": the screen's words and the prices and names read on it; "attributes": prices, materials, colours
     # and names heard, matched against the catalogue's attributes
-    rows = {"as_before": base.__class__(**{**base.__dict__, "ocr": False, "attributes": 0.0}),
-            "attributes": base.__class__(**{**base.__dict__, "ocr": False}),
-            "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0, "ocr": True}),
-            "both": base}
-    return {name: {s: evaluate(windows, cfg, regular(s))["top1"] for s in ("val", "test")}
-            for name, cfg in rows.items()}
+    rows = {
+        "as_before": base.__class__(**{**base.__dict__, "ocr": False, "attributes": 0.0}),
+        "attributes": base.__class__(**{**base.__dict__, "ocr": False}),
+        "ocr": base.__class__(**{**base.__dict__, "attributes": 0.0, "ocr": True}),
+        "both": base,
+    }
+    return {
+        name: {s: evaluate(windows, cfg, regular(s))["top1"] for s in ("val", "test")} for name, cfg in rows.items()
+    }
 
 
 def invented_name_rate(ds: Path, summary_file: Path, keep_ids: set[str]) -> dict:
     """Share of summaries that state a brand or model neither in the catalogue nor heard in the window."""
     from ampere.facts import heard, parse
     from ampere.pipeline import read_facts
+
     names = {n.lower() for row in load_jsonl(ds / "catalog.jsonl") for n in names_of(row)}
     heard_text = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "asr_names.jsonl")}
     stated = invented = 0
@@ -272,6 +307,7 @@ def summarizer_heldout(ds: Path, best: Config) -> dict:
     """The adapted summarizer against the keyword one on the held-out streams (templates and voices never used
     for fitting), through the same tagger: their summaries change the windows' embeddings."""
     from ampere_train.textprep import read_texts, run_summaries
+
     settings = get_settings()
     kw_file = ds / "texts" / "summary-keyword.jsonl"
     texts = read_texts(ds / "texts" / "asr_names.jsonl")
@@ -281,33 +317,51 @@ def summarizer_heldout(ds: Path, best: Config) -> dict:
         windows, _ = prepare(ds, summary_file=path)
         out[f"tag_top1_{kind}"] = evaluate(windows, best, lambda w: w.heldout)["top1"]
         out[f"tag_top1_{kind}_test"] = evaluate(windows, best, regular("test"))["top1"]
-    held = {w["id"] for w in load_jsonl(ds / "windows.jsonl")
-            if any(s["stream_id"] == w["stream_id"] and s.get("heldout") for s in load_jsonl(ds / "live.jsonl"))}
+    held = {
+        w["id"]
+        for w in load_jsonl(ds / "windows.jsonl")
+        if any(s["stream_id"] == w["stream_id"] and s.get("heldout") for s in load_jsonl(ds / "live.jsonl"))
+    }
     out.update(invented_name_rate(ds, ds / "texts" / "summary.jsonl", held))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", type=Path, default=REPO_ROOT / ".ampere" / "data" / "bench-s0",
-                    help="benchmark dataset with texts/asr_names.jsonl and texts/screen.jsonl")
+    ap.add_argument(
+        "--dataset",
+        type=Path,
+        default=REPO_ROOT / ".ampere" / "data" / "bench-s0",
+        help="benchmark dataset with texts/asr_names.jsonl and texts/screen.jsonl",
+    )
     ap.add_argument("--quick", action="store_true", help="a sparse grid (development)")
     ap.add_argument("--out", type=Path, default=OUT, help="results JSON (default: bench/results/tagging.json)")
-    ap.add_argument("--summarizers", action="store_true",
-                    help="also compare the adapted and keyword summarizers on the held-out streams "
-                         "(writes summarizer_heldout into bench/results/quality.json)")
+    ap.add_argument(
+        "--summarizers",
+        action="store_true",
+        help="also compare the adapted and keyword summarizers on the held-out streams "
+        "(writes summarizer_heldout into bench/results/quality.json)",
+    )
     args = ap.parse_args(argv)
     t0 = time.time()
     windows, counts = prepare(args.dataset)
     configs = grid(args.quick)
     fitted = sorted(configs, key=lambda c: -evaluate(windows, c, regular("train"))["top1"])[:10]
-    best = max(fitted, key=lambda c: (evaluate(windows, c, regular("val"))["top1"],
-                                      evaluate(windows, c, regular("val"))["no_product_recall"] or 0))
-    smoothing = Config(segmenter=False, lexical=best.lexical, screen=best.screen, onair=best.onair,
-                       attributes=best.attributes)
+    best = max(
+        fitted,
+        key=lambda c: (
+            evaluate(windows, c, regular("val"))["top1"],
+            evaluate(windows, c, regular("val"))["no_product_recall"] or 0,
+        ),
+    )
+    smoothing = Config(
+        segmenter=False, lexical=best.lexical, screen=best.screen, onair=best.onair, attributes=best.attributes
+    )
     result = {
         "command": "python bench/tagging.py" + (" --quick" if args.quick else ""),
-        "dataset": str(args.dataset.name), "counts": counts, "configs_searched": len(configs),
+        "dataset": str(args.dataset.name),
+        "counts": counts,
+        "configs_searched": len(configs),
         "chosen": best.__dict__,
         "segmenter": {s: evaluate(windows, best, regular(s)) for s in ("train", "val", "test")},
         "heldout": evaluate(windows, best, lambda w: w.heldout),
@@ -326,11 +380,19 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps({"id": win.id, "products": [p for p, _ in top]}) + "\n")
     print(json.dumps(result, indent=2))
     from bench.quality import update
+
     # the serving tagger with each signal added, on the prepared texts (the streaming path's own figure is
     # bench/quality.py live)
-    update({"live_tag_top1_by_signal": {**result["by_signal"], "how": "bench/tagging.py: the serving Tagger and "
-                                        "Segmenter on prepared texts, weights fitted on train, chosen on val"}},
-           result["command"])
+    update(
+        {
+            "live_tag_top1_by_signal": {
+                **result["by_signal"],
+                "how": "bench/tagging.py: the serving Tagger and "
+                "Segmenter on prepared texts, weights fitted on train, chosen on val",
+            }
+        },
+        result["command"],
+    )
     if args.summarizers:
         section = {"summarizer_heldout": summarizer_heldout(args.dataset, best)}
         print(json.dumps(section, indent=2))

@@ -10,6 +10,7 @@ Each variant's row is kept in runs/visual/<name>/row.json and reused (delete it,
 The comparison runs are shortened (epochs, augmented views: in the table); the final run trains the chosen
 variant with its config as `make model` does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.quality import DEFAULT_DATASET, REPO_ROOT, update  # noqa: E402
+from bench.quality import DEFAULT_DATASET, REPO_ROOT, update
 
 RUNS = REPO_ROOT / "runs" / "visual"
 LITE = "ampere-lite0"
@@ -40,41 +41,76 @@ def variants(fit: str) -> dict[str, tuple[str, dict, str]]:
         "small-cnn": ("ampere-small", {}, "the old from-scratch CNN (96 px, squash), trained end to end"),
     }
     for f in FITS:
-        out[f"lite0-frozen-mean-{f}"] = (LITE, dict(COMPARE, visual_trainable_blocks=0, visual_pool="mean",
-                                                    image_fit=f, epochs=FROZEN_EPOCHS),
-                                         f"Lite0 frozen, mean pooling, fit {f}: only the heads train")
+        out[f"lite0-frozen-mean-{f}"] = (
+            LITE,
+            dict(COMPARE, visual_trainable_blocks=0, visual_pool="mean", image_fit=f, epochs=FROZEN_EPOCHS),
+            f"Lite0 frozen, mean pooling, fit {f}: only the heads train",
+        )
     for f in FITS:
-        out[f"lite0-frozen-attnbox-{f}"] = (LITE, dict(COMPARE, visual_trainable_blocks=0, visual_pool="attention",
-                                                       visual_box_loss=1.0, image_fit=f, epochs=FROZEN_EPOCHS),
-                                            f"Lite0 frozen, attention pooling taught by the truth boxes, fit {f}")
+        out[f"lite0-frozen-attnbox-{f}"] = (
+            LITE,
+            dict(
+                COMPARE,
+                visual_trainable_blocks=0,
+                visual_pool="attention",
+                visual_box_loss=1.0,
+                image_fit=f,
+                epochs=FROZEN_EPOCHS,
+            ),
+            f"Lite0 frozen, attention pooling taught by the truth boxes, fit {f}",
+        )
     top2 = dict(COMPARE, visual_trainable_blocks=2, image_fit=fit, epochs=TOP2_EPOCHS)
-    out["lite0-top2-mean"] = (LITE, dict(top2, visual_pool="mean"), f"Lite0 top 2 blocks fine-tuned, mean pooling, {fit}")
-    out["lite0-top2-attn"] = (LITE, dict(top2, visual_pool="attention"),
-                              f"Lite0 top 2 blocks fine-tuned, attention pooling (learned from retrieval alone), {fit}")
-    out["lite0-top2-attnbox"] = (LITE, dict(top2, visual_pool="attention", visual_box_loss=1.0),
-                                 f"Lite0 top 2 blocks fine-tuned, attention pooling taught by the truth boxes, {fit}")
+    out["lite0-top2-mean"] = (
+        LITE,
+        dict(top2, visual_pool="mean"),
+        f"Lite0 top 2 blocks fine-tuned, mean pooling, {fit}",
+    )
+    out["lite0-top2-attn"] = (
+        LITE,
+        dict(top2, visual_pool="attention"),
+        f"Lite0 top 2 blocks fine-tuned, attention pooling (learned from retrieval alone), {fit}",
+    )
+    out["lite0-top2-attnbox"] = (
+        LITE,
+        dict(top2, visual_pool="attention", visual_box_loss=1.0),
+        f"Lite0 top 2 blocks fine-tuned, attention pooling taught by the truth boxes, {fit}",
+    )
     # zoom: a locator taught by the boxes finds the product on the whole (squashed) frame, the backbone then
     # describes the square around it (encoders/zoom.py); z = the square's side / the frame's height
-    zoom = dict(COMPARE, image_size=448, image_fit="squash", visual_box_loss=1.0, visual_trainable_blocks=0,
-                visual_pool="mean", epochs=FROZEN_EPOCHS)
+    zoom = dict(
+        COMPARE,
+        image_size=448,
+        image_fit="squash",
+        visual_box_loss=1.0,
+        visual_trainable_blocks=0,
+        visual_pool="mean",
+        epochs=FROZEN_EPOCHS,
+    )
     for z in ZOOMS:
-        out[f"lite0-frozen-zoom{z}"] = (LITE, dict(zoom, visual_zoom=z),
-                                        f"Lite0 frozen, zoom: box-taught locator on the whole frame, then the square of "
-                                        f"side {z} x frame height around it, mean pooling")
-    out["lite0-top2-zoom-attn"] = (LITE, dict(zoom, visual_zoom=ZOOM_TOP2, visual_trainable_blocks=2,
-                                              visual_pool="attention", epochs=TOP2_EPOCHS),
-                                   f"Lite0 top 2 blocks fine-tuned, zoom {ZOOM_TOP2}, attention pooling on the square")
+        out[f"lite0-frozen-zoom{z}"] = (
+            LITE,
+            dict(zoom, visual_zoom=z),
+            f"Lite0 frozen, zoom: box-taught locator on the whole frame, then the square of "
+            f"side {z} x frame height around it, mean pooling",
+        )
+    out["lite0-top2-zoom-attn"] = (
+        LITE,
+        dict(zoom, visual_zoom=ZOOM_TOP2, visual_trainable_blocks=2, visual_pool="attention", epochs=TOP2_EPOCHS),
+        f"Lite0 top 2 blocks fine-tuned, zoom {ZOOM_TOP2}, attention pooling on the square",
+    )
     return out
 
 
 def _cfg(config: str, overrides: dict):
     from encoders.config import load_config
+
     return load_config(config, **overrides)
 
 
 def _same_config(saved: dict | None, cfg) -> bool:
     """A row's config is this one (keys added to ModelConfig since then take their defaults)."""
     from encoders.config import ModelConfig
+
     try:
         return saved is not None and ModelConfig.from_dict(saved).to_dict() == cfg.to_dict()
     except (TypeError, ValueError):
@@ -87,17 +123,29 @@ def _r(x: float | None, n: int = 4) -> float | None:
 
 def _row(name: str, cfg, res: dict, train_s: float, note: str, extra: dict | None = None) -> dict:
     d, m = res["directions"], res["mean"]
-    return {"variant": name, "what": note, "backbone": cfg.visual_backbone,
-            "trainable_blocks": cfg.visual_trainable_blocks if cfg.visual_backbone != "cnn" else "all",
-            "pool": cfg.visual_pool, "fit": cfg.image_fit, "image_size": cfg.image_size,
-            "box_loss": cfg.visual_box_loss, "epochs": cfg.epochs,
-            "views": cfg.visual_cache_views if cfg.visual_backbone != "cnn" else "fresh",
-            "val_L->P_R@1": _r(d["L->P"]["R@1"]), "val_P->L_R@1": _r(d["P->L"]["R@1"]),
-            "val_visual_group_r1": _r(d["L->P"].get("group_R@1")), "val_mean_R@1": _r(m["R@1"]),
-            "val_mean_R@5": _r(m["R@5"]), "train_s": round(train_s, 1), **(extra or {})}
+    return {
+        "variant": name,
+        "what": note,
+        "backbone": cfg.visual_backbone,
+        "trainable_blocks": cfg.visual_trainable_blocks if cfg.visual_backbone != "cnn" else "all",
+        "pool": cfg.visual_pool,
+        "fit": cfg.image_fit,
+        "image_size": cfg.image_size,
+        "box_loss": cfg.visual_box_loss,
+        "epochs": cfg.epochs,
+        "views": cfg.visual_cache_views if cfg.visual_backbone != "cnn" else "fresh",
+        "val_L->P_R@1": _r(d["L->P"]["R@1"]),
+        "val_P->L_R@1": _r(d["P->L"]["R@1"]),
+        "val_visual_group_r1": _r(d["L->P"].get("group_R@1")),
+        "val_mean_R@1": _r(m["R@1"]),
+        "val_mean_R@5": _r(m["R@5"]),
+        "train_s": round(train_s, 1),
+        **(extra or {}),
+    }
 
 
 # --- what the attention looks at (live frames with a truth box)
+
 
 def attention_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
     """For an attention-pooled checkpoint on ``split``: the share of the pool's weight that lands on the
@@ -127,23 +175,29 @@ def attention_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
             parts: dict[str, list[np.ndarray]] = {"model": [], "oracle": []}
             for i in range(0, len(dd.items), 32):
                 if lower is not None:
-                    f = torch.from_numpy(np.array(lower[d][0, i:i + 32], np.float32))
+                    f = torch.from_numpy(np.array(lower[d][0, i : i + 32], np.float32))
                     b, k = f.shape[:2]
                     fmap = vis.upper(f.reshape(b * k, *f.shape[2:]))
                 else:
-                    x = torch.from_numpy(np.ascontiguousarray(dd.frames[i:i + 32])).permute(0, 1, 4, 2, 3).float() / 255
+                    x = (
+                        torch.from_numpy(np.ascontiguousarray(dd.frames[i : i + 32])).permute(0, 1, 4, 2, 3).float()
+                        / 255
+                    )
                     b, k = x.shape[:2]
                     fmap = vis.feature_map(x.reshape(b * k, *x.shape[2:]))
                 pooled, w = vis.pooled_with_weights(fmap)
                 oracle = pooled
                 if d == "live":
-                    c = torch.from_numpy(np.asarray(cover[i:i + b], np.float32)).reshape(b * k, *fmap.shape[2:])
+                    c = torch.from_numpy(np.asarray(cover[i : i + b], np.float32)).reshape(b * k, *fmap.shape[2:])
                     has = c.sum(dim=(1, 2)) > 1e-3
                     if w is not None and bool(has.any()):
                         mass.append((w[has] * (c[has] > 0)).sum(dim=(1, 2)).numpy())
                         area.append(((c[has] > 0).float().mean(dim=(1, 2))).numpy())
-                    t = torch.where(has.view(-1, 1, 1), c / c.sum(dim=(1, 2), keepdim=True).clamp(min=1e-6),
-                                    w if w is not None else torch.full_like(c, 1 / c[0].numel()))
+                    t = torch.where(
+                        has.view(-1, 1, 1),
+                        c / c.sum(dim=(1, 2), keepdim=True).clamp(min=1e-6),
+                        w if w is not None else torch.full_like(c, 1 / c[0].numel()),
+                    )
                     oracle = (fmap * t.unsqueeze(1)).sum(dim=(2, 3))
                 dom = torch.full((b,), di, dtype=torch.long)
                 for kind, feat in (("model", pooled), ("oracle", oracle)):
@@ -153,9 +207,11 @@ def attention_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
                 embs[kind][d] = np.concatenate(parts[kind])
     ids = {d: dd.product_ids for d, dd in data.domains.items()}
     res = {kind: evaluate(e, ids, groups) for kind, e in embs.items()}
-    out = {f"{split}_truth_box_pooling_mean_R@1": _r(res["oracle"]["mean"]["R@1"]),
-           f"{split}_truth_box_pooling_L->P_R@1": _r(res["oracle"]["directions"]["L->P"]["R@1"]),
-           f"{split}_truth_box_pooling_group_r1": _r(res["oracle"]["directions"]["L->P"]["group_R@1"])}
+    out = {
+        f"{split}_truth_box_pooling_mean_R@1": _r(res["oracle"]["mean"]["R@1"]),
+        f"{split}_truth_box_pooling_L->P_R@1": _r(res["oracle"]["directions"]["L->P"]["R@1"]),
+        f"{split}_truth_box_pooling_group_r1": _r(res["oracle"]["directions"]["L->P"]["group_R@1"]),
+    }
     if mass:
         out[f"{split}_attention_on_box"] = _r(np.concatenate(mass).mean(), 3)
         out[f"{split}_box_area_share"] = _r(np.concatenate(area).mean(), 3)
@@ -171,7 +227,13 @@ def zoom_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
 
     from ampere_train.data import load_split, product_groups
     from ampere_train.evaluate import evaluate
-    from ampere_train.train import LowerRunner, _frames_tensor, embed_split_torch, located_zoom_lower, lower_feature_cache
+    from ampere_train.train import (
+        LowerRunner,
+        _frames_tensor,
+        embed_split_torch,
+        located_zoom_lower,
+        lower_feature_cache,
+    )
     from encoders.model import load_checkpoint
     from encoders.zoom import box_centres, zoom_crop
 
@@ -189,18 +251,23 @@ def zoom_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
     with torch.no_grad():
         for i in range(0, n, 32):
             b = min(32, n - i)
-            f = torch.from_numpy(np.array(lower["live"][0, i:i + b], np.float32))
+            f = torch.from_numpy(np.array(lower["live"][0, i : i + b], np.float32))
             cx, cy = vis.locate(vis.upper(f.reshape(b * k, *f.shape[2:])))
-            boxes = torch.from_numpy(np.asarray(dd.boxes[i:i + b], np.float32).reshape(-1, 4))
+            boxes = torch.from_numpy(np.asarray(dd.boxes[i : i + b], np.float32).reshape(-1, 4))
             has = ~torch.isnan(boxes).any(dim=1)
             inside = (cx >= boxes[:, 0]) & (cx <= boxes[:, 2]) & (cy >= boxes[:, 1]) & (cy <= boxes[:, 3])
             cen = box_centres(boxes)
             hits.append(inside[has].numpy())
             # distance to the box centre in units of the square's side
-            dists.append(torch.maximum((cx - cen[:, 0]).abs() / vis.zoom_side[0],
-                                       (cy - cen[:, 1]).abs() / vis.zoom_side[1])[has].numpy())
-            x = _frames_tensor(dd.frames[i:i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
-            truth[0, i:i + b] = runner(zoom_crop(x, cen[:, 0], cen[:, 1], *vis.zoom_side, size)).reshape(b, k, c, h, w)
+            dists.append(
+                torch.maximum((cx - cen[:, 0]).abs() / vis.zoom_side[0], (cy - cen[:, 1]).abs() / vis.zoom_side[1])[
+                    has
+                ].numpy()
+            )
+            x = _frames_tensor(dd.frames[i : i + b]).reshape(b * k, 3, *dd.frames.shape[2:4])
+            truth[0, i : i + b] = runner(zoom_crop(x, cen[:, 0], cen[:, 1], *vis.zoom_side, size)).reshape(
+                b, k, c, h, w
+            )
     groups = product_groups(ds)
     ids = {d: dd.product_ids for d, dd in data.domains.items()}
     tfeat = {"": np.zeros(cfg.text_dim + cfg.text_ngram_dim, np.float32)}
@@ -209,18 +276,22 @@ def zoom_diagnostics(ckpt: Path, ds: Path, split: str = "val") -> dict:
         embs = embed_split_torch(model, data, tfeat, lower={**lower, "live": live})["visual"]
         res[kind] = evaluate(embs, ids, groups)
     d = np.concatenate(dists)
-    return {f"{split}_locator_in_box": _r(np.concatenate(hits).mean(), 3),
-            f"{split}_locator_within_quarter_side": _r((d <= 0.25).mean(), 3),
-            f"{split}_located_mean_R@1": _r(res["located"]["mean"]["R@1"]),
-            f"{split}_truth_box_zoom_mean_R@1": _r(res["truth"]["mean"]["R@1"]),
-            f"{split}_truth_box_zoom_L->P_R@1": _r(res["truth"]["directions"]["L->P"]["R@1"]),
-            f"{split}_truth_box_zoom_group_r1": _r(res["truth"]["directions"]["L->P"]["group_R@1"])}
+    return {
+        f"{split}_locator_in_box": _r(np.concatenate(hits).mean(), 3),
+        f"{split}_locator_within_quarter_side": _r((d <= 0.25).mean(), 3),
+        f"{split}_located_mean_R@1": _r(res["located"]["mean"]["R@1"]),
+        f"{split}_truth_box_zoom_mean_R@1": _r(res["truth"]["mean"]["R@1"]),
+        f"{split}_truth_box_zoom_L->P_R@1": _r(res["truth"]["directions"]["L->P"]["R@1"]),
+        f"{split}_truth_box_zoom_group_r1": _r(res["truth"]["directions"]["L->P"]["group_R@1"]),
+    }
 
 
 # --- compare
 
-def run_variant(name: str, config: str, overrides: dict, note: str, ds: Path, seed: int, force: bool,
-                diagnose: bool = True) -> dict:
+
+def run_variant(
+    name: str, config: str, overrides: dict, note: str, ds: Path, seed: int, force: bool, diagnose: bool = True
+) -> dict:
     from ampere_train.train import train
 
     out = RUNS / name
@@ -233,8 +304,15 @@ def run_variant(name: str, config: str, overrides: dict, note: str, ds: Path, se
             return row
     print(f"=== {name}: {note}", flush=True)
     t0 = time.time()
-    ckpt = train(ds, cfg, out, text_mode="none", modality="visual", seed=seed,
-                 progress=lambda m: print(f"  [{name}] {m}", flush=True))
+    ckpt = train(
+        ds,
+        cfg,
+        out,
+        text_mode="none",
+        modality="visual",
+        seed=seed,
+        progress=lambda m: print(f"  [{name}] {m}", flush=True),
+    )
     train_s = time.time() - t0
     metrics = json.loads((out / "metrics.json").read_text())
     extra = {}
@@ -292,6 +370,7 @@ def compare(ds: Path, seed: int, only: list[str] | None, force: bool, fit: str |
 
 # --- final: the chosen variant, test split, ONNX
 
+
 def _embed_onnx(path: Path, data, threads: int = 1, batch: int = 8):
     """Visual-branch ONNX over a split's frames -> {domain: [N, D]}."""
     import numpy as np
@@ -304,7 +383,7 @@ def _embed_onnx(path: Path, data, threads: int = 1, batch: int = 8):
         dom_id = ("page", "video", "live").index(d)
         parts = []
         for i in range(0, len(dd.items), batch):
-            fr = np.ascontiguousarray(dd.frames[i:i + batch])
+            fr = np.ascontiguousarray(dd.frames[i : i + batch])
             parts.append(sess.run(None, {"frames": fr, "domain": np.full(len(fr), dom_id, np.int64)})[0])
         out[d] = np.concatenate(parts)
     return out
@@ -321,7 +400,9 @@ def _embed_torch(model, data, ds: Path):
     lower = lower_feature_cache(model, data, ds / "cache" / "encoders", 1, False) if model.visual.split > 0 else None
     if cfg.visual_zoom:
         lower = {**lower, "live": located_zoom_lower(model, data, lower["live"])}
-    tfeat = {t: np.zeros(cfg.text_dim + cfg.text_ngram_dim, np.float32) for dd in data.domains.values() for t in dd.texts}
+    tfeat = {
+        t: np.zeros(cfg.text_dim + cfg.text_ngram_dim, np.float32) for dd in data.domains.values() for t in dd.texts
+    }
     return embed_split_torch(model, data, tfeat, lower=lower)["visual"]
 
 
@@ -350,9 +431,17 @@ def export_visual_domains(model, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Wrapper(model).eval(), args, str(path), input_names=["frames", "domain"], output_names=["visual"],
-                          opset_version=OPSET, dynamo=False, do_constant_folding=True,
-                          dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}})
+        torch.onnx.export(
+            Wrapper(model).eval(),
+            args,
+            str(path),
+            input_names=["frames", "domain"],
+            output_names=["visual"],
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+            dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}},
+        )
     return path
 
 
@@ -370,8 +459,9 @@ def parity(model, path: Path, data, n: int = 12) -> dict:
             fr = np.ascontiguousarray(dd.frames[:n])
             dom = np.full(len(fr), model.cfg.domain_index(d), np.int64)
             x = torch.from_numpy(fr).permute(0, 1, 4, 2, 3).float() / 255
-            ref = torch.nn.functional.normalize(model.visual_head(model.visual(x, torch.from_numpy(dom)),
-                                                                  torch.from_numpy(dom)), dim=-1).numpy()
+            ref = torch.nn.functional.normalize(
+                model.visual_head(model.visual(x, torch.from_numpy(dom)), torch.from_numpy(dom)), dim=-1
+            ).numpy()
             got = sess.run(None, {"frames": fr, "domain": dom})[0]
             diffs.append(float(np.abs(got - ref).max()))
             cosines.append(float((got * ref).sum(1).min()))
@@ -379,7 +469,6 @@ def parity(model, path: Path, data, n: int = 12) -> dict:
 
 
 def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool) -> dict:
-    import numpy as np
 
     from ampere_train.data import load_split, product_groups
     from ampere_train.evaluate import evaluate
@@ -393,18 +482,33 @@ def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool)
     if full:
         # the chosen variant as `make model` trains it: the shipped config (encoders/configs/ampere-lite0.yaml)
         from encoders.config import load_config
+
         cfg = load_config(LITE)
         run = RUNS / "final"
         row_path = run / "row.json"
         if not (row_path.is_file() and _same_config(json.loads(row_path.read_text()).get("config"), cfg)):
             from ampere_train.train import train
+
             t0 = time.time()
-            train(ds, cfg, run, text_mode="none", modality="visual", seed=seed,
-                  progress=lambda m: print(f"  [final] {m}", flush=True))
+            train(
+                ds,
+                cfg,
+                run,
+                text_mode="none",
+                modality="visual",
+                seed=seed,
+                progress=lambda m: print(f"  [final] {m}", flush=True),
+            )
             metrics = json.loads((run / "metrics.json").read_text())
             extra = attention_diagnostics(run / "model.pt", ds, "val") if cfg.visual_pool == "attention" else {}
-            fr = _row("final (" + LITE + ".yaml)", cfg, metrics["val"], time.time() - t0,
-                      f"{name} with the shipped schedule", extra)
+            fr = _row(
+                "final (" + LITE + ".yaml)",
+                cfg,
+                metrics["val"],
+                time.time() - t0,
+                f"{name} with the shipped schedule",
+                extra,
+            )
             fr["config"] = cfg.to_dict()
             row_path.write_text(json.dumps(fr, indent=2) + "\n")
         row = json.loads(row_path.read_text())
@@ -427,7 +531,9 @@ def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool)
     live_fp32 = export_visual(model, onnx_dir / "visual-live-fp32.onnx")
     live = {"fp32": live_fp32, "int8": quantize_int8(live_fp32, onnx_dir / "visual-live-int8.onnx")}
     if int8_conv:
-        live["int8_conv"] = quantize_int8(live_fp32, onnx_dir / "visual-live-int8-conv.onnx", ("MatMul", "Gemm", "Conv"))
+        live["int8_conv"] = quantize_int8(
+            live_fp32, onnx_dir / "visual-live-int8-conv.onnx", ("MatMul", "Gemm", "Conv")
+        )
     onnx: dict = {}
     for variant, path in files.items():
         t0 = time.time()
@@ -435,22 +541,33 @@ def final(ds: Path, name: str, seed: int, cmd: str, full: bool, int8_conv: bool)
         r = evaluate(e, ids, groups)
         lat = visual_latency(live[variant], cfg.frames, cfg.image_size, threads=1)
         onnx[variant] = {
-            "mean_R@1": _r(r["mean"]["R@1"]), "visual_group_r1": _r(r["directions"]["L->P"]["group_R@1"]),
+            "mean_R@1": _r(r["mean"]["R@1"]),
+            "visual_group_r1": _r(r["directions"]["L->P"]["group_R@1"]),
             "parity_vs_torch": parity(model, path, test),
             # against the torch embeddings of the test figures (their lower blocks cached in float16)
             "min_cosine_vs_torch_cached": _r(min(float((e[d] * torch_embs[d]).sum(1).min()) for d in e)),
-            "ms_per_window": round(1000 * lat["window"], 1), "ms_per_frame": round(1000 * lat["frame"], 1),
-            "mb": round(path.stat().st_size / 1e6, 1), "eval_s": round(time.time() - t0, 1)}
+            "ms_per_window": round(1000 * lat["window"], 1),
+            "ms_per_frame": round(1000 * lat["frame"], 1),
+            "mb": round(path.stat().st_size / 1e6, 1),
+            "eval_s": round(time.time() - t0, 1),
+        }
         print(variant, json.dumps(onnx[variant]), flush=True)
     ckpt_mb = Path(ckpt).stat().st_size / 1e6
     section = {
-        "visual_variant": {"name": name, "checkpoint": str(Path(ckpt).relative_to(REPO_ROOT)), "val": {
-            k: v for k, v in row.items() if k.startswith("val_") or k in ("epochs", "views", "train_s")}},
+        "visual_variant": {
+            "name": name,
+            "checkpoint": str(Path(ckpt).relative_to(REPO_ROOT)),
+            "val": {k: v for k, v in row.items() if k.startswith("val_") or k in ("epochs", "views", "train_s")},
+        },
         "visual_mean_r1": _r(res["mean"]["R@1"]),
         "visual_group_r1": _r(res["directions"]["L->P"]["group_R@1"]),
-        "visual_test": {"directions": {k: {m: _r(v[m]) for m in ("R@1", "R@5", "R@10", "group_R@1", "median_rank")}
-                                       for k, v in res["directions"].items()},
-                        "mean": {m: _r(v) for m, v in res["mean"].items()}},
+        "visual_test": {
+            "directions": {
+                k: {m: _r(v[m]) for m in ("R@1", "R@5", "R@10", "group_R@1", "median_rank")}
+                for k, v in res["directions"].items()
+            },
+            "mean": {m: _r(v) for m, v in res["mean"].items()},
+        },
         "visual_ms_per_window": {v: o["ms_per_window"] for v, o in onnx.items()},
         "visual_model_mb": {**{f"onnx_{v}": o["mb"] for v, o in onnx.items()}, "checkpoint_fp16": round(ckpt_mb, 1)},
         "visual_onnx": onnx,
@@ -469,8 +586,11 @@ def main() -> int:
     ap.add_argument("--force", action="store_true", help="retrain variants that have a row already")
     ap.add_argument("--fit", choices=FITS, help="fit of the fine-tuned rows (default: the frozen comparison's best)")
     ap.add_argument("--variant", default="lite0-top2-attnbox", help="final: the chosen variant")
-    ap.add_argument("--comparison-checkpoint", action="store_true",
-                    help="final: evaluate the comparison run's checkpoint instead of retraining with the shipped config")
+    ap.add_argument(
+        "--comparison-checkpoint",
+        action="store_true",
+        help="final: evaluate the comparison run's checkpoint instead of retraining with the shipped config",
+    )
     ap.add_argument("--no-int8-conv", action="store_true", help="final: skip the int8 file with int8 convolutions")
     args = ap.parse_args()
     cmd = "python bench/visual.py " + " ".join(sys.argv[1:])

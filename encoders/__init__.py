@@ -3,4 +3,5 @@
 Import submodules directly (``from encoders.runtime import Embedder``); this package import stays light
 so the ONNX runtime path does not pull in torch.
 """
+
 DOMAINS = ("page", "video", "live")

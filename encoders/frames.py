@@ -1,9 +1,10 @@
 """Frame helpers shared by training data and the runtime (numpy + Pillow + PyAV only, no torch),
 so that training and serving prepare pixels the same way."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -44,8 +45,9 @@ def fit_square(img: Image.Image | np.ndarray, size: int, fit: str = "squash") ->
     return np.asarray(img, dtype=np.uint8)
 
 
-def fit_box(box: Sequence[float | None] | None, width: int, height: int,
-            fit: str = "squash") -> tuple[float, float, float, float] | None:
+def fit_box(
+    box: Sequence[float | None] | None, width: int, height: int, fit: str = "squash"
+) -> tuple[float, float, float, float] | None:
     """A box (x0, y0, x1, y1), normalised to a ``width`` x ``height`` frame, in the normalised coordinates of
     that frame's square made by ``fit_square(..., fit)``; clipped to the square, None when no box is given
     (None or NaN entries) or none of it is left (a centre crop cuts off a product held at the frame's edge)."""

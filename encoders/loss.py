@@ -3,6 +3,7 @@
 Row i of every tensor is product i (one page, one video, one live window drawn for it), so the
 positives are the diagonal and every other product in the batch is a negative.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,13 +15,16 @@ DOMAINS = ("page", "video", "live")
 CROSS_PAIRS = (("page", "video"), ("page", "live"), ("video", "live"))
 
 
-def symmetric_infonce(a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor,
-                      label_smoothing: float = 0.1) -> torch.Tensor:
+def symmetric_infonce(
+    a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor, label_smoothing: float = 0.1
+) -> torch.Tensor:
     """Mean of a->b and b->a cross-entropy over cosine logits; a, b are L2-normalised [B, D]."""
     logits = logit_scale * a @ b.t()
     target = torch.arange(a.shape[0], device=a.device)
-    return 0.5 * (F.cross_entropy(logits, target, label_smoothing=label_smoothing)
-                  + F.cross_entropy(logits.t(), target, label_smoothing=label_smoothing))
+    return 0.5 * (
+        F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+        + F.cross_entropy(logits.t(), target, label_smoothing=label_smoothing)
+    )
 
 
 @dataclass
@@ -28,9 +32,12 @@ class AmpereLoss:
     label_smoothing: float = 0.1
     modality: str = "both"  # both | visual | text: which branches carry signal
 
-    def __call__(self, out: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-                 logit_scale: torch.Tensor, rows: dict[str, list[int]] | None = None
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(
+        self,
+        out: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        logit_scale: torch.Tensor,
+        rows: dict[str, list[int]] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """out[domain] = (fused, text, visual). ``rows[domain]`` = the batch products those rows belong to,
         for batches where not every product has every domain (default: all rows, same order).
         Cross-domain terms use the products both domains have. Returns (total, per-term values for logging)."""

@@ -3,6 +3,7 @@
 forward(input_ids, attention_mask, frames[B,K,3,H,W] float in [0,1], domain[B]) -> (fused, text, visual),
 each [B, embed_dim] and L2-normalised.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +15,7 @@ from torch import nn
 from .backbone import LITE0_BLOCKS, NORMALISATION, AttentionPool, build_body, load_lite_state
 from .config import ModelConfig, resolve_text_encoder
 from .zoom import halve, locate, zoom_crop
+
 
 class VisualTower(nn.Module):
     """Backbone feature map -> pooled per frame (mean or attention) -> mean over the K frames, so a page
@@ -27,7 +29,9 @@ class VisualTower(nn.Module):
     def __init__(self, cfg: ModelConfig, pretrained: bool = True):
         super().__init__()
         self.backbone = cfg.visual_backbone
-        self.body, self.out_dim = build_body(cfg.visual_backbone, cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem)
+        self.body, self.out_dim = build_body(
+            cfg.visual_backbone, cfg.visual_channels, cfg.visual_blocks, cfg.visual_stem
+        )
         self.pool = AttentionPool(self.out_dim, cfg.visual_attn_hidden) if cfg.visual_pool == "attention" else None
         self.zoom = cfg.visual_zoom
         self.zoom_side = (cfg.visual_zoom * cfg.visual_zoom_aspect, cfg.visual_zoom)
@@ -45,14 +49,14 @@ class VisualTower(nn.Module):
                 load_lite_state(self.body, cfg.visual_pretrained)
             n_top = cfg.visual_trainable_blocks
             self.split = 0 if n_top < 0 else LITE0_BLOCKS - n_top
-            frozen = [self.body._conv_stem, self.body._bn0, *self.body._blocks[:self.split]]
+            frozen = [self.body._conv_stem, self.body._bn0, *self.body._blocks[: self.split]]
             if n_top == 0:
                 frozen += [self.body._conv_head, self.body._bn1]
             for m in frozen:
                 for p in m.parameters():
                     p.requires_grad = False
 
-    def train(self, mode: bool = True) -> "VisualTower":
+    def train(self, mode: bool = True) -> VisualTower:
         super().train(mode)
         if self.backbone != "cnn":
             # pretrained batch-norm statistics stay as learned on ImageNet: a batch here is a few dozen
@@ -165,13 +169,19 @@ def load_text_backbone(cfg: ModelConfig) -> nn.Module:
 
 
 class AmpereModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, text_backbone: nn.Module | None = None, load_text: bool = True,
-                 pretrained_visual: bool = True):
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        text_backbone: nn.Module | None = None,
+        load_text: bool = True,
+        pretrained_visual: bool = True,
+    ):
         """``pretrained_visual=False`` skips the backbone's pretrained weights (a checkpoint brings its own)."""
         super().__init__()
         self.cfg = cfg
-        self.text_backbone = text_backbone if text_backbone is not None else (
-            load_text_backbone(cfg) if load_text else None)
+        self.text_backbone = (
+            text_backbone if text_backbone is not None else (load_text_backbone(cfg) if load_text else None)
+        )
         self.visual = VisualTower(cfg, pretrained=pretrained_visual)
         if cfg.visual_pretrained and cfg.visual_backbone == "cnn" and pretrained_visual:
             self.load_visual_backbone(cfg.visual_pretrained)
@@ -185,7 +195,7 @@ class AmpereModel(nn.Module):
         if cfg.text_ngram_dim:
             # a random projection keeps n-gram overlap as cosine (Johnson-Lindenstrauss) from step 0
             g = torch.Generator().manual_seed(0)
-            w_ngram = torch.randn(e, cfg.text_ngram_dim, generator=g) / e ** 0.5
+            w_ngram = torch.randn(e, cfg.text_ngram_dim, generator=g) / e**0.5
             w_text = torch.cat([w_text, w_ngram], dim=1)
         self.text_head.init_shared(w_text)
         self.visual_head.init_shared(self.visual_head.heads[0].weight.detach().clone())
@@ -202,7 +212,7 @@ class AmpereModel(nn.Module):
         for p in self.text_backbone.parameters():
             p.requires_grad = False
         if not self.cfg.freeze_text and self.cfg.text_trainable_layers > 0:
-            for layer in self.text_backbone.encoder.layer[-self.cfg.text_trainable_layers:]:
+            for layer in self.text_backbone.encoder.layer[-self.cfg.text_trainable_layers :]:
                 for p in layer.parameters():
                     p.requires_grad = True
 
@@ -230,8 +240,9 @@ class AmpereModel(nn.Module):
         hidden = self.text_backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return F.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
-    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      ngrams: torch.Tensor | None = None) -> torch.Tensor:
+    def text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, ngrams: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Pooled, L2-normalised sentence features (as sentence-transformers' all-MiniLM-L6-v2), followed by
         the hashed n-gram features when the config has them ([B, text_dim + text_ngram_dim])."""
         feat = self.sentence_features(input_ids, attention_mask)
@@ -259,8 +270,9 @@ class AmpereModel(nn.Module):
         return fused, t_n, v_n
 
     def forward(self, input_ids, attention_mask, frames, domain, ngrams=None):
-        return self.embed_from_features(self.text_features(input_ids, attention_mask, ngrams),
-                                        self.visual(frames, domain), domain)
+        return self.embed_from_features(
+            self.text_features(input_ids, attention_mask, ngrams), self.visual(frames, domain), domain
+        )
 
 
 def save_checkpoint(model: AmpereModel, path: Path, extra: dict | None = None) -> Path:
@@ -287,6 +299,8 @@ def load_checkpoint(path: str | Path, load_text: bool = True, **config_overrides
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.startswith("text_backbone.")]
     if missing or unexpected:
-        raise ValueError(f"{path}: checkpoint does not fit the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise ValueError(
+            f"{path}: checkpoint does not fit the model (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.eval()
     return model

@@ -8,6 +8,7 @@ needs no vocabulary, so unseen product names work. The head projects it with lea
 branch still learns which words matter. Plain numpy: the same code runs in training, ONNX serving and
 tests, and the ONNX graph only sees a dense [B, dim] input.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ def _features(text: str) -> list[str]:
             continue
         padded = f"<{w}>"
         for n in NGRAM_SIZES:
-            feats.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+            feats.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     feats.extend(f"b:{a}_{b}" for a, b in zip(words, words[1:]))  # word pairs: "open lane", "legend 50"
     return feats
 

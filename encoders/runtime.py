@@ -5,13 +5,14 @@ training checkpoint (for comparisons and tests). Both take frames as lists of Hx
 of any length and size: frames are picked/repeated evenly to K and made square with Pillow the way the
 model was trained (``image_fit``: squash, centre crop or pad; encoders/frames.py).
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -48,14 +49,20 @@ class _Base:
         frames = list(frames) if frames is not None else []
         if not frames:
             raise ValueError("need at least one frame (HxWx3 uint8 RGB) per item")
-        return np.stack([fit_square(np.asarray(frames[i]), self.image_size, self.image_fit)
-                         for i in pick_evenly(len(frames), self.k)])
+        return np.stack(
+            [
+                fit_square(np.asarray(frames[i]), self.image_size, self.image_fit)
+                for i in pick_evenly(len(frames), self.k)
+            ]
+        )
 
-    def embed_batch(self, domains: Sequence[str], frames_list: Sequence[Sequence[np.ndarray]],
-                    texts: Sequence[str | None]) -> list[Embedding]:
+    def embed_batch(
+        self, domains: Sequence[str], frames_list: Sequence[Sequence[np.ndarray]], texts: Sequence[str | None]
+    ) -> list[Embedding]:
         if not (len(domains) == len(frames_list) == len(texts)):
-            raise ValueError(f"domains, frames_list and texts differ in length "
-                             f"({len(domains)}, {len(frames_list)}, {len(texts)})")
+            raise ValueError(
+                f"domains, frames_list and texts differ in length ({len(domains)}, {len(frames_list)}, {len(texts)})"
+            )
         if not domains:
             return []
         dom = np.array([self._domain_id(d) for d in domains], np.int64)
@@ -64,8 +71,10 @@ class _Base:
         enc = tokenize(load_tokenizer(self.tokenizer_path), texts, self.max_tokens)
         ngrams = ngram_features(texts, self.ngram_dim) if self.ngram_dim else None
         fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
-        return [Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
-                for i in range(len(domains))]
+        return [
+            Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
+            for i in range(len(domains))
+        ]
 
     def embed(self, domain: str, frames: Sequence[np.ndarray], text: str | None) -> Embedding:
         return self.embed_batch([domain], [frames], [text])[0]
@@ -109,8 +118,9 @@ class Embedder(_Base):
         self.providers = session.get_providers()
 
     @classmethod
-    def load(cls, model_dir: str | Path, variant: str = "fp32", providers: str | Sequence[str] = "auto",
-             threads: int = 1) -> "Embedder":
+    def load(
+        cls, model_dir: str | Path, variant: str = "fp32", providers: str | Sequence[str] = "auto", threads: int = 1
+    ) -> Embedder:
         import onnxruntime as ort
 
         model_dir = Path(model_dir)
@@ -161,13 +171,18 @@ class TorchEmbedder(_Base):
 
         self.model = model.eval()
         cfg = model.cfg
-        self.domains, self.k, self.image_size, self.max_tokens = list(cfg.domains), cfg.frames, cfg.image_size, cfg.max_tokens
+        self.domains, self.k, self.image_size, self.max_tokens = (
+            list(cfg.domains),
+            cfg.frames,
+            cfg.image_size,
+            cfg.max_tokens,
+        )
         self.ngram_dim = cfg.text_ngram_dim
         self.image_fit = cfg.image_fit
         self.tokenizer_path = str(resolve_text_encoder(cfg.text_encoder))
 
     @classmethod
-    def load(cls, checkpoint: str | Path) -> "TorchEmbedder":
+    def load(cls, checkpoint: str | Path) -> TorchEmbedder:
         from .model import load_checkpoint
 
         return cls(load_checkpoint(checkpoint))
@@ -177,6 +192,11 @@ class TorchEmbedder(_Base):
 
         with torch.no_grad():
             x = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 255.0
-            out = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), x, torch.from_numpy(domain),
-                             torch.from_numpy(ngrams) if ngrams is not None else None)
+            out = self.model(
+                torch.from_numpy(input_ids),
+                torch.from_numpy(attention_mask),
+                x,
+                torch.from_numpy(domain),
+                torch.from_numpy(ngrams) if ngrams is not None else None,
+            )
         return tuple(o.numpy() for o in out)

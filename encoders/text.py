@@ -5,6 +5,7 @@ would pull in torch (seconds of start-up and hundreds of MB in the worker). tran
 AutoTokenizer is the fallback for folders without a tokenizer.json. Both give the same ids
 (checked in tests/unit/test_encoders.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,8 @@ class FastTokenizer:
         ids = np.full((len(encs), width), self.pad_id, np.int64)
         mask = np.zeros((len(encs), width), np.int64)
         for i, e in enumerate(encs):
-            ids[i, :len(e.ids)] = e.ids
-            mask[i, :len(e.ids)] = 1
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
         return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -49,7 +50,10 @@ class _HFTokenizer:
 
     def __call__(self, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
         enc = self.tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
-        return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+        return {
+            "input_ids": enc["input_ids"].astype(np.int64),
+            "attention_mask": enc["attention_mask"].astype(np.int64),
+        }
 
 
 @lru_cache(maxsize=4)

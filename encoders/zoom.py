@@ -16,6 +16,7 @@ Pages and videos are described whole (halved). Training cuts the same crops arou
 the same function (jittered), so the two agree; serving needs no boxes. Only ops ONNX opset 17 has:
 AveragePool, ArgMax, GridSample.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,9 @@ def locate(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return cx, cy
 
 
-def zoom_crop(x: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, side_x: float, side_y: float,
-              size: int) -> torch.Tensor:
+def zoom_crop(
+    x: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, side_x: float, side_y: float, size: int
+) -> torch.Tensor:
     """From x [N, C, H, W], the rectangle of side_x x side_y (shares of the width and height) centred on
     (cx, cy) [N] (normalised), moved inside the frame where it would stick out, resampled bilinearly to
     [N, C, size, size]. The sampling grid is built by hand (no affine_grid, which opset 17 lacks)."""

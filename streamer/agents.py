@@ -9,20 +9,34 @@ What each agent does with one event lives in :class:`Stages`, apart from Faust, 
 (:class:`Deps`) from outside: tests drive it with fakes, and nothing is built at import — the worker builds its
 Redis client, models and pools when the first event arrives (or at warm-up).
 """
+
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ampere.errors import PoisonRecord, describe, is_transient, scrub
 from ampere.ingest import Ingestor
 from ampere.pipeline import Pipeline
-from ampere.records import (AudioChunk, DeadLetter, Embedded, Keyframe, StreamEnd, StreamInfo, Summarized, Tag,
-                            Transcribed, WindowReady, decode, encode_tag_json)
+from ampere.records import (
+    AudioChunk,
+    DeadLetter,
+    Embedded,
+    Keyframe,
+    StreamEnd,
+    StreamInfo,
+    Summarized,
+    Tag,
+    Transcribed,
+    WindowReady,
+    decode,
+    encode_tag_json,
+)
 from ampere.records import describe as describe_record
 from ampere.settings import Settings
 
@@ -39,13 +53,16 @@ class Deps:
     pools: dict[str, Executor] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, redis_url: str) -> "Deps":
+    def build(cls, settings: Settings, redis_url: str) -> Deps:
         from ampere.store import Store
+
         store = Store.connect(redis_url, settings.redis, settings.retry)
-        return cls(settings=settings, pipeline=Pipeline(settings, store),
-                   ingestor=Ingestor(store.streams, settings.windows, settings.ingest, limits=settings.limits),
-                   pools={name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}")
-                          for name in POOLS})
+        return cls(
+            settings=settings,
+            pipeline=Pipeline(settings, store),
+            ingestor=Ingestor(store.streams, settings.windows, settings.ingest, limits=settings.limits),
+            pools={name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ampere-{name}") for name in POOLS},
+        )
 
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (stage, key, value)
@@ -54,6 +71,7 @@ Send = Callable[[str, bytes | None, bytes], Awaitable[Any]]  # (stage, key, valu
 @dataclass
 class Event:
     """What a stage needs of one Kafka message (Faust's event, or a test's)."""
+
     topic: str
     partition: int
     offset: int
@@ -61,7 +79,7 @@ class Event:
     value: bytes | None
 
     @classmethod
-    def of(cls, event) -> "Event":
+    def of(cls, event) -> Event:
         msg = event.message
         return cls(msg.topic, msg.partition, msg.offset, event.key, event.value)
 
@@ -89,9 +107,18 @@ class Stages:
         is never dropped either). A window record's media is marked so that repair does not re-drive it."""
         log.warning("dead-letter %s[%s]@%s: %s", ev.topic, ev.partition, ev.offset, reason)
         limit = self.deps.settings.broker.max_record_bytes // 2
-        await self._deliver("dead-letter", ev.key, DeadLetter(
-            source_topic=ev.topic, partition=ev.partition, offset=ev.offset, reason=reason,
-            payload=bytes(ev.value or b"")[:limit], key=ev.key).encode())
+        await self._deliver(
+            "dead-letter",
+            ev.key,
+            DeadLetter(
+                source_topic=ev.topic,
+                partition=ev.partition,
+                offset=ev.offset,
+                reason=reason,
+                payload=bytes(ev.value or b"")[:limit],
+                key=ev.key,
+            ).encode(),
+        )
         blob_key = getattr(rec, "blob_key", None)
         if blob_key:
             try:
@@ -101,8 +128,11 @@ class Stages:
 
     def reason(self, exc: BaseException, ev: Event, rec=None) -> str:
         """``<category>: <record and window>: <detail>``, stable wording (ampere.errors)."""
-        what = (describe_record(rec, self.deps.settings.windows.hop_s) if rec is not None
-                else f"record {ev.topic}[{ev.partition}]@{ev.offset}")
+        what = (
+            describe_record(rec, self.deps.settings.windows.hop_s)
+            if rec is not None
+            else f"record {ev.topic}[{ev.partition}]@{ev.offset}"
+        )
         if isinstance(exc, PoisonRecord):
             return f"{exc.category}: {what}: {scrub(str(exc))}"
         if is_transient(exc):
@@ -119,18 +149,27 @@ class Stages:
 
         def before_sleep(state) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s: %s; retry %d in %.1f s", what, describe(exc) if exc else "failed",
-                        state.attempt_number, state.next_action.sleep if state.next_action else 0.0)
+            log.warning(
+                "%s: %s; retry %d in %.1f s",
+                what,
+                describe(exc) if exc else "failed",
+                state.attempt_number,
+                state.next_action.sleep if state.next_action else 0.0,
+            )
 
         async for attempt in AsyncRetrying(
-                retry=retry_if_exception(is_transient), reraise=True, before_sleep=before_sleep,
-                wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s, jitter=r.jitter_s),
-                stop=stop_after_delay(r.give_up_s) if give_up and r.give_up_s > 0 else stop_never):
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            before_sleep=before_sleep,
+            wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s, jitter=r.jitter_s),
+            stop=stop_after_delay(r.give_up_s) if give_up and r.give_up_s > 0 else stop_never,
+        ):
             with attempt:
                 return await self.run_in(pool, fn, *args)
 
     async def _deliver(self, stage: str, key: bytes | None, value: bytes) -> None:
         """Send and wait until the broker has the record (a Faust send only queues it); retry what it refused."""
+
         async def once() -> None:
             res = await self.send(stage, key, value)
             if inspect.isawaitable(res):
@@ -139,9 +178,12 @@ class Stages:
         from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_exponential_jitter
 
         r = self.deps.settings.retry
-        async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), reraise=True, stop=stop_never,
-                                           wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s,
-                                                                        jitter=r.jitter_s)):
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            stop=stop_never,
+            wait=wait_exponential_jitter(multiplier=r.initial_s, max=r.max_s, jitter=r.jitter_s),
+        ):
             with attempt:
                 await once()
 
@@ -162,8 +204,13 @@ class Stages:
         try:
             rec = self._decode(ev, (AudioChunk, Keyframe, StreamEnd, StreamInfo))
             if isinstance(rec, StreamInfo):  # the platform's product list for the stream: no media, no window
-                await self.retrying(f"products of {rec.stream_id}", self.deps.pipeline.set_products, rec.stream_id,
-                                    list(rec.products), give_up=False)
+                await self.retrying(
+                    f"products of {rec.stream_id}",
+                    self.deps.pipeline.set_products,
+                    rec.stream_id,
+                    list(rec.products),
+                    give_up=False,
+                )
                 return
             prepared = await self.run_in("io", ing.prepare, rec)  # FLAC/JPEG checks cost a few ms
             windows = await self.retrying(f"ingest {describe_record(rec)}", ing.accept, prepared)
@@ -176,20 +223,27 @@ class Stages:
             ready = None
             try:
                 # a window whose media cannot be stored waits and retries: never dead-lettered for an outage
-                ready = await self.retrying(f"store window {win.window_id}", self.deps.pipeline.store_window, win,
-                                            give_up=False)
+                ready = await self.retrying(
+                    f"store window {win.window_id}", self.deps.pipeline.store_window, win, give_up=False
+                )
                 await self.forward("windows", ready)
             except Exception as exc:  # a bug, or the broker refused it for good: reported, never lost in silence
                 log.exception("window %s not stored or forwarded", win.window_id)
-                await self.dead_letter(ev, self.reason(exc, ev, ready) if ready is not None else
-                                       f"internal-error: window {win.window_id}: {describe(exc)}", ready)
+                await self.dead_letter(
+                    ev,
+                    self.reason(exc, ev, ready)
+                    if ready is not None
+                    else f"internal-error: window {win.window_id}: {describe(exc)}",
+                    ready,
+                )
         try:
             await self.retrying(f"journal {describe_record(rec)}", ing.commit, prepared, give_up=False)
             if isinstance(rec, StreamEnd):
                 # recorded here, not only when the last window is tagged: that window may fail in a stage, and
                 # the stream must still leave "live now" (late tags of earlier windows keep it ended)
-                await self.retrying(f"end {rec.stream_id}", self.deps.pipeline.end_stream, rec.stream_id, rec.t,
-                                    give_up=False)
+                await self.retrying(
+                    f"end {rec.stream_id}", self.deps.pipeline.end_stream, rec.stream_id, rec.t, give_up=False
+                )
         except Exception:  # a bug: the journal keeps a little more than it needs; the stream goes on
             log.exception("after %s", describe_record(rec))
 
@@ -198,8 +252,10 @@ class Stages:
         through an outage on its own."""
         pipe = self.deps.pipeline
         what = describe_record(rec)
-        heard, seen = await asyncio.gather(self.retrying(f"hear {what}", pipe.hear, rec, pool="asr"),
-                                           self.retrying(f"see {what}", pipe.see, rec, pool="ocr"))
+        heard, seen = await asyncio.gather(
+            self.retrying(f"hear {what}", pipe.hear, rec, pool="asr"),
+            self.retrying(f"see {what}", pipe.see, rec, pool="ocr"),
+        )
         return pipe.transcribed(rec, heard, seen)
 
     async def stage(self, ev: Event, expect: tuple, pool: str, method: str, out: str | None) -> Any:
@@ -211,15 +267,16 @@ class Stages:
             if method == "transcribe":
                 result = await self._hear_and_see(rec)
             else:
-                result = await self.retrying(f"{method} {describe_record(rec)}", getattr(self.deps.pipeline, method),
-                                             rec, pool=pool)
+                result = await self.retrying(
+                    f"{method} {describe_record(rec)}", getattr(self.deps.pipeline, method), rec, pool=pool
+                )
         except Exception as exc:  # a bad window must not stop the stream; the reason goes with the record
             if not isinstance(exc, PoisonRecord) and not is_transient(exc):
                 log.exception("stage %s failed", method)
             await self.dead_letter(ev, self.reason(exc, ev, rec), rec)
             return None
         if out is not None:
-            for r in (result if isinstance(result, list) else [result] if result is not None else []):
+            for r in result if isinstance(result, list) else [result] if result is not None else []:
                 try:
                     await self.forward(out, r)
                 except Exception as exc:  # the broker refused it for good: reported, never lost in silence
@@ -240,8 +297,17 @@ class Stages:
     async def tag(self, ev: Event):
         tags = await self.stage(ev, (Embedded,), "io", "tag", "tags")
         for t in tags or []:
-            log.info("tag %s [%.0f-%.0fs] -> %s (%s %.3f)%s e2e %.0f ms", t.stream_id, t.start, t.end,
-                     t.product_id or "-", t.decision, t.score, " correction" if t.correction else "", t.e2e_ms)
+            log.info(
+                "tag %s [%.0f-%.0fs] -> %s (%s %.3f)%s e2e %.0f ms",
+                t.stream_id,
+                t.start,
+                t.end,
+                t.product_id or "-",
+                t.decision,
+                t.score,
+                " correction" if t.correction else "",
+                t.e2e_ms,
+            )
         return tags
 
     async def warm_up(self) -> None:
@@ -252,12 +318,18 @@ class Stages:
 
 
 # stage -> (input topic, Stages method)
-AGENTS = {"ingest": "media", "transcribe": "windows", "summarize": "transcripts", "embed": "summaries",
-          "tag": "embeddings"}
+AGENTS = {
+    "ingest": "media",
+    "transcribe": "windows",
+    "summarize": "transcripts",
+    "embed": "summaries",
+    "tag": "embeddings",
+}
 
 
 def register(app, topics: dict, deps: Callable[[], Deps]) -> Stages:
     """Declare the agents (and the warm-up task) on a Faust app; returns the Stages they run."""
+
     async def send(stage: str, key: bytes | None, value: bytes):
         return await topics[stage].send(key=key, value=value)
 
@@ -269,6 +341,7 @@ def register(app, topics: dict, deps: Callable[[], Deps]) -> Stages:
         async def agent(stream):
             async for event in stream.events():
                 await method(Event.of(event))
+
         agent.__name__ = agent.__qualname__ = name
         return agent
 

@@ -7,6 +7,7 @@ Importing this module reads the settings and finds the services (``KAFKA_URL``/`
 TLS and SASL come from the URL and ``settings.broker`` (``ampere.broker.faust_broker``); on start the worker
 creates its topics and watches the broker (``streamer.guard``).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ class App(faust.App):
 
 def _datadir(settings: Settings) -> Path:
     # Faust creates a data folder on start even with in-memory tables; keep it out of the (read-only) checkout
-    return Path(settings.worker.datadir) if settings.worker.datadir else \
-        Path(tempfile.gettempdir()) / f"ampere-faust-{os.getuid()}"
+    return (
+        Path(settings.worker.datadir)
+        if settings.worker.datadir
+        else Path(tempfile.gettempdir()) / f"ampere-faust-{os.getuid()}"
+    )
 
 
 def make_app(settings: Settings, urls: ServiceURLs) -> App:

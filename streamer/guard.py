@@ -12,6 +12,7 @@ stages when the broker lost them. A periodic sweep does the same for windows old
 by window, so a window that was only slow is overwritten, not doubled. A persistent broker (Apache Kafka)
 keeps its cluster id and loses nothing: none of this fires.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,12 @@ class Guard:
             before = await self._io(self.store.r.get, self.store.keys.broker_cluster)
             before = before.decode() if isinstance(before, bytes) else before
             if before and self.cluster and before != self.cluster:
-                log.error("the broker's cluster id changed (%s -> %s): it lost every record it held (a memory-only "
-                          "broker restarted); re-publishing the windows that were in flight", before, self.cluster)
+                log.error(
+                    "the broker's cluster id changed (%s -> %s): it lost every record it held (a memory-only "
+                    "broker restarted); re-publishing the windows that were in flight",
+                    before,
+                    self.cluster,
+                )
                 # windows closed before this worker started were in flight in the old broker
                 if not await self.repair(closed_before=self.started_at, why="broker lost its data"):
                     return  # another worker holds the repair lock; it records the new cluster
@@ -84,10 +89,14 @@ class Guard:
         except Exception:  # broker unreachable: Faust waits for it; a restarted one is noticed when it answers
             return
         if now and now != self.cluster:
-            log.error("the broker's cluster id changed (%s -> %s): a memory-only broker restarted and lost every "
-                      "topic, offset and record in flight. Exiting with status %d so that the supervisor "
-                      "restarts this worker: it recreates the topics and re-drives the lost windows.",
-                      self.cluster, now, EXIT_BROKER_LOST)
+            log.error(
+                "the broker's cluster id changed (%s -> %s): a memory-only broker restarted and lost every "
+                "topic, offset and record in flight. Exiting with status %d so that the supervisor "
+                "restarts this worker: it recreates the topics and re-drives the lost windows.",
+                self.cluster,
+                now,
+                EXIT_BROKER_LOST,
+            )
             logging.shutdown()
             os._exit(EXIT_BROKER_LOST)
 
@@ -98,8 +107,11 @@ class Guard:
         another worker holds the repair lock."""
         w = self.settings.worker
         store = self.store
-        got = await self._io(lambda: store.r.set(store.keys.repair_lock, os.getpid(), nx=True,
-                                                 ex=max(10, int(w.repair_interval_s) or 60)))
+        got = await self._io(
+            lambda: store.r.set(
+                store.keys.repair_lock, os.getpid(), nx=True, ex=max(10, int(w.repair_interval_s) or 60)
+            )
+        )
         if not got:
             return False
         try:
@@ -117,9 +129,13 @@ class Guard:
                 await self.stages.forward("windows", rec)
                 await self._io(store.blobs.mark_redriven, key)
             if orphans:
-                log.warning("re-published %d windows (%s): %s", len(orphans), why,
-                            ", ".join(decode(m).window_id for _, m in orphans[:10])  # type: ignore[attr-defined]
-                            + (" ..." if len(orphans) > 10 else ""))
+                log.warning(
+                    "re-published %d windows (%s): %s",
+                    len(orphans),
+                    why,
+                    ", ".join(decode(m).window_id for _, m in orphans[:10])  # type: ignore[attr-defined]
+                    + (" ..." if len(orphans) > 10 else ""),
+                )
             return True
         finally:
             await self._io(store.r.delete, store.keys.repair_lock)
@@ -132,9 +148,11 @@ def install(app, guard: Guard) -> None:
     if w.broker_watch_s > 0:
         app.timer(w.broker_watch_s)(guard.watch)
     if w.repair_interval_s > 0:
+
         async def repair() -> None:
             try:
                 await guard.repair()
             except Exception as exc:  # Redis or the broker down: next time
                 log.warning("repair skipped: %s", describe(exc))
+
         app.timer(w.repair_interval_s)(repair)

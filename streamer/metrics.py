@@ -17,6 +17,7 @@ Kafka, use the broker-side exporters (consumer group ``ampere-live-<topic_prefix
 The agents are instrumented from outside (:func:`instrument` wraps ``Stages.run_in``, ``Stages.send``), so
 ``streamer.agents`` stays as it is.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,14 @@ from ampere.records import REASON_CATEGORIES, reason_category
 log = logging.getLogger("ampere.metrics")
 
 # Stages' pipeline calls by function name -> a bounded label
-STAGE_LABELS = {"_ingest": "ingest", "store_window": "store_window", "transcribe": "transcribe",
-                "summarize": "summarize", "embed_and_index": "embed", "tag": "tag"}
+STAGE_LABELS = {
+    "_ingest": "ingest",
+    "store_window": "store_window",
+    "transcribe": "transcribe",
+    "summarize": "summarize",
+    "embed_and_index": "embed",
+    "tag": "tag",
+}
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
 
@@ -59,22 +66,30 @@ class WorkerMetrics:
                 r.register(c)
             except ValueError:  # already there
                 pass
-        self.stage_seconds = Histogram("ampere_stage_seconds", "Time of one pipeline stage call, as the agent "
-                                       "waits for it (pool queueing included)", ["stage"], buckets=_LATENCY_BUCKETS,
-                                       registry=r)
-        self.records_sent = Counter("ampere_records_sent_total", "Records sent, by stage topic", ["topic"],
-                                    registry=r)
+        self.stage_seconds = Histogram(
+            "ampere_stage_seconds",
+            "Time of one pipeline stage call, as the agent waits for it (pool queueing included)",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.records_sent = Counter("ampere_records_sent_total", "Records sent, by stage topic", ["topic"], registry=r)
         self.windows_in = Counter("ampere_windows_in_total", "Live windows closed at ingest", registry=r)
         self.windows_out = Counter("ampere_windows_out_total", "Live windows tagged (tags published)", registry=r)
-        self.dead_letters = Counter("ampere_dead_letters_total", "Records sent to the dead-letter topic, by reason "
-                                    "category", ["category"], registry=r)
-        self.e2e_seconds = Histogram("ampere_e2e_seconds", "Window closed -> tag published", buckets=_LATENCY_BUCKETS,
-                                     registry=r)
-        self.model_load_seconds = Gauge("ampere_model_load_seconds", "Seconds each model took to load", ["model"],
-                                        registry=r)
+        self.dead_letters = Counter(
+            "ampere_dead_letters_total",
+            "Records sent to the dead-letter topic, by reason category",
+            ["category"],
+            registry=r,
+        )
+        self.e2e_seconds = Histogram(
+            "ampere_e2e_seconds", "Window closed -> tag published", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.model_load_seconds = Gauge(
+            "ampere_model_load_seconds", "Seconds each model took to load", ["model"], registry=r
+        )
         self.models_loaded = Gauge("ampere_models_loaded", "1 once every model is loaded", registry=r)
-        self.assigned_partitions = Gauge("ampere_assigned_partitions", "Partitions assigned to this worker",
-                                         registry=r)
+        self.assigned_partitions = Gauge("ampere_assigned_partitions", "Partitions assigned to this worker", registry=r)
         for category in REASON_CATEGORIES:
             self.dead_letters.labels(category)  # every category shows, at 0, before the first dead letter
         self.assigned = False  # a rebalance has given this worker its partitions (possibly none)
@@ -85,8 +100,11 @@ class WorkerMetrics:
 
     def ready(self) -> tuple[bool, dict]:
         load = getattr(self.stages, "model_load_s", None)
-        state = {"models_loaded": load is not None, "consumer_assigned": self.assigned,
-                 "assigned_partitions": self.n_assigned}
+        state = {
+            "models_loaded": load is not None,
+            "consumer_assigned": self.assigned,
+            "assigned_partitions": self.n_assigned,
+        }
         if load is not None:
             self.models_loaded.set(1)
             for name, s in load.items():

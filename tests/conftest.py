@@ -1,5 +1,6 @@
 """Shared fixtures. ``services`` starts the embedded broker and Redis once per
 test session (or uses KAFKA_URL / REDIS_URL when both are set)."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ It records the shipped model's embeddings of fixed inputs and its six-direction
 metrics on the tiny dataset's test split (script text), which tests/unit/test_model_regression.py
 then holds the model to.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 REFERENCE = ROOT / "tests" / "data" / "model_reference.json"
-TEXTS = ["Red Oak Lion 30 metal lamp, orange polka dot, $125", "green shore fox 40 brass", "", "empty",
-         "hey everyone welcome back don't forget to follow"]
+TEXTS = [
+    "Red Oak Lion 30 metal lamp, orange polka dot, $125",
+    "green shore fox 40 brass",
+    "",
+    "empty",
+    "hey everyone welcome back don't forget to follow",
+]
 DOMAINS = ["page", "video", "live", "live", "video"]
 
 
@@ -32,6 +38,7 @@ def tiny_metrics(embedder) -> dict:
     from ampere.settings import Settings
     from ampere_dev.derive import ensure_dataset
     from ampere_train.evaluate import evaluate_dataset
+
     data = ensure_dataset(Settings(), "tiny", 0, progress=lambda *_: None)
     res = evaluate_dataset(data, embedder, split="test", text_mode="script")
     return {d: round(v["R@1"], 4) for d, v in res["directions"].items()} | {"mean": round(res["mean"]["R@1"], 4)}
@@ -40,16 +47,24 @@ def tiny_metrics(embedder) -> dict:
 def main() -> None:
     from ampere.settings import get_settings
     from encoders.runtime import TorchEmbedder
+
     ckpt = get_settings().embed.checkpoint
     emb = TorchEmbedder.load(ckpt)
     out = emb.embed_batch(*fixed_inputs())
     REFERENCE.parent.mkdir(exist_ok=True)
-    REFERENCE.write_text(json.dumps({
-        "checkpoint": str(ckpt.relative_to(ROOT)),
-        "embeddings": [{b: [round(float(x), 6) for x in getattr(e, b)] for b in ("fused", "text", "visual")}
-                       for e in out],
-        "tiny_test_R@1": tiny_metrics(emb),
-    }, indent=1) + "\n")
+    REFERENCE.write_text(
+        json.dumps(
+            {
+                "checkpoint": str(ckpt.relative_to(ROOT)),
+                "embeddings": [
+                    {b: [round(float(x), 6) for x in getattr(e, b)] for b in ("fused", "text", "visual")} for e in out
+                ],
+                "tiny_test_R@1": tiny_metrics(emb),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {REFERENCE}")
 
 

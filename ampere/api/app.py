@@ -6,6 +6,7 @@
 It needs only Redis (REDIS_URL, else a running ``ampere services up``) and the ONNX model (text and image queries
 are embedded here). Live updates come from Redis pub/sub (``ampere.api.live``), not from Kafka.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,14 +64,21 @@ class ApiMetrics:
         for c in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             with contextlib.suppress(ValueError):
                 r.register(c)
-        self.request_seconds = Histogram("ampere_api_request_seconds", "Request latency by route template",
-                                         ["route", "method", "status"], buckets=_BUCKETS, registry=r)
+        self.request_seconds = Histogram(
+            "ampere_api_request_seconds",
+            "Request latency by route template",
+            ["route", "method", "status"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.sse_clients = Gauge("ampere_api_sse_clients", "Live-feed (SSE) clients connected", registry=r)
-        self.sse_dropped = Counter("ampere_api_sse_dropped_total", "Live-feed clients dropped for falling behind",
-                                   registry=r)
+        self.sse_dropped = Counter(
+            "ampere_api_sse_dropped_total", "Live-feed clients dropped for falling behind", registry=r
+        )
         self.tag_events = Counter("ampere_api_tag_events_total", "Tag events received from Redis pub/sub", registry=r)
-        self.model_load_seconds = Gauge("ampere_api_model_load_seconds", "Seconds the query embedder took to load",
-                                        ["model"], registry=r)
+        self.model_load_seconds = Gauge(
+            "ampere_api_model_load_seconds", "Seconds the query embedder took to load", ["model"], registry=r
+        )
 
 
 class CardCache:
@@ -98,10 +106,15 @@ class CardCache:
         card = None
         if pages:
             f = pages[0].fields
-            card = {"product_id": product_id, "title": f.get("title") or None,
-                    "price": float(f["price"]) if f.get("price") else None, "category": f.get("category") or None,
-                    "page_id": pages[0].id, "image_url": f"{item_url('page', pages[0].id)}/image" if f.get("image")
-                    else None, "url": product_url(product_id)}
+            card = {
+                "product_id": product_id,
+                "title": f.get("title") or None,
+                "price": float(f["price"]) if f.get("price") else None,
+                "category": f.get("category") or None,
+                "page_id": pages[0].id,
+                "image_url": f"{item_url('page', pages[0].id)}/image" if f.get("image") else None,
+                "url": product_url(product_id),
+            }
         with self._lock:
             self._cards[product_id] = (time.monotonic(), card)
             self._cards.move_to_end(product_id)
@@ -232,8 +245,10 @@ def resolve_redis_url(settings: Settings, redis_url: str | None = None) -> str:
 
     shared = running_services(settings)
     if shared is None:
-        raise ConfigError("ampere serve: set REDIS_URL, or start the embedded services first with "
-                          "`ampere services up` (it prints the URLs)")
+        raise ConfigError(
+            "ampere serve: set REDIS_URL, or start the embedded services first with "
+            "`ampere services up` (it prints the URLs)"
+        )
     return shared.redis_url
 
 
@@ -288,11 +303,13 @@ class _Timing:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             if route not in STREAMING_ROUTES:  # a live feed's duration is the connection's, not a latency
                 self.metrics.request_seconds.labels(route, scope.get("method", ""), f"{status // 100}xx").observe(
-                    time.perf_counter() - t)
+                    time.perf_counter() - t
+                )
 
 
-def create_app(settings: Settings | None = None, redis_url: str | None = None, *, models: Models | None = None,
-               live: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, redis_url: str | None = None, *, models: Models | None = None, live: bool = True
+) -> FastAPI:
     """The API over one deployment's Redis (``settings.redis``; ``redis_url``, else REDIS_URL, else a running
     ``ampere services up``) and models. ``live``: subscribe to tag changes (the SSE endpoints need it)."""
     settings = settings or get_settings()
@@ -302,9 +319,15 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None, *
     queries = QueryModels(models, settings.api.embed_batch, settings.api.embed_wait_ms, settings.api.embed_workers)
     search = Search(store, cast(Models, queries))  # Search needs only .embedder of the models
     metrics = ApiMetrics()
-    ctx = ApiContext(settings=settings, store=store, models=models, search=search, metrics=metrics,
-                     cards=CardCache(search),
-                     views=ViewCache(settings.api.view_cache_s) if settings.api.view_cache_s > 0 else None)
+    ctx = ApiContext(
+        settings=settings,
+        store=store,
+        models=models,
+        search=search,
+        metrics=metrics,
+        cards=CardCache(search),
+        views=ViewCache(settings.api.view_cache_s) if settings.api.view_cache_s > 0 else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -313,9 +336,15 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None, *
         warm = threading.Thread(target=ctx.warm, name="ampere-api-warm", daemon=True)
         warm.start()
         if live:
-            ctx.hub = TagHub(redis_subscriber(redis_url), store.keys.tags_channel, enrich=ctx.enrich,
-                             queue_size=settings.api.sse_queue, max_clients=settings.api.sse_max_clients,
-                             on_drop=metrics.sse_dropped.inc, on_event=ctx.on_event)
+            ctx.hub = TagHub(
+                redis_subscriber(redis_url),
+                store.keys.tags_channel,
+                enrich=ctx.enrich,
+                queue_size=settings.api.sse_queue,
+                max_clients=settings.api.sse_max_clients,
+                on_drop=metrics.sse_dropped.inc,
+                on_event=ctx.on_event,
+            )
             ctx.hub.start()
         try:
             yield
@@ -323,11 +352,15 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None, *
             if ctx.hub is not None:
                 await ctx.hub.stop()
 
-    app = FastAPI(title="AMPere Live search API", version=__version__, lifespan=lifespan,
-                  description="Search product pages, short videos and live-stream windows by text, image, product, "
-                              "stream or another item; follow live product tags (server-sent events). The page at / "
-                              "uses nothing else. Tag and dead-letter feeds on Kafka: docs/FEEDS.md; querying Redis "
-                              "directly: docs/REDIS.md.")
+    app = FastAPI(
+        title="AMPere Live search API",
+        version=__version__,
+        lifespan=lifespan,
+        description="Search product pages, short videos and live-stream windows by text, image, product, "
+        "stream or another item; follow live product tags (server-sent events). The page at / "
+        "uses nothing else. Tag and dead-letter feeds on Kafka: docs/FEEDS.md; querying Redis "
+        "directly: docs/REDIS.md.",
+    )
     app.state.ctx = ctx
 
     from ampere.api.routes import router
@@ -352,8 +385,9 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None, *
 
     @app.exception_handler(_redis.ConnectionError)
     async def _redis_down(request: Request, exc: Exception):
-        return JSONResponse({"detail": "the index (Redis) is unreachable; retry later"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": "the index (Redis) is unreachable; retry later"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     app.add_middleware(_LimitBody, max_bytes=settings.api.max_image_bytes + 64 * 1024, paths={"/api/search/image"})
     app.add_middleware(_Timing, metrics=metrics)

@@ -11,6 +11,7 @@ When the ``onnx`` package is there (the ``train`` extra), the text branch is cut
 (``onnx.utils.Extractor``: the same nodes, same weights, same output) and text queries run on that alone, about
 1.6x faster; without it they run on the whole graph.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,7 @@ def text_branch_session(model_path: Path, threads: int = 1, providers: Sequence[
 
 
 class BatchingEmbedder:
-    def __init__(self, embedder, max_batch: int = 16, max_wait_ms: float = 2.0, workers: int = 2,
-                 text_session=None):
+    def __init__(self, embedder, max_batch: int = 16, max_wait_ms: float = 2.0, workers: int = 2, text_session=None):
         self.embedder = embedder
         self.text_session = text_session
         self.max_batch, self.max_wait_s = int(max_batch), float(max_wait_ms) / 1000
@@ -59,8 +59,10 @@ class BatchingEmbedder:
         self.items = 0
         self._count_lock = threading.Lock()
         # ONNX runs release the GIL: while one batch runs, the next one forms and runs beside it
-        self._threads = [threading.Thread(target=self._run, name=f"ampere-embed-batcher-{i}", daemon=True)
-                         for i in range(max(1, int(workers)))]
+        self._threads = [
+            threading.Thread(target=self._run, name=f"ampere-embed-batcher-{i}", daemon=True)
+            for i in range(max(1, int(workers)))
+        ]
         for th in self._threads:
             th.start()
 
@@ -126,7 +128,6 @@ class BatchingEmbedder:
         for (_, _, _, fut), emb in zip(batch, out):
             fut.set_result(emb)
 
-
     def _embed_texts(self, batch: list) -> None:
         from encoders.ngrams import ngram_features
         from encoders.text import load_tokenizer, tokenize
@@ -135,8 +136,11 @@ class BatchingEmbedder:
         try:
             texts = [b[2] for b in batch]
             enc = tokenize(load_tokenizer(e.tokenizer_path), texts, e.max_tokens)
-            feed = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                    "domain": np.array([e._domain_id(b[0]) for b in batch], np.int64)}
+            feed = {
+                "input_ids": enc["input_ids"],
+                "attention_mask": enc["attention_mask"],
+                "domain": np.array([e._domain_id(b[0]) for b in batch], np.int64),
+            }
             names = {i.name for i in self.text_session.get_inputs()}
             if "text_ngrams" in names:
                 feed["text_ngrams"] = ngram_features(texts, e.ngram_dim)
@@ -166,8 +170,9 @@ class QueryModels:
         with self._lock:
             if self._embedder is None:
                 raw = self.models.embedder
-                self._embedder = BatchingEmbedder(raw, self.max_batch, self.max_wait_ms, self.workers,
-                                                  text_session=self._text_session(raw))
+                self._embedder = BatchingEmbedder(
+                    raw, self.max_batch, self.max_wait_ms, self.workers, text_session=self._text_session(raw)
+                )
             return self._embedder
 
     def _text_session(self, raw):

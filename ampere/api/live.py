@@ -7,6 +7,7 @@ it. Each client has a queue of ``sse_queue`` events: a client that does not read
 sent an ``overflow`` event and its stream ends; browsers' EventSource reconnects and starts from a fresh
 snapshot), never buffered without bound. Nothing is lost by a drop: "now" and the tag history stay in Redis.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,10 +40,16 @@ class TagHub:
     subscribed and whenever the feed is quiet), reconnecting is the hub's job; ``enrich``: an async function
     (event) -> event, run once per message (not per client); ``on_event``: called with every event."""
 
-    def __init__(self, subscribe: Callable[[str], AsyncIterator[bytes | None]], channel: str,
-                 enrich: Callable[[dict], Awaitable[dict]] | None = None, queue_size: int = 256,
-                 max_clients: int = 1000, on_drop: Callable[[], None] | None = None,
-                 on_event: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        subscribe: Callable[[str], AsyncIterator[bytes | None]],
+        channel: str,
+        enrich: Callable[[dict], Awaitable[dict]] | None = None,
+        queue_size: int = 256,
+        max_clients: int = 1000,
+        on_drop: Callable[[], None] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ):
         self._subscribe, self.channel, self._enrich = subscribe, channel, enrich
         self.queue_size, self.max_clients = int(queue_size), int(max_clients)
         self.clients: set[Client] = set()
@@ -148,8 +155,9 @@ def sse(event: str, data: Any, event_id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-async def event_stream(hub: TagHub, client: Client, snapshot: Callable[[], Awaitable[Any]],
-                       keepalive_s: float = 15.0) -> AsyncIterator[str]:
+async def event_stream(
+    hub: TagHub, client: Client, snapshot: Callable[[], Awaitable[Any]], keepalive_s: float = 15.0
+) -> AsyncIterator[str]:
     """The text/event-stream body of one client: a retry hint, a ``snapshot`` (the state now), then a ``tag`` or
     ``end`` event per change, with a comment line as keep-alive when nothing happens (proxies close idle
     connections). Ends with an ``overflow`` event when the client falls behind."""
@@ -173,6 +181,7 @@ async def event_stream(hub: TagHub, client: Client, snapshot: Callable[[], Await
 
 def redis_subscriber(redis_url: str) -> Callable[[str], AsyncIterator[bytes | None]]:
     """Payloads published on a channel, over redis-py's asyncio pub/sub (one connection)."""
+
     async def subscribe(channel: str) -> AsyncIterator[bytes | None]:
         import redis.asyncio as aioredis
 
@@ -194,4 +203,5 @@ def redis_subscriber(redis_url: str) -> Callable[[str], AsyncIterator[bytes | No
                 await ps.aclose()
             with contextlib.suppress(Exception):
                 await r.aclose()
+
     return subscribe

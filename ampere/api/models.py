@@ -1,4 +1,5 @@
 """Request and response models of the search API (pydantic; they make /openapi.json)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -17,15 +18,21 @@ class _Model(BaseModel):
 
 # ---------------------------------------------------------------- requests
 
+
 class FilterParams(_Model):
     """Filters and paging shared by text, image and similar-item searches."""
+
     domain: list[Domain] | None = Field(None, description="only these domains (repeat the parameter); default all")
-    category: list[str] | None = Field(None, description="only items of these categories (pages, and the videos "
-                                       "of their product); repeat the parameter", max_length=20)
+    category: list[str] | None = Field(
+        None,
+        description="only items of these categories (pages, and the videos of their product); repeat the parameter",
+        max_length=20,
+    )
     price_min: float | None = Field(None, ge=0, description="lowest price, inclusive (pages and videos)")
     price_max: float | None = Field(None, ge=0, description="highest price, inclusive (pages and videos)")
-    live_now: bool = Field(False, description="only what is live now: pages and videos of products on air, windows "
-                                              "of streams live now")
+    live_now: bool = Field(
+        False, description="only what is live now: pages and videos of products on air, windows of streams live now"
+    )
     limit: int = Field(12, ge=1, le=100, description="results per page")
     offset: int = Field(0, ge=0, le=MAX_DEPTH, description="results to skip (paging)")
 
@@ -47,14 +54,20 @@ class TextSearch(FilterParams):
 
 class SimilarSearch(FilterParams):
     item_domain: Domain = Field(..., description="the domain of the item used as the query")
-    id: str = Field(..., min_length=1, max_length=256, description="its id: a page or video id, or a live window's "
-                    "<stream>:<start ms>")
+    id: str = Field(
+        ...,
+        min_length=1,
+        max_length=256,
+        description="its id: a page or video id, or a live window's <stream>:<start ms>",
+    )
 
 
 # ---------------------------------------------------------------- responses
 
+
 class ProductCard(_Model):
     """What a shop shows of a product: from its first product page."""
+
     product_id: str
     title: str | None = None
     price: float | None = None
@@ -66,11 +79,13 @@ class ProductCard(_Model):
 
 class Item(_Model):
     """One search result: a product page, a short video or a live window ("moment")."""
+
     id: str = Field(..., description="page or video id; for a live window <stream>:<start ms>")
     domain: Domain
     score: float | None = Field(None, description="cosine similarity to the query (1 = same direction)")
-    product_id: str | None = Field(None, description="the product: a page's or video's own; for a live window the "
-                                   "product the tagger put on it")
+    product_id: str | None = Field(
+        None, description="the product: a page's or video's own; for a live window the product the tagger put on it"
+    )
     stream_id: str | None = None
     title: str | None = None
     summary: str | None = None
@@ -96,6 +111,7 @@ class SearchResults(_Model):
 
 class LiveStream(_Model):
     """A stream and the product it shows now."""
+
     stream_id: str
     product_id: str | None
     score: float | None = Field(None, description="the tagger's score (higher is surer; not a probability)")
@@ -126,6 +142,7 @@ class StreamView(_Model):
 
 class Moment(_Model):
     """A live window where a product was on air."""
+
     window_id: str
     stream_id: str
     start: float

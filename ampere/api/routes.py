@@ -3,6 +3,7 @@ pool); the cached views (product, stream, live list) and the live feeds are asyn
 build a view that is not cached. Ids only ever reach Redis through ``ampere.store`` (keys) and RedisVL filter
 expressions (escaped), so no query text or id can inject search syntax; files are served only from paths the
 index holds (written by ``catalog add`` / ``videos add``), never from a path a request names."""
+
 from __future__ import annotations
 
 import io
@@ -44,18 +45,25 @@ from ampere.store.index import RETURN_FIELDS
 
 router = APIRouter()
 
-IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
-               ".gif": "image/gif"}
+IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".m4v": "video/mp4"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "the query cannot be answered as asked"},
     404: {"model": Error, "description": "unknown id"},
     422: {"model": Error, "description": "invalid parameters"},
-    503: {"model": Error, "description": "the index (Redis) is unreachable"}}
+    503: {"model": Error, "description": "the index (Redis) is unreachable"},
+}
 ProductId = Annotated[str, PathParam(min_length=1, max_length=128, description="the catalogue's product id")]
 StreamId = Annotated[str, PathParam(pattern=STREAM_ID.pattern, description="a live stream id")]
-ItemId = Annotated[str, PathParam(min_length=1, max_length=256, description="page or video id, or a live window's "
-                                  "<stream>:<start ms>")]
+ItemId = Annotated[
+    str, PathParam(min_length=1, max_length=256, description="page or video id, or a live window's <stream>:<start ms>")
+]
 
 
 def ctx_of(request: Request) -> ApiContext:
@@ -63,6 +71,7 @@ def ctx_of(request: Request) -> ApiContext:
 
 
 # ---------------------------------------------------------------- shaping
+
 
 def _num(v) -> float | None:
     try:
@@ -81,33 +90,58 @@ def to_item(h: Hit, with_score: bool = True) -> Item:
         image = f"{url}/image"  # the window's keyframe while Redis keeps it, else its product's image
     else:
         image = f"{product_url(pid)}/image" if pid else None
-    return Item(id=h.id, domain=domain, score=round(h.score, 4) if with_score else None, product_id=pid,
-                stream_id=h.stream_id or None, title=f.get("title") or None, summary=f.get("summary") or None,
-                category=f.get("category") or None, price=_num(f.get("price")), start=_num(f.get("start")),
-                end=_num(f.get("end")), tag_score=_num(f.get("score")) if domain == "live" else None,
-                image_url=image, media_url=f"{url}/media" if domain == "video" and f.get("video") else None, url=url)
+    return Item(
+        id=h.id,
+        domain=domain,
+        score=round(h.score, 4) if with_score else None,
+        product_id=pid,
+        stream_id=h.stream_id or None,
+        title=f.get("title") or None,
+        summary=f.get("summary") or None,
+        category=f.get("category") or None,
+        price=_num(f.get("price")),
+        start=_num(f.get("start")),
+        end=_num(f.get("end")),
+        tag_score=_num(f.get("score")) if domain == "live" else None,
+        image_url=image,
+        media_url=f"{url}/media" if domain == "video" and f.get("video") else None,
+        url=url,
+    )
 
 
 def _filters(p: FilterParams) -> Filters:
-    return Filters.of(p.domain, categories=p.category, price_min=p.price_min, price_max=p.price_max,
-                      live_now=p.live_now)
+    return Filters.of(
+        p.domain, categories=p.category, price_min=p.price_min, price_max=p.price_max, live_now=p.live_now
+    )
 
 
 def _results(kind: str, query: str | None, hits: list[Hit], p: FilterParams, t0: float) -> SearchResults:
     more = len(hits) >= p.limit and p.offset + 2 * p.limit <= MAX_DEPTH
-    return SearchResults(kind=kind, query=query, results=[to_item(h) for h in hits], offset=p.offset,
-                         limit=p.limit, next_offset=p.offset + p.limit if more else None,
-                         took_ms=round((time.perf_counter() - t0) * 1000, 2))
+    return SearchResults(
+        kind=kind,
+        query=query,
+        results=[to_item(h) for h in hits],
+        offset=p.offset,
+        limit=p.limit,
+        next_offset=p.offset + p.limit if more else None,
+        took_ms=round((time.perf_counter() - t0) * 1000, 2),
+    )
 
 
 def live_stream(ctx: ApiContext, now: dict) -> LiveStream:
     start = _num(now.get("start"))
     start = start if start is not None and start == start else None  # NaN when missing
-    return LiveStream(stream_id=now["stream_id"], product_id=now.get("product_id") or None,
-                      score=_finite(now.get("score")), start=start, end=_finite(now.get("end")),
-                      window_id=window_id(now["stream_id"], start) if start is not None else None,
-                      ts=_finite(now.get("ts")), ended=bool(now.get("ended")),
-                      product=ctx.cards.get(now.get("product_id")))
+    return LiveStream(
+        stream_id=now["stream_id"],
+        product_id=now.get("product_id") or None,
+        score=_finite(now.get("score")),
+        start=start,
+        end=_finite(now.get("end")),
+        window_id=window_id(now["stream_id"], start) if start is not None else None,
+        ts=_finite(now.get("ts")),
+        ended=bool(now.get("ended")),
+        product=ctx.cards.get(now.get("product_id")),
+    )
 
 
 def _finite(v) -> float | None:
@@ -116,6 +150,7 @@ def _finite(v) -> float | None:
 
 
 # ---------------------------------------------------------------- the page, health, metrics
+
 
 @router.get("/", include_in_schema=False)
 def page() -> FileResponse:
@@ -127,8 +162,13 @@ def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", response_model=Ready, tags=["health"], summary="Redis, the index, the query model and the "
-            "live feed are up", responses={503: {"model": Ready, "description": "not ready (see checks)"}})
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    tags=["health"],
+    summary="Redis, the index, the query model and the live feed are up",
+    responses={503: {"model": Ready, "description": "not ready (see checks)"}},
+)
 def readyz(request: Request):
     ctx = ctx_of(request)
     checks: dict[str, bool | str] = {}
@@ -157,20 +197,36 @@ def metrics(request: Request) -> Response:
 
 # ---------------------------------------------------------------- search
 
-@router.get("/api/search/text", response_model=SearchResults, tags=["search"], responses=ERRORS,
-            summary="Pages, videos and live moments matching words (the text branch of the model)")
+
+@router.get(
+    "/api/search/text",
+    response_model=SearchResults,
+    tags=["search"],
+    responses=ERRORS,
+    summary="Pages, videos and live moments matching words (the text branch of the model)",
+)
 def search_text(request: Request, params: Annotated[TextSearch, Query()]) -> SearchResults:
     t0 = time.perf_counter()
     hits = ctx_of(request).search.text_hits(params.q, k=params.limit, offset=params.offset, filters=_filters(params))
     return _results("text", params.q, hits, params, t0)
 
 
-@router.post("/api/search/image", response_model=SearchResults, tags=["search"],
-             summary="Pages, videos and live moments that look like an uploaded picture (the visual branch)",
-             responses={**ERRORS, 413: {"model": Error, "description": "image too large (bytes or pixels)"},
-                        422: {"model": Error, "description": "not a decodable image, or invalid parameters"}})
-def search_image(request: Request, params: Annotated[FilterParams, Query()],
-                 file: UploadFile = File(..., description="a JPEG, PNG, WebP or GIF picture")) -> SearchResults:
+@router.post(
+    "/api/search/image",
+    response_model=SearchResults,
+    tags=["search"],
+    summary="Pages, videos and live moments that look like an uploaded picture (the visual branch)",
+    responses={
+        **ERRORS,
+        413: {"model": Error, "description": "image too large (bytes or pixels)"},
+        422: {"model": Error, "description": "not a decodable image, or invalid parameters"},
+    },
+)
+def search_image(
+    request: Request,
+    params: Annotated[FilterParams, Query()],
+    file: UploadFile = File(..., description="a JPEG, PNG, WebP or GIF picture"),
+) -> SearchResults:
     t0 = time.perf_counter()
     ctx = ctx_of(request)
     limit = ctx.settings.api.max_image_bytes
@@ -200,35 +256,55 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     except HTTPException:
         raise
     except Image.DecompressionBombError:  # Pillow's own bound (ampere.media sets it) came first
-        raise HTTPException(413, f"image over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; at most {max_pixels} "
-                                 "pixels") from None
+        raise HTTPException(
+            413, f"image over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; at most {max_pixels} pixels"
+        ) from None
     except UnidentifiedImageError as exc:
         raise HTTPException(422, f"not a decodable image ({type(exc).__name__})") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:  # truncated or corrupt
         raise HTTPException(422, f"cannot decode the image ({type(exc).__name__})") from None
 
 
-@router.get("/api/search/similar", response_model=SearchResults, tags=["search"], responses=ERRORS,
-            summary="Cross-domain: items nearest to a stored page, video or live window (its fused vector)")
+@router.get(
+    "/api/search/similar",
+    response_model=SearchResults,
+    tags=["search"],
+    responses=ERRORS,
+    summary="Cross-domain: items nearest to a stored page, video or live window (its fused vector)",
+)
 def search_similar(request: Request, params: Annotated[SimilarSearch, Query()]) -> SearchResults:
     t0 = time.perf_counter()
-    hits = ctx_of(request).search.similar_hits(params.item_domain, params.id, k=params.limit, offset=params.offset,
-                                               filters=_filters(params))
+    hits = ctx_of(request).search.similar_hits(
+        params.item_domain, params.id, k=params.limit, offset=params.offset, filters=_filters(params)
+    )
     return _results("similar", f"{params.item_domain}:{params.id}", hits, params, t0)
 
 
 # ---------------------------------------------------------------- products
 
-@router.get("/api/products/{product_id}", response_model=ProductView, tags=["products"], responses=ERRORS,
-            summary="Where a product appears: its pages, the streams showing it now, the live windows that showed "
-                    "it before (stream time spans) and its short videos")
-async def product_view(request: Request, product_id: ProductId, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                       offset: Annotated[int, Query(ge=0, le=100_000)] = 0):
+
+@router.get(
+    "/api/products/{product_id}",
+    response_model=ProductView,
+    tags=["products"],
+    responses=ERRORS,
+    summary="Where a product appears: its pages, the streams showing it now, the live windows that showed "
+    "it before (stream time spans) and its short videos",
+)
+async def product_view(
+    request: Request,
+    product_id: ProductId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+):
     ctx = ctx_of(request)
     _check_id(product_id)
-    return await _cached(ctx, ("product", product_id, limit, offset),
-                         lambda: _product_view(ctx, product_id, limit, offset),
-                         lambda v: [f"product:{product_id}", *(f"stream:{s.stream_id}" for s in v.live_now)])
+    return await _cached(
+        ctx,
+        ("product", product_id, limit, offset),
+        lambda: _product_view(ctx, product_id, limit, offset),
+        lambda v: [f"product:{product_id}", *(f"stream:{s.stream_id}" for s in v.live_now)],
+    )
 
 
 async def _cached(ctx: ApiContext, key: tuple, make, tags) -> Response:
@@ -237,12 +313,14 @@ async def _cached(ctx: ApiContext, key: tuple, make, tags) -> Response:
     views = ctx.cached()
     body = views.get(key) if views is not None else None
     if body is None:
+
         def build() -> bytes:
             view = make()
             out = view.model_dump_json().encode()
             if views is not None:
                 views.put(key, out, tags(view))
             return out
+
         body = await anyio.to_thread.run_sync(build)
     return Response(body, media_type="application/json")
 
@@ -253,25 +331,52 @@ def _product_view(ctx: ApiContext, product_id: str, limit: int, offset: int) -> 
     if not (pages or seen["live_before"] or videos or seen["live_now"] or offset):
         raise NotFound(f"no page, video or live window shows product {product_id!r}")
     card = ctx.cards.of_pages(product_id, pages)
-    live_now = [LiveStream(stream_id=w["stream_id"], product_id=product_id, score=_finite(w.get("score")),
-                           start=_finite(w.get("start")), end=_finite(w.get("end")),
-                           window_id=window_id(w["stream_id"], w["start"]) if _finite(w.get("start")) is not None
-                           else None, product=card) for w in seen["live_now"]]
+    live_now = [
+        LiveStream(
+            stream_id=w["stream_id"],
+            product_id=product_id,
+            score=_finite(w.get("score")),
+            start=_finite(w.get("start")),
+            end=_finite(w.get("end")),
+            window_id=window_id(w["stream_id"], w["start"]) if _finite(w.get("start")) is not None else None,
+            product=card,
+        )
+        for w in seen["live_now"]
+    ]
     before = []
     for h in seen["live_before"]:
         start, end = _finite(h.fields.get("start")), _finite(h.fields.get("end"))
         if start is None or end is None:
             continue
-        before.append(Moment(window_id=h.id, stream_id=h.stream_id, start=start, end=end,
-                             score=_finite(h.fields.get("score")), image_url=f"{item_url('live', h.id)}/image",
-                             url=item_url("live", h.id)))
-    return ProductView(product_id=product_id, product=card, pages=[to_item(h, with_score=False) for h in pages],
-                       live_now=live_now, live_before=before, videos=[to_item(h, with_score=False) for h in videos],
-                       next_offset=offset + limit if len(seen["live_before"]) >= limit else None)
+        before.append(
+            Moment(
+                window_id=h.id,
+                stream_id=h.stream_id,
+                start=start,
+                end=end,
+                score=_finite(h.fields.get("score")),
+                image_url=f"{item_url('live', h.id)}/image",
+                url=item_url("live", h.id),
+            )
+        )
+    return ProductView(
+        product_id=product_id,
+        product=card,
+        pages=[to_item(h, with_score=False) for h in pages],
+        live_now=live_now,
+        live_before=before,
+        videos=[to_item(h, with_score=False) for h in videos],
+        next_offset=offset + limit if len(seen["live_before"]) >= limit else None,
+    )
 
 
-@router.get("/api/products/{product_id}/image", tags=["products"], summary="The image of the product's first page",
-            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 404: ERRORS[404]})
+@router.get(
+    "/api/products/{product_id}/image",
+    tags=["products"],
+    summary="The image of the product's first page",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: ERRORS[404]},
+)
 def product_image(request: Request, product_id: ProductId) -> Response:
     _check_id(product_id)
     for h in ctx_of(request).search.pages_of(product_id, limit=5):
@@ -287,25 +392,44 @@ def _check_id(value: str) -> None:
 
 # ---------------------------------------------------------------- streams and the live feeds
 
-@router.get("/api/live", response_model=list[LiveStream], tags=["streams"],
-            summary="Streams live now, with the product on air (most recently tagged first)")
+
+@router.get(
+    "/api/live",
+    response_model=list[LiveStream],
+    tags=["streams"],
+    summary="Streams live now, with the product on air (most recently tagged first)",
+)
 async def live_now(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     ctx = ctx_of(request)
-    return await _cached(ctx, ("live", limit), lambda: _LiveList([live_stream(ctx, n) for n in ctx.search.live(limit)]),
-                   lambda v: ["live"])
+    return await _cached(
+        ctx,
+        ("live", limit),
+        lambda: _LiveList([live_stream(ctx, n) for n in ctx.search.live(limit)]),
+        lambda v: ["live"],
+    )
 
 
 class _LiveList(RootModel[list[LiveStream]]):
     pass
 
 
-@router.get("/api/streams/{stream_id}", response_model=StreamView, tags=["streams"], responses=ERRORS,
-            summary="What a stream sells now and its recent tags")
-async def stream_view(request: Request, stream_id: StreamId,
-                limit: Annotated[int, Query(ge=1, le=1000, description="recent tags")] = 20):
+@router.get(
+    "/api/streams/{stream_id}",
+    response_model=StreamView,
+    tags=["streams"],
+    responses=ERRORS,
+    summary="What a stream sells now and its recent tags",
+)
+async def stream_view(
+    request: Request, stream_id: StreamId, limit: Annotated[int, Query(ge=1, le=1000, description="recent tags")] = 20
+):
     ctx = ctx_of(request)
-    return await _cached(ctx, ("stream", stream_id, limit), lambda: _stream_view(ctx, stream_id, limit),
-                   lambda v: [f"stream:{stream_id}"])
+    return await _cached(
+        ctx,
+        ("stream", stream_id, limit),
+        lambda: _stream_view(ctx, stream_id, limit),
+        lambda v: [f"stream:{stream_id}"],
+    )
 
 
 def _stream_view(ctx: ApiContext, stream_id: str, limit: int = 20) -> StreamView:
@@ -317,9 +441,17 @@ def _stream_view(ctx: ApiContext, stream_id: str, limit: int = 20) -> StreamView
     for e in reversed(history):
         pid = e.get("product_id") or None
         card = ctx.cards.get(pid)
-        recent.append(TagEntry(window_id=window_id(stream_id, float(e["start"])), start=float(e["start"]),
-                               end=float(e["end"]), product_id=pid, score=_finite(e.get("score")),
-                               ts=_finite(e.get("ts")), title=card.get("title") if card else None))
+        recent.append(
+            TagEntry(
+                window_id=window_id(stream_id, float(e["start"])),
+                start=float(e["start"]),
+                end=float(e["end"]),
+                product_id=pid,
+                score=_finite(e.get("score")),
+                ts=_finite(e.get("ts")),
+                title=card.get("title") if card else None,
+            )
+        )
     ls = live_stream(ctx, now) if now else None
     return StreamView(stream_id=stream_id, live=bool(ls and not ls.ended and ls.product_id), now=ls, recent=recent)
 
@@ -332,29 +464,44 @@ def _sse(ctx: ApiContext, stream_id: str | None, snapshot) -> StreamingResponse:
     except OverflowError as exc:
         raise HTTPException(503, str(exc)) from None
     body = event_stream(ctx.hub, client, snapshot, keepalive_s=ctx.settings.api.sse_keepalive_s)
-    return StreamingResponse(body, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
-SSE_DOC: dict[int | str, dict[str, Any]] = {200: {
-    "content": {"text/event-stream": {}},
-    "description": "events: snapshot (the state now), then tag (a window was tagged; moved: it is the stream's "
-                   "current window) and end (the stream ended); overflow when the client fell behind (reconnect)"}}
+SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "events: snapshot (the state now), then tag (a window was tagged; moved: it is the stream's "
+        "current window) and end (the stream ended); overflow when the client fell behind (reconnect)",
+    }
+}
 
 
-@router.get("/api/live/events", tags=["streams"], response_class=StreamingResponse, responses=SSE_DOC,
-            summary="Server-sent events: tag changes of every stream, as they happen")
+@router.get(
+    "/api/live/events",
+    tags=["streams"],
+    response_class=StreamingResponse,
+    responses=SSE_DOC,
+    summary="Server-sent events: tag changes of every stream, as they happen",
+)
 async def live_events(request: Request) -> StreamingResponse:
     ctx = ctx_of(request)
 
     async def snapshot():
         rows = await anyio.to_thread.run_sync(lambda: [live_stream(ctx, n).model_dump() for n in ctx.search.live()])
         return {"streams": rows}
+
     return _sse(ctx, None, snapshot)
 
 
-@router.get("/api/streams/{stream_id}/events", tags=["streams"], response_class=StreamingResponse,
-            responses=SSE_DOC, summary="Server-sent events: tag changes of one stream, as they happen")
+@router.get(
+    "/api/streams/{stream_id}/events",
+    tags=["streams"],
+    response_class=StreamingResponse,
+    responses=SSE_DOC,
+    summary="Server-sent events: tag changes of one stream, as they happen",
+)
 async def stream_events(request: Request, stream_id: StreamId) -> StreamingResponse:
     ctx = ctx_of(request)
 
@@ -364,25 +511,43 @@ async def stream_events(request: Request, stream_id: StreamId) -> StreamingRespo
                 return _stream_view(ctx, stream_id).model_dump()
             except NotFound:  # not tagged yet: its events will come
                 return {"stream_id": stream_id, "live": False, "now": None, "recent": []}
+
         return await anyio.to_thread.run_sync(view)
+
     return _sse(ctx, stream_id, snapshot)
 
 
 # ---------------------------------------------------------------- items and their files
 
+
 def _item_hit(ctx: ApiContext, domain: str, item_id: str) -> Hit:
     key = ctx.search.item_key(domain, item_id)
     values = ctx.store.r.hmget(key, RETURN_FIELDS)
-    f = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
-         for k, v in zip(RETURN_FIELDS, values) if v is not None}
+    f = {
+        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+        for k, v in zip(RETURN_FIELDS, values)
+        if v is not None
+    }
     if f.get("domain") != domain:
         raise NotFound(f"no {domain} item {item_id!r}")
-    return Hit(key=key, id=f.get("item_id", item_id), domain=domain, product_id=f.get("product_id", ""),
-               stream_id=f.get("stream_id", ""), score=0.0, fields=f)
+    return Hit(
+        key=key,
+        id=f.get("item_id", item_id),
+        domain=domain,
+        product_id=f.get("product_id", ""),
+        stream_id=f.get("stream_id", ""),
+        score=0.0,
+        fields=f,
+    )
 
 
-@router.get("/api/items/{domain}/{item_id}", response_model=Item, tags=["items"], responses=ERRORS,
-            summary="One page, video or live window (moment)")
+@router.get(
+    "/api/items/{domain}/{item_id}",
+    response_model=Item,
+    tags=["items"],
+    responses=ERRORS,
+    summary="One page, video or live window (moment)",
+)
 def item_view(request: Request, domain: str, item_id: ItemId) -> Item:
     return to_item(_item_hit(ctx_of(request), _domain(domain), item_id), with_score=False)
 
@@ -393,9 +558,13 @@ def _domain(domain: str) -> str:
     return domain
 
 
-@router.get("/api/items/{domain}/{item_id}/image", tags=["items"], response_class=Response,
-            summary="A page's image; a live window's keyframe (while Redis keeps the window's media, else its "
-                    "product's image)", responses={200: {"content": {"image/jpeg": {}}}, 404: ERRORS[404]})
+@router.get(
+    "/api/items/{domain}/{item_id}/image",
+    tags=["items"],
+    response_class=Response,
+    summary="A page's image; a live window's keyframe (while Redis keeps the window's media, else its product's image)",
+    responses={200: {"content": {"image/jpeg": {}}}, 404: ERRORS[404]},
+)
 def item_image(request: Request, domain: str, item_id: ItemId) -> Response:
     ctx = ctx_of(request)
     hit = _item_hit(ctx, _domain(domain), item_id)
@@ -413,8 +582,13 @@ def item_image(request: Request, domain: str, item_id: ItemId) -> Response:
     raise NotFound(f"no image for {domain} item {item_id!r}")
 
 
-@router.get("/api/items/video/{item_id}/media", tags=["items"], response_class=Response,
-            summary="A short video's file", responses={200: {"content": {"video/mp4": {}}}, 404: ERRORS[404]})
+@router.get(
+    "/api/items/video/{item_id}/media",
+    tags=["items"],
+    response_class=Response,
+    summary="A short video's file",
+    responses={200: {"content": {"video/mp4": {}}}, 404: ERRORS[404]},
+)
 def video_media(request: Request, item_id: ItemId) -> Response:
     hit = _item_hit(ctx_of(request), "video", item_id)
     if not hit.fields.get("video"):

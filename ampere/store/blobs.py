@@ -1,8 +1,9 @@
 """Claim-check storage of window media: the audio and keyframes of a closed window live in Redis for a while
 and only the key travels between stages (records stay a few KB; Kafka clients slow down with big records)."""
+
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import redis
 
@@ -69,8 +70,9 @@ class Blobs:
         if self.r.exists(key):
             self.r.hset(key, "dead", b"1")
 
-    def orphans(self, is_indexed: Callable[[list], list], closed_before: float, max_redrives: int,
-                limit: int = 1000) -> list[tuple[str, bytes]]:
+    def orphans(
+        self, is_indexed: Callable[[list], list], closed_before: float, max_redrives: int, limit: int = 1000
+    ) -> list[tuple[str, bytes]]:
         """(blob key, window record) of windows closed before ``closed_before`` (epoch s) whose media is stored
         but that never reached the index (``is_indexed``: records -> bools), were not dead-lettered, and were
         re-driven fewer than ``max_redrives`` times. Pipelined: a few round trips per 500 blobs."""

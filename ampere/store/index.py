@@ -6,15 +6,17 @@ ids and user text are escaped by RedisVL and cannot inject RediSearch syntax.
 
 Expects a ``redis.Redis`` with ``decode_responses=False`` (blobs are bytes); :func:`connect` makes one.
 """
+
 from __future__ import annotations
 
 import copy
 import json
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import redis
@@ -77,8 +79,11 @@ def client_options(retry=None) -> dict:
 
         retry = RetryOptions()
     return dict(
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=min(2.0, retry.max_s)), retry.redis_retries,
-                    supported_errors=(ConnectionError, TimeoutError, BusyLoadingError)),
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=min(2.0, retry.max_s)),
+            retry.redis_retries,
+            supported_errors=(ConnectionError, TimeoutError, BusyLoadingError),
+        ),
         retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
         socket_timeout=retry.redis_socket_timeout_s,
         socket_connect_timeout=min(5.0, retry.redis_socket_timeout_s),
@@ -176,10 +181,14 @@ def _num_filter(name: str, lo: float | None, hi: float | None):
     return None
 
 
-def build_filter(domains: Sequence[str] | str | None = None, *, exclude_stream: str | None = None,
-                 tags: Mapping[str, str | Sequence[str]] | None = None,
-                 numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-                 any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None):
+def build_filter(
+    domains: Sequence[str] | str | None = None,
+    *,
+    exclude_stream: str | None = None,
+    tags: Mapping[str, str | Sequence[str]] | None = None,
+    numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
+    any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None,
+):
     """A RedisVL filter expression (AND of everything given), or None for no filter.
 
     ``domains``: only these domains; ``exclude_stream``: drop windows of this stream (a live window must not
@@ -247,8 +256,11 @@ class ItemIndex:
             if not missing:
                 return
             # an index made by an older schema (e.g. before category/price): redefine it, keeping the hashes
-            log.warning("index %s lacks fields %s of the current schema: recreating it (items are re-indexed)",
-                        self.name, missing)
+            log.warning(
+                "index %s lacks fields %s of the current schema: recreating it (items are re-indexed)",
+                self.name,
+                missing,
+            )
             overwrite = True
         self._index.create(overwrite=overwrite, drop=False)
 
@@ -274,8 +286,9 @@ class ItemIndex:
 
     # ---------------------------------------------------------------- writes
 
-    def _item_ops(self, pipe, domain: str, item_id: str, vector, fields: Mapping[str, Any],
-                  key: str | None = None) -> str:
+    def _item_ops(
+        self, pipe, domain: str, item_id: str, vector, fields: Mapping[str, Any], key: str | None = None
+    ) -> str:
         if VECTOR_FIELD in fields or "domain" in fields:
             raise ValueError("pass the embedding as `vector` and the domain as `domain`, not as fields")
         key = key or self.keys.item(domain, item_id)
@@ -306,9 +319,14 @@ class ItemIndex:
     def upsert_live(self, stream_id: str, start: float, end: float, vector, **fields) -> str:
         """A live window item at its deterministic key (``Keys.live``); its id is ``<stream>:<start ms>``."""
         pipe = self.r.pipeline(transaction=True)
-        key = self._item_ops(pipe, "live", window_id(stream_id, start), vector,
-                             {"stream_id": stream_id, "start": float(start), "end": float(end), **fields},
-                             key=self.keys.live(stream_id, start))
+        key = self._item_ops(
+            pipe,
+            "live",
+            window_id(stream_id, start),
+            vector,
+            {"stream_id": stream_id, "start": float(start), "end": float(end), **fields},
+            key=self.keys.live(stream_id, start),
+        )
         pipe.execute()
         return key
 
@@ -351,15 +369,30 @@ class ItemIndex:
     def _hit(self, row: Mapping[str, Any]) -> Hit:
         f = {k: _s(v) for k, v in row.items() if k not in ("id", DIST_FIELD, "payload")}
         dist = float(_s(row.get(DIST_FIELD, "nan")))
-        return Hit(key=_s(row.get("id", "")), id=f.get("item_id", ""), domain=f.get("domain", ""),
-                   product_id=f.get("product_id", ""),
-                   stream_id=f.get("stream_id", ""), score=1.0 - dist, fields=f)
+        return Hit(
+            key=_s(row.get("id", "")),
+            id=f.get("item_id", ""),
+            domain=f.get("domain", ""),
+            product_id=f.get("product_id", ""),
+            stream_id=f.get("stream_id", ""),
+            score=1.0 - dist,
+            fields=f,
+        )
 
-    def knn(self, vector, k: int, domains: Sequence[str] | str | None = None, *, exclude_stream: str | None = None,
-            tags: Mapping[str, str | Sequence[str]] | None = None,
-            numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-            ef_runtime: int | None = None, vector_field: str | None = None, offset: int = 0,
-            any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None) -> list[Hit]:
+    def knn(
+        self,
+        vector,
+        k: int,
+        domains: Sequence[str] | str | None = None,
+        *,
+        exclude_stream: str | None = None,
+        tags: Mapping[str, str | Sequence[str]] | None = None,
+        numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
+        ef_runtime: int | None = None,
+        vector_field: str | None = None,
+        offset: int = 0,
+        any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None,
+    ) -> list[Hit]:
         """The k nearest items by cosine, best first, optionally filtered (see :func:`build_filter`). ``offset``
         skips that many of the nearest first (paging: the query asks for ``offset + k`` neighbours)."""
         from redisvl.query import VectorQuery
@@ -373,14 +406,21 @@ class ItemIndex:
             raise QueryError(f"unknown vector field {fld!r}")
         n = offset + k
         ef = max(int(ef_runtime if ef_runtime is not None else self.ef_runtime), n)  # HNSW returns <= EF
-        q = VectorQuery(vec_bytes(vector), fld, return_fields=RETURN_FIELDS,
-                        filter_expression=build_filter(domains, exclude_stream=exclude_stream, tags=tags,
-                                                       numeric=numeric, any_of=any_of),
-                        num_results=n, ef_runtime=ef)
+        q = VectorQuery(
+            vec_bytes(vector),
+            fld,
+            return_fields=RETURN_FIELDS,
+            filter_expression=build_filter(
+                domains, exclude_stream=exclude_stream, tags=tags, numeric=numeric, any_of=any_of
+            ),
+            num_results=n,
+            ef_runtime=ef,
+        )
         return [self._hit(row) for row in self._index.query(q)][offset:]
 
-    def text_candidates(self, words: Iterable[str], k: int, domains: Sequence[str] | str = ("page",),
-                        field_name: str = "title") -> list[Hit]:
+    def text_candidates(
+        self, words: Iterable[str], k: int, domains: Sequence[str] | str = ("page",), field_name: str = "title"
+    ) -> list[Hit]:
         """Items whose ``field_name`` contains any of ``words``, best BM25 first (score = BM25)."""
         from redisvl.query import TextQuery
 
@@ -389,8 +429,15 @@ class ItemIndex:
         words = sorted({w for w in words if w and w.isalnum()})
         if not words:
             return []
-        q = TextQuery(" ".join(words), field_name, text_scorer="BM25", filter_expression=build_filter(domains),
-                      return_fields=RETURN_FIELDS, num_results=int(k), stopwords=None)
+        q = TextQuery(
+            " ".join(words),
+            field_name,
+            text_scorer="BM25",
+            filter_expression=build_filter(domains),
+            return_fields=RETURN_FIELDS,
+            num_results=int(k),
+            stopwords=None,
+        )
         out = []
         for row in self._index.query(q):
             h = self._hit({**row, DIST_FIELD: 1.0})
@@ -405,34 +452,63 @@ class ItemIndex:
             pipe.hget(key, vector_field or VECTOR_FIELD)
         return [None if b is None else np.frombuffer(b, dtype=np.float32) for b in pipe.execute()]
 
-    def find(self, tags: Mapping[str, str | Sequence[str]] | None = None,
-             numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
-             sort_by: str | None = "start", limit: int = 1000, offset: int = 0,
-             any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None, asc: bool = True,
-             return_fields: Sequence[str] | None = None) -> list[Hit]:
+    def find(
+        self,
+        tags: Mapping[str, str | Sequence[str]] | None = None,
+        numeric: Mapping[str, tuple[float | None, float | None]] | None = None,
+        sort_by: str | None = "start",
+        limit: int = 1000,
+        offset: int = 0,
+        any_of: Sequence[Mapping[str, str | Sequence[str]]] | None = None,
+        asc: bool = True,
+        return_fields: Sequence[str] | None = None,
+    ) -> list[Hit]:
         """Items matching all filters (no vector), sorted by a sortable field (``asc=False``: descending);
         ``return_fields``: only these fields in ``Hit.fields`` (default: all; ids and domain always)."""
-        q = self._filter_query(tags=tags, numeric=numeric, sort_by=sort_by, limit=limit, offset=offset,
-                               any_of=any_of, asc=asc, return_fields=return_fields)
+        q = self._filter_query(
+            tags=tags,
+            numeric=numeric,
+            sort_by=sort_by,
+            limit=limit,
+            offset=offset,
+            any_of=any_of,
+            asc=asc,
+            return_fields=return_fields,
+        )
         return [self._hit({**row, DIST_FIELD: 1.0}) for row in self._index.query(q)]
 
     def find_many(self, queries: Sequence[Mapping[str, Any]]) -> list[list[Hit]]:
         """Several :meth:`find` queries (their keyword arguments) in one round trip; results in order."""
         qs = [self._filter_query(**{"sort_by": "start", **q}) for q in queries]
         batch = getattr(self._index, "batch_query", None)
-        rows = batch(qs, batch_size=max(1, len(qs))) if batch is not None and qs else [self._index.query(q)
-                                                                                         for q in qs]
+        rows = batch(qs, batch_size=max(1, len(qs))) if batch is not None and qs else [self._index.query(q) for q in qs]
         return [[self._hit({**row, DIST_FIELD: 1.0}) for row in r] for r in rows]
 
-    def _filter_query(self, tags=None, numeric=None, sort_by: str | None = "start", limit: int = 1000,
-                      offset: int = 0, any_of=None, asc: bool = True, return_fields: Sequence[str] | None = None):
+    def _filter_query(
+        self,
+        tags=None,
+        numeric=None,
+        sort_by: str | None = "start",
+        limit: int = 1000,
+        offset: int = 0,
+        any_of=None,
+        asc: bool = True,
+        return_fields: Sequence[str] | None = None,
+    ):
         from redisvl.query import FilterQuery
 
         expr = build_filter(tags=tags, numeric=numeric, any_of=any_of)
-        fields = RETURN_FIELDS if return_fields is None else list(dict.fromkeys(
-            ["item_id", "domain", "product_id", "stream_id", *return_fields]))
-        q = FilterQuery(filter_expression=expr if expr is not None else "*", return_fields=fields,
-                        num_results=int(limit), sort_by=sort_by if asc else None)
+        fields = (
+            RETURN_FIELDS
+            if return_fields is None
+            else list(dict.fromkeys(["item_id", "domain", "product_id", "stream_id", *return_fields]))
+        )
+        q = FilterQuery(
+            filter_expression=expr if expr is not None else "*",
+            return_fields=fields,
+            num_results=int(limit),
+            sort_by=sort_by if asc else None,
+        )
         if sort_by is not None and not asc:
             q.sort_by(sort_by, asc=False)
         if offset:

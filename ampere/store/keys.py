@@ -22,6 +22,7 @@ slot, so the tagger's script, which updates a stream's state and its window's it
     <p>:repair:lock                        one worker at a time re-drives lost windows (string, TTL)
     <p>:tags                               pub/sub channel: one JSON message per recorded tag and stream end
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,11 +1,12 @@
 """Per-stream state in Redis: tag history, the tag "now", which streams show a product now, the summarizer's
 facts chain and the journal of open windows. Every key of one stream shares its hash tag (``ampere.store.keys``).
 """
+
 from __future__ import annotations
 
 import json
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import redis
 
@@ -58,8 +59,15 @@ def _norm_candidates(candidates) -> list[dict]:
 
 
 class StreamState:
-    def __init__(self, r: redis.Redis, keys: Keys, ttl_s: int, now_ttl_s: int = 3600,
-                 history_ttl_s: int = 7 * 24 * 3600, stale_s: float = 120.0):
+    def __init__(
+        self,
+        r: redis.Redis,
+        keys: Keys,
+        ttl_s: int,
+        now_ttl_s: int = 3600,
+        history_ttl_s: int = 7 * 24 * 3600,
+        stale_s: float = 120.0,
+    ):
         self.r = r
         self.keys = keys
         self.ttl_s = max(1, int(ttl_s))
@@ -71,21 +79,50 @@ class StreamState:
 
     # ---------------------------------------------------------------- tags
 
-    def record_tag(self, stream_id: str, start: float, end: float, product_id: str, score: float,
-                   candidates=(), ts: float | None = None, extra: Mapping | None = None) -> bool:
+    def record_tag(
+        self,
+        stream_id: str,
+        start: float,
+        end: float,
+        product_id: str,
+        score: float,
+        candidates=(),
+        ts: float | None = None,
+        extra: Mapping | None = None,
+    ) -> bool:
         """Record the tag of one live window: history (one entry per window start), the current state ("now")
         and ``tag_product`` on the window's item, if indexed. Idempotent per (stream, start). Returns whether
         "now" moved to this window."""
         start, end, score = float(start), float(end), float(score)
         ts = time.time() if ts is None else float(ts)
         cands = _norm_candidates(candidates)
-        entry = {"start": start, "end": end, "product_id": product_id, "score": score, "candidates": cands, "ts": ts,
-                 **(extra or {})}
+        entry = {
+            "start": start,
+            "end": end,
+            "product_id": product_id,
+            "score": score,
+            "candidates": cands,
+            "ts": ts,
+            **(extra or {}),
+        }
         member = json.dumps(entry, separators=(",", ":"))
         moved, before, ended = self.r.eval(
-            _RECORD_TAG, 3, self.keys.now(stream_id), self.keys.tags(stream_id), self.keys.live(stream_id, start),
-            repr(start), repr(end), product_id or "", repr(score), json.dumps(cands, separators=(",", ":")), member,
-            repr(ts), stream_id, self.now_ttl_s, self.history_ttl_s)
+            _RECORD_TAG,
+            3,
+            self.keys.now(stream_id),
+            self.keys.tags(stream_id),
+            self.keys.live(stream_id, start),
+            repr(start),
+            repr(end),
+            product_id or "",
+            repr(score),
+            json.dumps(cands, separators=(",", ":")),
+            member,
+            repr(ts),
+            stream_id,
+            self.now_ttl_s,
+            self.history_ttl_s,
+        )
         pipe = self.r.pipeline(transaction=False)
         if moved:
             # the reverse index follows "now"; live_now() checks every member against "now", so a crash between
@@ -95,10 +132,22 @@ class StreamState:
                 pipe.srem(self.keys.on_air(before), stream_id)
             if product_id:
                 pipe.sadd(self.keys.on_air(product_id), stream_id)
-        self._live_and_publish(pipe, stream_id, moved=bool(moved), ended=_s(ended) == "1", event={
-            "type": "tag", "stream_id": stream_id, "start": start, "end": end, "product_id": product_id or "",
-            "score": score, "ts": ts, **{k: v for k, v in (extra or {}).items()
-                                          if k in ("decision", "confidence", "correction")}})
+        self._live_and_publish(
+            pipe,
+            stream_id,
+            moved=bool(moved),
+            ended=_s(ended) == "1",
+            event={
+                "type": "tag",
+                "stream_id": stream_id,
+                "start": start,
+                "end": end,
+                "product_id": product_id or "",
+                "score": score,
+                "ts": ts,
+                **{k: v for k, v in (extra or {}).items() if k in ("decision", "confidence", "correction")},
+            },
+        )
         pipe.execute()
         return bool(moved)
 
@@ -115,9 +164,18 @@ class StreamState:
         pipe.expire(key, self.now_ttl_s)
         if product_id is not None and _s(product_id):
             pipe.srem(self.keys.on_air(_s(product_id)), stream_id)
-        self._live_and_publish(pipe, stream_id, moved=False, ended=True, event={
-            "type": "end", "stream_id": stream_id, "t": None if media_t is None else float(media_t),
-            "ts": float(mapping["ended_at"])})
+        self._live_and_publish(
+            pipe,
+            stream_id,
+            moved=False,
+            ended=True,
+            event={
+                "type": "end",
+                "stream_id": stream_id,
+                "t": None if media_t is None else float(media_t),
+                "ts": float(mapping["ended_at"]),
+            },
+        )
         pipe.execute()
 
     def now(self, stream_id: str) -> dict | None:
@@ -140,8 +198,9 @@ class StreamState:
             "stale": not time.time() - float(d.get("ts", "nan")) <= self.stale_s,
         }
 
-    def history(self, stream_id: str, start: float | None = None, end: float | None = None,
-                last: int | None = None) -> list[dict]:
+    def history(
+        self, stream_id: str, start: float | None = None, end: float | None = None, last: int | None = None
+    ) -> list[dict]:
         """Tag entries ordered by window start, optionally with start in [start, end]; ``last``: only the last
         that many (of the whole history)."""
         if last is not None:
@@ -181,8 +240,9 @@ class StreamState:
             pipe.zrem(self.keys.live_streams, stream_id)
         elif moved:
             pipe.zadd(self.keys.live_streams, {stream_id: time.time()})  # wall clock: expiry below uses it
-        pipe.publish(self.keys.tags_channel, json.dumps({**event, "moved": moved, "ended": ended},
-                                                        separators=(",", ":")))
+        pipe.publish(
+            self.keys.tags_channel, json.dumps({**event, "moved": moved, "ended": ended}, separators=(",", ":"))
+        )
 
     def live_streams(self, limit: int | None = None) -> list[dict]:
         """The "now" of every stream that is live (tagged and not ended), most recently tagged first. Members

@@ -1,6 +1,7 @@
 """A small shop in Redis for the API and Redis-docs tests: the tiny dataset's product pages (real embeddings),
 one short video per product (its page's vectors: `videos add` would run ASR and the LLM, which is not what these
 tests are about) and two live streams whose windows were tagged, one still live and one ended."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,9 +52,18 @@ def shop(services, settings_for, tiny_dataset) -> Shop:
     fields = ("embedding", "text_embedding", "visual_embedding")
     for h in pages:
         vec, text, visual = (store.index.vectors([h.key], f)[0] for f in fields)
-        store.index.upsert("video", f"{h.product_id}-video0", vec, text_embedding=text, visual_embedding=visual,
-                           product_id=h.product_id, title=f"{h.fields['title']} (video)", ts=0,
-                           category=h.fields.get("category"), price=float(h.fields["price"]))
+        store.index.upsert(
+            "video",
+            f"{h.product_id}-video0",
+            vec,
+            text_embedding=text,
+            visual_embedding=visual,
+            product_id=h.product_id,
+            title=f"{h.fields['title']} (video)",
+            ts=0,
+            category=h.fields.get("category"),
+            price=float(h.fields["price"]),
+        )
     rng = np.random.default_rng(0)
     by_product = {h.product_id: h for h in pages}
 
@@ -63,16 +73,31 @@ def shop(services, settings_for, tiny_dataset) -> Shop:
             noisy = {f: v + 0.05 * rng.normal(size=v.shape).astype(np.float32) for f, v in base.items()}
             noisy = {f: (v / np.linalg.norm(v)).astype(np.float32) for f, v in noisy.items()}
             start = 4.0 * i
-            store.index.upsert_live(stream_id, start, start + 8, noisy["embedding"],
-                                    text_embedding=noisy["text_embedding"], visual_embedding=noisy["visual_embedding"],
-                                    summary=f"brand: {by_product[product_id].fields['title'].split(',')[0]}", ts=1.0)
-            store.streams.record_tag(stream_id, start, start + 8, product_id, 2.0 + i / 10,
-                                     [(product_id, 2.0 + i / 10), ("p0008", 0.5)])
+            store.index.upsert_live(
+                stream_id,
+                start,
+                start + 8,
+                noisy["embedding"],
+                text_embedding=noisy["text_embedding"],
+                visual_embedding=noisy["visual_embedding"],
+                summary=f"brand: {by_product[product_id].fields['title'].split(',')[0]}",
+                ts=1.0,
+            )
+            store.streams.record_tag(
+                stream_id, start, start + 8, product_id, 2.0 + i / 10, [(product_id, 2.0 + i / 10), ("p0008", 0.5)]
+            )
 
     live, ended = f"shop-live-{settings.redis.prefix}", f"shop-ended-{settings.redis.prefix}"
     windows(live, LIVE_PRODUCT, 3)
     windows(ended, ENDED_PRODUCT, 2)
     store.streams.end(ended, 12.0)
-    yield Shop(store=store, settings=settings, dataset=tiny_dataset, models=models, live_stream=live,
-               ended_stream=ended, redis_url=services.redis_url)
+    yield Shop(
+        store=store,
+        settings=settings,
+        dataset=tiny_dataset,
+        models=models,
+        live_stream=live,
+        ended_stream=ended,
+        redis_url=services.redis_url,
+    )
     store.index.drop(with_documents=True)

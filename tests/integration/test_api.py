@@ -1,5 +1,6 @@
 """The search API over a real Redis with a small shop in it (tests/integration/conftest.py): every endpoint, the
 filters and paging, the errors a client can cause (never a 500), the files it serves and the live feed."""
+
 from __future__ import annotations
 
 import io
@@ -18,9 +19,23 @@ from ampere_dev.apiserver import ApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 
-HOSTILE = ["@domain:{page}", "a|b)*", "'; DROP TABLE items; --", "\x00\x01\x02", "{{}}\\", "*", "-(x)", "~~~",
-           "%00%2e%2e/", "<script>alert(1)</script>", "\u202eevil", "商品 café", "=>[KNN 100 @embedding $vec]",
-           "x" * 500, " \t\n "]
+HOSTILE = [
+    "@domain:{page}",
+    "a|b)*",
+    "'; DROP TABLE items; --",
+    "\x00\x01\x02",
+    "{{}}\\",
+    "*",
+    "-(x)",
+    "~~~",
+    "%00%2e%2e/",
+    "<script>alert(1)</script>",
+    "\u202eevil",
+    "商品 café",
+    "=>[KNN 100 @embedding $vec]",
+    "x" * 500,
+    " \t\n ",
+]
 
 
 @pytest.fixture
@@ -41,9 +56,17 @@ def test_health_ready_openapi_and_metrics(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"], ready.text
     spec = client.get("/openapi.json").json()
-    for path in ("/api/search/text", "/api/search/image", "/api/search/similar", "/api/products/{product_id}",
-                 "/api/streams/{stream_id}", "/api/live", "/api/live/events", "/api/streams/{stream_id}/events",
-                 "/api/items/{domain}/{item_id}"):
+    for path in (
+        "/api/search/text",
+        "/api/search/image",
+        "/api/search/similar",
+        "/api/products/{product_id}",
+        "/api/streams/{stream_id}",
+        "/api/live",
+        "/api/live/events",
+        "/api/streams/{stream_id}/events",
+        "/api/items/{domain}/{item_id}",
+    ):
         assert path in spec["paths"], path
     assert "SearchResults" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
@@ -85,8 +108,9 @@ def test_text_search_with_filters_and_paging(client, shop):
 
 def test_image_search_and_what_a_bad_upload_gets(client, shop):
     img = jpeg_of(shop.dataset / "pages" / "p0002-0.jpg")
-    r = client.post("/api/search/image", files={"file": ("q.jpg", img, "image/jpeg")},
-                    params={"domain": "page", "limit": 3})
+    r = client.post(
+        "/api/search/image", files={"file": ("q.jpg", img, "image/jpeg")}, params={"domain": "page", "limit": 3}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["results"][0]["id"] == "p0002-page0" and r.json()["query"] == "q.jpg"
     png = io.BytesIO()
@@ -131,7 +155,10 @@ def test_product_stream_and_item_views(client, shop):
     assert v["product"]["title"].startswith("Farra Mozant") and v["pages"][0]["id"] == "p0001-page0"
     assert [s["stream_id"] for s in v["live_now"]] == [shop.live_stream]
     assert [(m["stream_id"], m["start"], m["end"]) for m in v["live_before"]] == [
-        (shop.live_stream, 0.0, 8.0), (shop.live_stream, 4.0, 12.0), (shop.live_stream, 8.0, 16.0)]
+        (shop.live_stream, 0.0, 8.0),
+        (shop.live_stream, 4.0, 12.0),
+        (shop.live_stream, 8.0, 16.0),
+    ]
     assert [x["id"] for x in v["videos"]] == ["p0001-video0"]
     ended = client.get(f"/api/products/{shop.ended_product}").json()
     assert ended["live_now"] == [] and len(ended["live_before"]) == 2
@@ -163,9 +190,15 @@ def test_files_are_served_only_from_what_the_index_holds(client, shop):
     moment = client.get(f"/api/items/live/{shop.live_stream}:0/image", follow_redirects=False)
     assert moment.status_code == 302 and moment.headers["location"] == "/api/products/p0001/image"
     # ids are never paths
-    for path in ("/api/items/page/..%2F..%2F..%2Fetc%2Fpasswd/image", "/api/items/page/%2Fetc%2Fpasswd/image",
-                 "/api/items/page/../../etc/passwd/image", "/api/products/..%2Fsecret/image",
-                 "/static/../app.py", "/static/%2e%2e/app.py", "/api/items/video/p0001-video0/media"):
+    for path in (
+        "/api/items/page/..%2F..%2F..%2Fetc%2Fpasswd/image",
+        "/api/items/page/%2Fetc%2Fpasswd/image",
+        "/api/items/page/../../etc/passwd/image",
+        "/api/products/..%2Fsecret/image",
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/api/items/video/p0001-video0/media",
+    ):
         resp = client.get(path, follow_redirects=False)
         assert resp.status_code == 404 and b"root:" not in resp.content, (path, resp.status_code)
     # a value in the index that is not an image file is not served, whatever it names
@@ -180,9 +213,20 @@ def test_hostile_input_is_answered_never_with_a_500(client, shop):
     for pid in HOSTILE[:-2]:
         r = client.get("/api/products/" + quote(pid, safe=""))
         assert r.status_code in (400, 404, 422), (pid, r.status_code, r.text)
-    for params in ({"category": "a}|{b"}, {"category": "\x00"}, {"price_min": "NaN"}, {"price_min": "1e999"},
-                   {"price_min": 5, "price_max": 1}, {"limit": 0}, {"limit": 10_000}, {"offset": -1},
-                   {"offset": 995, "limit": 10}, {"domain": "page) | (*"}, {"live_now": "maybe"}, {"unknown": 1}):
+    for params in (
+        {"category": "a}|{b"},
+        {"category": "\x00"},
+        {"price_min": "NaN"},
+        {"price_min": "1e999"},
+        {"price_min": 5, "price_max": 1},
+        {"limit": 0},
+        {"limit": 10_000},
+        {"offset": -1},
+        {"offset": 995, "limit": 10},
+        {"domain": "page) | (*"},
+        {"live_now": "maybe"},
+        {"unknown": 1},
+    ):
         r = client.get("/api/search/text", params={"q": "handbag", **params})
         assert r.status_code in (200, 400, 422), (params, r.status_code, r.text)
     # the index is untouched
@@ -209,9 +253,12 @@ def test_the_live_feed_pushes_tag_changes(shop):
             except httpx.HTTPError:  # the server closed a feed still open at its shutdown
                 pass
 
-        readers = [threading.Thread(target=read, args=(f"{api.url}/api/live/events", events, 3), daemon=True),
-                   threading.Thread(target=read, args=(f"{api.url}/api/streams/{shop.ended_stream}/events", one, 2),
-                                    daemon=True)]
+        readers = [
+            threading.Thread(target=read, args=(f"{api.url}/api/live/events", events, 3), daemon=True),
+            threading.Thread(
+                target=read, args=(f"{api.url}/api/streams/{shop.ended_stream}/events", one, 2), daemon=True
+            ),
+        ]
         for th in readers:
             th.start()
         deadline = time.monotonic() + 10

@@ -1,6 +1,7 @@
 """Faults survived with counts: two real workers, the tiny dataset's two live streams at twice real-time pace,
 embedded services on loopback (ampere_dev.faults). Each run asserts what happened to every window of the
 streams' grid. The LLM is not what is tested here: the workers summarize with the keyword summarizer."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,6 +27,7 @@ def dataset():
 @pytest.fixture(scope="module")
 def models():
     from ampere.models import Models
+
     return Models(Settings())
 
 
@@ -41,9 +43,11 @@ def lab(tmp_path, dataset, models, services=None, workers=1, restart=False) -> f
 
 
 def show(r: faults.FaultResult) -> faults.FaultResult:
-    print(f"\n{r.name}: {r.indexed}/{r.expected} indexed, lost {r.lost} ({r.lost_silently} silently), "
-          f"duplicated {r.duplicated}, dead letters {r.dead_letters}, recovery {r.recovery_s} s, "
-          f"replays {r.replays}, worker restarts {r.worker_restarts}")
+    print(
+        f"\n{r.name}: {r.indexed}/{r.expected} indexed, lost {r.lost} ({r.lost_silently} silently), "
+        f"duplicated {r.duplicated}, dead letters {r.dead_letters}, recovery {r.recovery_s} s, "
+        f"replays {r.replays}, worker restarts {r.worker_restarts}"
+    )
     return r
 
 

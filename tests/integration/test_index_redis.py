@@ -1,4 +1,5 @@
 """ampere.store against a real Redis with RediSearch (the session `services` fixture)."""
+
 import time
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_hostile_tag_values_match_exactly(services, store, settings, protocol):
     vs = unit_vectors(len(HOSTILE), seed=3)
     for i, h in enumerate(HOSTILE):
         st.index.upsert("page", f"h{i}", vs[i], product_id=h)
-    for i, h in enumerate(HOSTILE):
+    for h in HOSTILE:
         hits = st.index.knn(vs[0], 20, tags={"product_id": h})
         assert [x.product_id for x in hits] == [h], h
     # a value crafted to widen the filter must match nothing
@@ -187,8 +188,15 @@ def test_summarize_stage_hands_facts_from_window_to_window(store, settings):
     hop = settings.windows.hop_s
 
     def rec(start, text):
-        return Transcribed(stream_id="s-facts", start=start, end=start + settings.windows.window_s, blob_key="",
-                           n_frames=0, closed_at=time.time(), text=text)
+        return Transcribed(
+            stream_id="s-facts",
+            start=start,
+            end=start + settings.windows.window_s,
+            blob_key="",
+            n_frames=0,
+            closed_at=time.time(),
+            text=text,
+        )
 
     pipe.summarize(rec(0.0, "One"))
     pipe.summarize(rec(hop, "Two"))
@@ -196,6 +204,7 @@ def test_summarize_stage_hands_facts_from_window_to_window(store, settings):
     pipe.summarize(rec(hop, "Two"))  # replayed
     assert seen == [None, "brand: One", "brand: Two", "brand: One"]
     from ampere.pipeline import read_facts
+
     assert read_facts(store.streams.facts("s-facts", 2 * hop))[0] == "brand: Three"
     assert store.r.ttl(store.keys.facts("s-facts", 0.0)) > 0
 
@@ -208,6 +217,7 @@ def test_transcripts_are_corrected_towards_the_catalogues_names_in_redis(store, 
     class Heard:  # stands in for Whisper: what tiny.en made of "Open Shore Wolf 20"
         def transcribe(self, pcm, sample_rate=16000, prompt=None, words=False):
             from ampere.asr import Transcript
+
             return Transcript("check out the open short world twenty chair", [], 0.0, 1.0, 1.0)
 
     settings = settings.with_options(asr={"chunked": False, "bias": "off"})
@@ -215,8 +225,14 @@ def test_transcripts_are_corrected_towards_the_catalogues_names_in_redis(store, 
     models = Models(fresh)
     models._loaded["asr"] = Heard()
     pipe = Pipeline(fresh, store, models)
-    win = WindowReady(stream_id="s-names", start=0.0, end=8.0, blob_key=store.keys.blob("s-names", 0.0), n_frames=0,
-                      closed_at=time.time())
+    win = WindowReady(
+        stream_id="s-names",
+        start=0.0,
+        end=8.0,
+        blob_key=store.keys.blob("s-names", 0.0),
+        n_frames=0,
+        closed_at=time.time(),
+    )
     store.blobs.put(win.blob_key, {"audio": np.zeros(160, "<i2").tobytes()})
     before = pipe.transcribe(win)
     assert before.text == "check out the open short world 20 chair"  # no catalogue yet: numbers only

@@ -1,11 +1,12 @@
 """Open windows survive a worker change: ampere.ingest journals their media in a real Redis."""
+
 import numpy as np
 import pytest
 
 from ampere import media
 from ampere.ingest import Ingestor
-from ampere.store import Store
 from ampere.records import AudioChunk, Keyframe, StreamEnd
+from ampere.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +31,21 @@ def records(stream_id: str, seconds: int = 21):
     for s in range(seconds):
         t = np.arange(s * SR, (s + 1) * SR) / SR
         pcm = (0.3 * np.sin(2 * np.pi * (200 + 10 * t) * t)).astype(np.float32)
-        out.append(AudioChunk(stream_id=stream_id, seq=2 * s, t0=float(s), sample_rate=SR, codec="flac",
-                              data=media.encode_audio(pcm, SR)))
+        out.append(
+            AudioChunk(
+                stream_id=stream_id,
+                seq=2 * s,
+                t0=float(s),
+                sample_rate=SR,
+                codec="flac",
+                data=media.encode_audio(pcm, SR),
+            )
+        )
         for half in (0.0, 0.5):
             rgb = np.full((32, 32, 3), int(10 * (s + half)) % 255, np.uint8)
-            out.append(Keyframe(stream_id=stream_id, seq=2 * s + 1, t=s + half, codec="jpeg",
-                                data=media.encode_jpeg(rgb)))
+            out.append(
+                Keyframe(stream_id=stream_id, seq=2 * s + 1, t=s + half, codec="jpeg", data=media.encode_jpeg(rgb))
+            )
     return out + [StreamEnd(stream_id=stream_id, t=float(seconds))]
 
 

@@ -1,5 +1,6 @@
 """Operating the system: the embedded Redis's password, services restarted in place, `ampere dead-letters`
 (list by category, re-drive the transient ones once), `ampere replay` failing loudly and resuming."""
+
 import io
 import json
 import os
@@ -71,8 +72,13 @@ def cli(services, tmp_path, monkeypatch):
     from ampere_cli import main as cli_main
 
     run = uuid.uuid4().hex[:8]
-    settings = Settings(home=tmp_path, kafka_url=services.kafka_url, redis_url=services.redis_url,
-                        broker={"topic_prefix": f"ops{run}"}, redis={"prefix": f"ops-{run}"})
+    settings = Settings(
+        home=tmp_path,
+        kafka_url=services.kafka_url,
+        redis_url=services.redis_url,
+        broker={"topic_prefix": f"ops{run}"},
+        redis={"prefix": f"ops-{run}"},
+    )
     monkeypatch.setattr(cli_main, "_settings", lambda: settings)
     ensure_topics(services.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
 
@@ -86,10 +92,22 @@ def test_dead_letters_list_and_replay_of_the_transient_ones(cli, services, capsy
     settings, run = cli
     window = WindowReady(stream_id="s1", start=8.0, end=16.0, blob_key="k", n_frames=0, closed_at=0.0)
     letters = [
-        DeadLetter(settings.topic("windows"), 0, 3, "transient: window s1:8000: still failing after 60 s: "
-                   "ConnectionError: Connection refused", window.encode(), b"s1"),
-        DeadLetter(settings.topic("media"), 1, 9, "bad-media: audio s1#9 at 9.000 s (window s1:8000): stereo",
-                   b"\x81\xa1v\x01", b"s1"),
+        DeadLetter(
+            settings.topic("windows"),
+            0,
+            3,
+            "transient: window s1:8000: still failing after 60 s: ConnectionError: Connection refused",
+            window.encode(),
+            b"s1",
+        ),
+        DeadLetter(
+            settings.topic("media"),
+            1,
+            9,
+            "bad-media: audio s1#9 at 9.000 s (window s1:8000): stereo",
+            b"\x81\xa1v\x01",
+            b"s1",
+        ),
         DeadLetter(settings.topic("media"), 1, 10, "bad-record: record m[1]@10: not a msgpack record", b"x", b"s1"),
     ]
     p = make_producer(services.kafka_url, settings)
@@ -110,23 +128,30 @@ def test_dead_letters_list_and_replay_of_the_transient_ones(cli, services, capsy
     # a second run resumes after what the first one re-drove
     assert run("dead-letters", "replay", "--timeout", "2") == 0
     assert "re-drove 0 dead letters" in capsys.readouterr().out
-    assert run("dead-letters", "replay", "--reason-prefix", "bad-media:", "--since", "1h", "--dry-run",
-               "--timeout", "2") == 0
+    assert (
+        run("dead-letters", "replay", "--reason-prefix", "bad-media:", "--since", "1h", "--dry-run", "--timeout", "2")
+        == 0
+    )
     assert "would re-drive 1 dead letters matching bad-media:" in capsys.readouterr().out
 
 
-def test_replay_fails_loudly_when_nothing_is_delivered_and_resumes_where_it_stopped(cli, services, capsys,
-                                                                                  monkeypatch, tmp_path):
+def test_replay_fails_loudly_when_nothing_is_delivered_and_resumes_where_it_stopped(
+    cli, services, capsys, monkeypatch, tmp_path
+):
     from ampere.replay import progress_path
     from ampere_dev.derive import ensure_dataset
 
     settings, run = cli
     data = ensure_dataset(Settings(), "tiny", 0, progress=print)
     src = str(data / "live" / "live001.mp4")
-    dead = settings.model_copy(update={"kafka_url": f"kafka://u:hunter2@127.0.0.1:{sv.free_port()}",
-                                       "broker": settings.broker.model_copy(update={"security_protocol":
-                                                                                    "PLAINTEXT"})})
+    dead = settings.model_copy(
+        update={
+            "kafka_url": f"kafka://u:hunter2@127.0.0.1:{sv.free_port()}",
+            "broker": settings.broker.model_copy(update={"security_protocol": "PLAINTEXT"}),
+        }
+    )
     from ampere_cli import main as cli_main
+
     monkeypatch.setattr(cli_main, "_settings", lambda: dead)
     assert run("replay", src, "--stream", "s-dead", "--fast") == 2
     err = capsys.readouterr().err
@@ -137,8 +162,10 @@ def test_replay_fails_loudly_when_nothing_is_delivered_and_resumes_where_it_stop
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"complete": False, "resume_from": 50}))  # what a failed replay leaves
     assert run("replay", src, "--stream", "s-res", "--fast", "--resume") == 0
-    times = sorted(getattr(r, "t0", getattr(r, "t", None)) for r in
-                   (decode(m.value) for m in consume(services.kafka_url, settings.topic("media"), timeout_s=2)))
+    times = sorted(
+        getattr(r, "t0", getattr(r, "t", None))
+        for r in (decode(m.value) for m in consume(services.kafka_url, settings.topic("media"), timeout_s=2))
+    )
     assert times[0] >= 50 and times[-1] > 62  # from media second 50 to the end
     assert json.loads(path.read_text())["complete"] is True
     capsys.readouterr()

@@ -5,6 +5,7 @@ and the ONNX model exported from the shipped checkpoint. Malformed records are s
 before the stream: they must land in the dead-letter topic with their reasons while
 the stream's windows still become searchable and tagged.
 """
+
 from __future__ import annotations
 
 import threading
@@ -21,10 +22,10 @@ from ampere.catalog import add_pages
 from ampere.models import Models
 from ampere.records import SCHEMA_VERSION, AudioChunk, DeadLetter, Keyframe, decode_tag_json
 from ampere.replay import replay
-from ampere.settings import Settings
-from ampere_dev.derive import ensure_dataset, ensure_onnx
 from ampere.search import Search
+from ampere.settings import Settings
 from ampere.store import Store
+from ampere_dev.derive import ensure_dataset, ensure_onnx
 from ampere_dev.worker import FaustWorker
 from ampere_synth.truth import expected_windows, load_jsonl, score_tags
 
@@ -44,6 +45,7 @@ def distractor(dataset, listed: list[str]) -> str:
 def ocr_changes_a_ranking(store, settings, stream_id: str, read: list[tuple[float, str]]) -> bool:
     """For some window, the tagger's best product with the screen's text differs from without it."""
     from ampere.tagger import Tagger
+
     tagger = Tagger(store.index, settings.tagger)
     for start, text in read:
         item = store.r.hgetall(store.keys.live(stream_id, start))
@@ -58,6 +60,7 @@ def ocr_changes_a_ranking(store, settings, stream_id: str, read: list[tuple[floa
 
 def bad_records() -> list[tuple[bytes, str]]:
     """(raw value, expected reason fragment) for each kind of bad input."""
+
     def rec(**fields):
         return msgpack.packb({"v": SCHEMA_VERSION, **fields}, use_bin_type=True)
 
@@ -66,13 +69,23 @@ def bad_records() -> list[tuple[bytes, str]]:
         (b"\x00\xffnot msgpack at all", "not a msgpack record"),
         (msgpack.packb({"v": 7, "type": "audio", "stream_id": "bad"}), "unknown schema version 7"),
         (rec(type="audio", stream_id="bad", seq=0, t0=0.0, codec="flac", data=b"x"), "missing field 'sample_rate'"),
-        (AudioChunk(stream_id="bad", seq=1, t0=0.0, sample_rate=16000, codec="flac",
-                    data=b"fLaC garbage that is not audio").encode(), "audio"),
-        (AudioChunk(stream_id="bad", seq=2, t0=0.0, sample_rate=8000, codec="flac",
-                    data=media.encode_audio(tone, 8000)).encode(), "sample rate"),
+        (
+            AudioChunk(
+                stream_id="bad", seq=1, t0=0.0, sample_rate=16000, codec="flac", data=b"fLaC garbage that is not audio"
+            ).encode(),
+            "audio",
+        ),
+        (
+            AudioChunk(
+                stream_id="bad", seq=2, t0=0.0, sample_rate=8000, codec="flac", data=media.encode_audio(tone, 8000)
+            ).encode(),
+            "sample rate",
+        ),
         (Keyframe(stream_id="bad", seq=3, t=0.0, codec="jpeg", data=b"\xff\xd8 broken jpeg").encode(), "image"),
-        (Keyframe(stream_id="bad", seq=4, t=0.0, codec="jpeg", data=b"\0" * (MAX_RECORD + 10)).encode(),
-         "oversized record"),
+        (
+            Keyframe(stream_id="bad", seq=4, t=0.0, codec="jpeg", data=b"\0" * (MAX_RECORD + 10)).encode(),
+            "oversized record",
+        ),
     ]
 
 
@@ -87,8 +100,11 @@ def prepared():
 def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, prepared, tmp_path):
     run = uuid.uuid4().hex[:8]
     listed_id = f"listed-{run}"
-    settings = Settings(redis={"prefix": f"it-{run}"}, broker={"topic_prefix": f"it{run}",
-                                                               "max_record_bytes": MAX_RECORD}, home=tmp_path)
+    settings = Settings(
+        redis={"prefix": f"it-{run}"},
+        broker={"topic_prefix": f"it{run}", "max_record_bytes": MAX_RECORD},
+        home=tmp_path,
+    )
     stream = load_jsonl(prepared / "live.jsonl")[0]
     stream_id = f"live-{run}"
     ensure_topics(services.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
@@ -96,8 +112,9 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     store.index.create(overwrite=True)
     assert add_pages(store, prepared / "catalog.jsonl", Models(settings)).added == 9
     # the catalogue's product names are what the worker corrects transcripts towards
-    full_names = {f"{row['attributes']['brand']} {row['attributes']['model']}"
-                  for row in load_jsonl(prepared / "catalog.jsonl")}
+    full_names = {
+        f"{row['attributes']['brand']} {row['attributes']['model']}" for row in load_jsonl(prepared / "catalog.jsonl")
+    }
     assert full_names <= set(store.index.names())
 
     producer = make_producer(services.kafka_url, max_request_size=2_000_000)
@@ -108,8 +125,9 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
 
     with FaustWorker(services, settings, log_path=tmp_path / "worker.log") as worker:
         worker.wait_ready(timeout=240)
-        stats = replay(str(prepared / stream["path"]), stream_id, services.kafka_url, settings, realtime=False,
-                       producer=producer)
+        stats = replay(
+            str(prepared / stream["path"]), stream_id, services.kafka_url, settings, realtime=False, producer=producer
+        )
         assert stats.audio_chunks >= int(stream["duration"]) and stats.keyframes > 0
         want = expected_windows(stream["duration"], settings.windows.window_s, settings.windows.hop_s)
         tags: list[dict] = []
@@ -125,11 +143,20 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
         # the same stream again, as a platform would publish it with its product list (a distractor included)
         listed = [seg["product_id"] for seg in stream["segments"] if seg.get("product_id")]
         bag = listed[1:] + [distractor(prepared, listed)]
-        replay(str(prepared / stream["path"]), listed_id, services.kafka_url, settings, realtime=False,
-               producer=producer, products=bag)
+        replay(
+            str(prepared / stream["path"]),
+            listed_id,
+            services.kafka_url,
+            settings,
+            realtime=False,
+            producer=producer,
+            products=bag,
+        )
         deadline = time.time() + 400
-        while (len({t["start"] for t in tags if t["stream_id"] == stream_id}) < want
-               or len({t["start"] for t in tags if t["stream_id"] == listed_id}) < want) and time.time() < deadline:
+        while (
+            len({t["start"] for t in tags if t["stream_id"] == stream_id}) < want
+            or len({t["start"] for t in tags if t["stream_id"] == listed_id}) < want
+        ) and time.time() < deadline:
             assert worker.proc.poll() is None, worker.log_text()[-3000:]
             time.sleep(0.5)
         stop.set()
@@ -143,7 +170,10 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     tags = [t for t in tags if t["stream_id"] == stream_id]
 
     # the screen was read: windows carry what OCR saw (the price card), and it changes what the tagger ranks first
-    screens = [(start, store.r.hget(store.keys.live(stream_id, start), "screen")) for start in sorted({t["start"] for t in tags})]
+    screens = [
+        (start, store.r.hget(store.keys.live(stream_id, start), "screen"))
+        for start in sorted({t["start"] for t in tags})
+    ]
     read = [(start, s.decode()) for start, s in screens if s]
     assert read, "no window kept any on-screen text"
     assert any("$" in text for _, text in read), read[:3]
@@ -170,8 +200,9 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     assert score.top1 >= MIN_TAG_TOP1
 
     # each bad record is in the dead-letter topic with its reason and its original bytes
-    letters = [DeadLetter.decode(m.value) for m in consume(services.kafka_url, settings.topic("dead-letter"),
-                                                           timeout_s=5)]
+    letters = [
+        DeadLetter.decode(m.value) for m in consume(services.kafka_url, settings.topic("dead-letter"), timeout_s=5)
+    ]
     assert len(letters) == len(bad), [d.reason for d in letters]
     for (raw, reason), letter in zip(bad, sorted(letters, key=lambda d: d.offset)):
         assert reason in letter.reason, (reason, letter.reason)
@@ -181,8 +212,9 @@ def test_live_stream_is_indexed_tagged_and_bad_records_dead_lettered(services, p
     check_feeds_as_any_client_reads_them(services.kafka_url, settings, run, n_tags=len(tags), n_letters=len(bad))
 
 
-def check_feeds_as_any_client_reads_them(kafka_url: str, settings: Settings, run: str, n_tags: int,
-                                         n_letters: int) -> None:
+def check_feeds_as_any_client_reads_them(
+    kafka_url: str, settings: Settings, run: str, n_tags: int, n_letters: int
+) -> None:
     """The tags and dead-letter topics read by the example consumers of docs/FEEDS.md (confluent-kafka for the
     tags, kafka-python for the dead letters), every message valid against its published JSON Schema."""
     import base64
@@ -203,17 +235,29 @@ def check_feeds_as_any_client_reads_them(kafka_url: str, settings: Settings, run
 
     boot = bootstrap_servers(kafka_url)
     tags: list[dict] = []
-    example("tags_confluent_kafka").follow(boot, settings.topic("tags"), group=f"feed-{run}", on_message=tags.append,
-                                           idle_s=8, config={"session.timeout.ms": 6000})
+    example("tags_confluent_kafka").follow(
+        boot,
+        settings.topic("tags"),
+        group=f"feed-{run}",
+        on_message=tags.append,
+        idle_s=8,
+        config={"session.timeout.ms": 6000},
+    )
     assert len(tags) == n_tags, (len(tags), n_tags)
     validator = jsonschema.Draft202012Validator(feed_schema("tag"))
     for tag in tags:
         validator.validate(tag)
         assert tag["window_id"] == f"{tag['stream_id']}:{round(tag['start'] * 1000)}"
     letters: list[dict] = []
-    example("tags_kafka_python").follow(boot, settings.topic("dead-letter"), group=f"dlq-{run}",
-                                        on_message=letters.append, idle_s=10, session_timeout_ms=6000,
-                                        heartbeat_interval_ms=2000)
+    example("tags_kafka_python").follow(
+        boot,
+        settings.topic("dead-letter"),
+        group=f"dlq-{run}",
+        on_message=letters.append,
+        idle_s=10,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=2000,
+    )
     assert len(letters) == n_letters
     validator = jsonschema.Draft202012Validator(feed_schema("dead-letter"))
     for letter in letters:

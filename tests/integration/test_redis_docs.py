@@ -1,5 +1,6 @@
 """docs/REDIS.md's examples, run as written (every ```python block, in order, in one namespace) against a
 populated index: what a frontend that queries Redis directly would run."""
+
 from __future__ import annotations
 
 import re
@@ -51,9 +52,9 @@ def test_the_docs_examples_run_against_a_populated_index(shop, monkeypatch):
     cheapest = float(ns["page"][b"price"])
     assert all(lo <= price <= hi for _, _, price, _ in ns["hits"] for lo, hi in [(ns["lo"], ns["hi"])])
     pages = shop.store.index.find(tags={"domain": "page", "category": ns["category"]}, sort_by=None, limit=100)
-    assert len(ns["hits"]) == min(5, len(pages)) and cheapest == min(float(h.fields["price"]) for h in
-                                                                      shop.store.index.find(tags={"domain": "page"},
-                                                                                            sort_by=None, limit=100))
+    assert len(ns["hits"]) == min(5, len(pages)) and cheapest == min(
+        float(h.fields["price"]) for h in shop.store.index.find(tags={"domain": "page"}, sort_by=None, limit=100)
+    )
     # RedisVL finds the same items as the raw query
     assert [h["id"] for h in ns["rvl_hits"]] == [h[0] for h in ns["hits"]]
     # live now: the live stream with its product; the ended one is not there

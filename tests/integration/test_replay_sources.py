@@ -1,4 +1,5 @@
 """`ampere replay` takes anything PyAV opens: here an HLS playlist served over HTTP on loopback."""
+
 from __future__ import annotations
 
 import functools
@@ -17,8 +18,10 @@ pytestmark = pytest.mark.integration
 
 
 def remux_to_hls(src, out_dir):
-    with av.open(str(src)) as inp, av.open(str(out_dir / "live.m3u8"), "w", format="hls",
-                                           options={"hls_time": "4", "hls_list_size": "0"}) as out:
+    with (
+        av.open(str(src)) as inp,
+        av.open(str(out_dir / "live.m3u8"), "w", format="hls", options={"hls_time": "4", "hls_list_size": "0"}) as out,
+    ):
         streams = {}
         for s in inp.streams:
             if s.type in ("audio", "video"):

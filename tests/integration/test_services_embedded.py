@@ -1,4 +1,5 @@
 """Embedded broker + Redis: Kafka round trips, lifecycle, no orphans."""
+
 import io
 import json
 import os
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ampere import broker as ka
-from ampere_dev import services as sv
 from ampere.settings import Settings
+from ampere_dev import services as sv
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
 """`ampere services up` says what persists (Redis) and what does not (Kafka), and --fresh empties Redis."""
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.integration
 def up(settings: Settings, fresh: bool) -> tuple[str, str]:
     """Run services_up until it printed its ready line; set a key; stop. Returns (output, redis url)."""
     out, stop = io.StringIO(), threading.Event()
-    th = threading.Thread(target=services_up, args=(settings,), kwargs={"out": out, "stop_event": stop,
-                                                                       "fresh": fresh}, daemon=True)
+    th = threading.Thread(
+        target=services_up, args=(settings,), kwargs={"out": out, "stop_event": stop, "fresh": fresh}, daemon=True
+    )
     th.start()
     deadline = time.monotonic() + 60
     while "# ready" not in out.getvalue() and time.monotonic() < deadline:

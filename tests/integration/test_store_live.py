@@ -1,5 +1,6 @@
 """What the store adds for the API and frontends: the tag channel, the set of live streams, paging and OR-groups in
 KNN, descending finds, and an index made by an older schema being redefined."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,11 @@ def test_tags_and_ends_are_published_and_live_streams_follow_now(store):
             msgs.append(json.loads(m["data"]))
     ps.close()
     assert [(m["type"], m["stream_id"], m["moved"], m["ended"]) for m in msgs] == [
-        ("tag", "s1", True, False), ("tag", "s2", True, False), ("tag", "s1", False, False), ("end", "s2", False, True)]
+        ("tag", "s1", True, False),
+        ("tag", "s2", True, False),
+        ("tag", "s1", False, False),
+        ("end", "s2", False, True),
+    ]
     assert msgs[0]["product_id"] == "p1" and msgs[0]["start"] == 4.0 and msgs[3]["t"] == 8.0
     live = streams.live_streams()
     assert [n["stream_id"] for n in live] == ["s1"] and live[0]["product_id"] == "p1"
@@ -61,8 +66,17 @@ def test_tags_and_ends_are_published_and_live_streams_follow_now(store):
 
 def test_knn_pages_and_any_of_groups(store):
     vs = unit(40)
-    items = [{"domain": "page" if i % 2 else "live", "id": f"x{i}", "vector": vs[i], "product_id": f"p{i % 4}",
-              "stream_id": f"s{i % 3}", "title": f"item {i}"} for i in range(40)]
+    items = [
+        {
+            "domain": "page" if i % 2 else "live",
+            "id": f"x{i}",
+            "vector": vs[i],
+            "product_id": f"p{i % 4}",
+            "stream_id": f"s{i % 3}",
+            "title": f"item {i}",
+        }
+        for i in range(40)
+    ]
     store.index.upsert_many(items)
     q = vs[5]
     whole = store.index.knn(q, 12)
@@ -70,8 +84,11 @@ def test_knn_pages_and_any_of_groups(store):
     assert [h.key for h in store.index.knn(q, 4, offset=8)] == [h.key for h in whole[8:12]]
     groups = [{"domain": "page", "product_id": ["p1"]}, {"domain": "live", "stream_id": "s2"}]
     hits = store.index.knn(q, 40, any_of=groups)
-    want = {it["id"] for it in items if (it["domain"] == "page" and it["product_id"] == "p1")
-            or (it["domain"] == "live" and it["stream_id"] == "s2")}
+    want = {
+        it["id"]
+        for it in items
+        if (it["domain"] == "page" and it["product_id"] == "p1") or (it["domain"] == "live" and it["stream_id"] == "s2")
+    }
     assert {h.id for h in hits} == want
     with pytest.raises(QueryError):
         store.index.knn(q, 3, any_of=[])
@@ -84,8 +101,15 @@ def test_knn_pages_and_any_of_groups(store):
 def test_find_descending_and_price_category_filters(store):
     vs = unit(6, seed=2)
     for i in range(6):
-        store.index.upsert("page", f"g{i}", vs[i], product_id=f"g{i}", title=f"thing {i}", price=10.0 * i,
-                           category="lamp" if i % 2 else "Chair")
+        store.index.upsert(
+            "page",
+            f"g{i}",
+            vs[i],
+            product_id=f"g{i}",
+            title=f"thing {i}",
+            price=10.0 * i,
+            category="lamp" if i % 2 else "Chair",
+        )
     asc = [h.id for h in store.index.find(tags={"domain": "page"}, sort_by="price", limit=10)]
     desc = [h.id for h in store.index.find(tags={"domain": "page"}, sort_by="price", limit=10, asc=False)]
     assert asc == [f"g{i}" for i in range(6)] and desc == asc[::-1]

@@ -9,6 +9,7 @@ is copied to docs/screenshot.png (the README's).
 Chromium comes from Debian's `chromium` and `chromium-driver` (`make test` installs them); selenium is pointed at
 both, so it never downloads a browser or a driver. Without them this test fails, it does not skip.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,21 +44,34 @@ STREAM = "live001"  # 62.5 s: intro, two products, outro
 def chrome(tmp_path: Path):
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).is_file() or shutil.which(p))]
     if missing:
-        pytest.fail(f"headless Chromium is needed for the web page test and {missing} is missing: run `make test` "
-                    "(as root it installs the Debian packages chromium and chromium-driver), or `sudo apt-get "
-                    "install chromium chromium-driver`")
+        pytest.fail(
+            f"headless Chromium is needed for the web page test and {missing} is missing: run `make test` "
+            "(as root it installs the Debian packages chromium and chromium-driver), or `sudo apt-get "
+            "install chromium chromium-driver`"
+        )
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for downloads
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1100", f"--user-data-dir={tmp_path / 'chrome'}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1100",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+    ):
         opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "driver.log")),
-                            options=opts)
+    return webdriver.Chrome(
+        service=Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "driver.log")), options=opts
+    )
 
 
 def wait_for(fn, timeout: float, what: str, poll: float = 0.2):
@@ -91,37 +105,65 @@ def test_the_page_shows_live_tags_and_searches_in_a_real_browser(services, tiny_
     stop = threading.Event()
     logs: list[dict] = []
     try:
-        with ApiServer(settings, services.redis_url, models=models) as api, \
-                FaustWorker(services, settings, log_path=tmp_path / "worker.log", metrics_port=free_port()) as worker:
+        with (
+            ApiServer(settings, services.redis_url, models=models) as api,
+            FaustWorker(services, settings, log_path=tmp_path / "worker.log", metrics_port=free_port()) as worker,
+        ):
             worker.wait_ready(timeout=240)  # through the worker's /readyz
             driver.get(f"{api.url}/")
-            wait_for(lambda: "on" in driver.find_element("id", "feed-status").get_attribute("class"), 30,
-                     "the live feed to connect")
+            wait_for(
+                lambda: "on" in driver.find_element("id", "feed-status").get_attribute("class"),
+                30,
+                "the live feed to connect",
+            )
             assert driver.find_elements("id", "live-empty")  # nothing is live yet
 
             t0 = time.monotonic()
-            player = threading.Thread(target=replay, args=(str(tiny_dataset / stream["path"]), stream_id,
-                                                           services.kafka_url, settings),
-                                      kwargs={"realtime": True, "stop": stop}, daemon=True)
+            player = threading.Thread(
+                target=replay,
+                args=(str(tiny_dataset / stream["path"]), stream_id, services.kafka_url, settings),
+                kwargs={"realtime": True, "stop": stop},
+                daemon=True,
+            )
             player.start()
-            card = wait_for(lambda: driver.find_elements("css selector", f'.live-card[data-stream-id="{stream_id}"]'),
-                            120, "a live tag on the page")[0]
+            card = wait_for(
+                lambda: driver.find_elements("css selector", f'.live-card[data-stream-id="{stream_id}"]'),
+                120,
+                "a live tag on the page",
+            )[0]
             first_tag_s = time.monotonic() - t0
             product_id = card.get_attribute("data-product-id")
             assert product_id in catalog, product_id
             assert catalog[product_id]["title"] in card.text and "LIVE" in card.text and "confidence" in card.text
-            (tmp_path / "first_tag.json").write_text(json.dumps({"stream": STREAM, "realtime": True,
-                                                                 "window_s": settings.windows.window_s,
-                                                                 "first_tag_s": round(first_tag_s, 2)}))
-            print(f"time to first tag on the page: {first_tag_s:.1f} s after the stream started "
-                  f"(first window closes at {settings.windows.window_s:.0f} s of media)")
+            (tmp_path / "first_tag.json").write_text(
+                json.dumps(
+                    {
+                        "stream": STREAM,
+                        "realtime": True,
+                        "window_s": settings.windows.window_s,
+                        "first_tag_s": round(first_tag_s, 2),
+                    }
+                )
+            )
+            print(
+                f"time to first tag on the page: {first_tag_s:.1f} s after the stream started "
+                f"(first window closes at {settings.windows.window_s:.0f} s of media)"
+            )
 
             # the card follows the stream: the next tags arrive while it plays
             wait_for(lambda: len(store.streams.history(stream_id)) >= 3, 90, "more windows tagged")
             now = store.streams.now(stream_id)
-            wait_for(lambda: driver.find_element("css selector", f'.live-card[data-stream-id="{stream_id}"]')
-                     .get_attribute("data-product-id") == now["product_id"] or
-                     store.streams.now(stream_id)["start"] != now["start"], 20, "the card to follow the stream")
+            wait_for(
+                lambda: (
+                    driver.find_element("css selector", f'.live-card[data-stream-id="{stream_id}"]').get_attribute(
+                        "data-product-id"
+                    )
+                    == now["product_id"]
+                    or store.streams.now(stream_id)["start"] != now["start"]
+                ),
+                20,
+                "the card to follow the stream",
+            )
 
             # a text search: the quoted product's page comes first; videos and live moments are found too
             want = catalog["p0007"]
@@ -130,8 +172,7 @@ def test_the_page_shows_live_tags_and_searches_in_a_real_browser(services, tiny_
             box.clear()
             box.send_keys(words)
             driver.find_element("id", "search-button").click()
-            first = wait_for(lambda: driver.find_elements("css selector", "#results-page .card"), 30,
-                             "text results")[0]
+            first = wait_for(lambda: driver.find_elements("css selector", "#results-page .card"), 30, "text results")[0]
             assert first.get_attribute("data-product-id") == "p0007", first.text
             wait_for(lambda: driver.find_elements("css selector", "#results-video .card"), 15, "video results")
             wait_for(lambda: driver.find_elements("css selector", "#results-live .card"), 15, "live-moment results")
@@ -140,8 +181,13 @@ def test_the_page_shows_live_tags_and_searches_in_a_real_browser(services, tiny_
             picture = tiny_dataset / catalog["p0002"]["image"]
             driver.find_element("id", "image-input").send_keys(str(picture))
             wait_for(lambda: "picture" in driver.find_element("id", "results-title").text, 30, "image results")
-            first = wait_for(lambda: [c for c in driver.find_elements("css selector", "#results-page .card")
-                                      if c.get_attribute("data-id")], 30, "image results")[0]
+            first = wait_for(
+                lambda: [
+                    c for c in driver.find_elements("css selector", "#results-page .card") if c.get_attribute("data-id")
+                ],
+                30,
+                "image results",
+            )[0]
             assert first.get_attribute("data-id") == "p0002-page0", first.text
             assert driver.find_elements("css selector", f'.live-card[data-stream-id="{stream_id}"]')
 
@@ -158,8 +204,9 @@ def test_the_page_shows_live_tags_and_searches_in_a_real_browser(services, tiny_
             view = wait_for(lambda: driver.find_elements("id", "product-view"), 20, "the product view")[0]
             assert catalog["p0002"]["title"] in view.text
             driver.get(f"{api.url}/#/product/{product_id}")
-            moments = wait_for(lambda: driver.find_elements("css selector", "#product-moments a"), 20,
-                               "the product's stream moments")
+            moments = wait_for(
+                lambda: driver.find_elements("css selector", "#product-moments a"), 20, "the product's stream moments"
+            )
             moments[0].click()
             wait_for(lambda: driver.find_elements("id", "moment-view"), 20, "the stream moment view")
             assert stream_id in driver.find_element("id", "moment-view").text

@@ -1,4 +1,5 @@
 """The agents' per-event work (streamer.agents.Stages) driven with fakes: no Kafka, no Redis, no models."""
+
 import asyncio
 from types import SimpleNamespace
 
@@ -17,8 +18,15 @@ class FakePipeline:
 
     def store_window(self, win):
         self.stored.append(win)
-        return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key="k", n_frames=0,
-                           closed_at=0.0, final=int(win.final))
+        return WindowReady(
+            stream_id=win.stream_id,
+            start=win.start,
+            end=win.end,
+            blob_key="k",
+            n_frames=0,
+            closed_at=0.0,
+            final=int(win.final),
+        )
 
     def end_stream(self, stream_id, media_t=None):
         self.ended.append((stream_id, media_t))
@@ -49,8 +57,9 @@ def event(rec_or_bytes, offset=0):
 
 def audio(t0, seconds=1.0):
     pcm = np.full(int(16000 * seconds), 0.1, np.float32)
-    return AudioChunk(stream_id="s1", seq=int(t0), t0=t0, sample_rate=16000, codec="flac",
-                      data=media.encode_audio(pcm, 16000))
+    return AudioChunk(
+        stream_id="s1", seq=int(t0), t0=t0, sample_rate=16000, codec="flac", data=media.encode_audio(pcm, 16000)
+    )
 
 
 def run(coro):
@@ -74,7 +83,7 @@ def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_stream_goes_on
     st, pipe, sent = stages()
     run(st.ingest(event(b"\x00\xffnot msgpack", offset=3)))
     run(st.ingest(event(audio(0.0), offset=4)))
-    (stage, key, value), = sent
+    ((stage, key, value),) = sent
     letter = DeadLetter.decode(value)
     assert stage == "dead-letter" and key == b"s1"
     assert (letter.offset, letter.source_topic) == (3, "ampere.media") and "not a msgpack record" in letter.reason
@@ -85,7 +94,7 @@ def test_a_failing_stage_dead_letters_the_window_instead_of_stopping_the_agent()
     st, pipe, sent = stages()
     rec = WindowReady(stream_id="s1", start=0.0, end=8.0, blob_key="k", n_frames=0, closed_at=0.0)
     assert run(st.transcribe(Event("ampere.windows", 1, 7, b"s1", rec.encode()))) is None
-    (stage, _, value), = sent
+    ((stage, _, value),) = sent
     assert stage == "dead-letter" and "model server down" in DeadLetter.decode(value).reason
 
 
@@ -95,6 +104,7 @@ def test_stage_results_go_to_the_next_topic():
     fix = Tag(stream_id="s1", start=0.0, end=8.0, product_id="p2", score=0.7, correction=1)
     pipe.tag = lambda rec: [tag, fix]  # this window's tag and a correction of the previous one's
     from ampere.records import Embedded
+
     rec = Embedded(stream_id="s1", start=4.0, end=12.0, blob_key="k", n_frames=0, closed_at=0.0)
     assert run(st.tag(Event("ampere.embeddings", 0, 1, b"s1", rec.encode()))) == [tag, fix]
     got = [(s, decode_tag_json(v)) for s, _, v in sent]

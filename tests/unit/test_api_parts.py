@@ -1,5 +1,6 @@
 """Parts of the API and of the worker's metrics that need no services: the live feed's fan-out and its bounds,
 server-sent event framing, upload decoding, request validation, worker metrics and health, the new CLI options."""
+
 import asyncio
 import io
 import json
@@ -27,6 +28,7 @@ def no_feed():
     async def subscribe(channel):
         yield None
         await asyncio.Event().wait()
+
     return subscribe
 
 
@@ -50,6 +52,7 @@ def test_the_hub_fans_out_per_stream_and_drops_a_client_that_falls_behind():
         assert every.queue.empty()
         await hub.stop()
         assert every.dropped and not hub.clients
+
     run(main())
 
 
@@ -60,12 +63,14 @@ def test_the_hub_refuses_clients_beyond_its_limit_and_enriches_once_per_event():
         async def enrich(ev):
             calls.append(ev["stream_id"])
             return {**ev, "product": {"title": "T"}}
+
         hub = TagHub(no_feed(), "c", enrich=enrich, max_clients=2)
         a, b = hub.add(), hub.add()
         with pytest.raises(OverflowError):
             hub.add()
         await hub.publish({"type": "tag", "stream_id": "s"})
         assert calls == ["s"] and a.queue.get_nowait()["product"] == {"title": "T"} == b.queue.get_nowait()["product"]
+
     run(main())
 
 
@@ -80,12 +85,14 @@ def test_the_hub_resubscribes_after_the_feed_breaks():
             yield None
             yield b'{"type": "tag", "stream_id": "s"}'
             await asyncio.Event().wait()
+
         hub = TagHub(flaky, "c")
         c = hub.add()
         hub.start()
         ev = await asyncio.wait_for(c.queue.get(), timeout=5)
         assert ev["stream_id"] == "s" and hub.connected and len(attempts) == 2
         await hub.stop()
+
     run(main())
 
 
@@ -96,6 +103,7 @@ def test_an_event_stream_starts_with_a_snapshot_keeps_alive_and_ends_on_overflow
 
         async def snapshot():
             return {"streams": []}
+
         gen = event_stream(hub, c, snapshot, keepalive_s=0.05)
         assert await gen.__anext__() == "retry: 2000\n\n"
         assert await gen.__anext__() == 'event: snapshot\ndata: {"streams":[]}\n\n'
@@ -107,6 +115,7 @@ def test_an_event_stream_starts_with_a_snapshot_keeps_alive_and_ends_on_overflow
         with pytest.raises(StopAsyncIteration):
             await gen.__anext__()
         assert c not in hub.clients
+
     run(main())
 
 
@@ -128,11 +137,20 @@ def test_uploads_are_decoded_bounded_or_refused():
         assert e.value.status_code == 422
 
 
-@pytest.mark.parametrize("params", [
-    {"q": ""}, {"q": "x" * 501}, {"q": "x", "limit": 0}, {"q": "x", "offset": 999, "limit": 12},
-    {"q": "x", "price_min": 9, "price_max": 1}, {"q": "x", "price_min": -1}, {"q": "x", "domain": ["shop"]},
-    {"q": "x", "category": ["\x00"]}, {"q": "x", "unknown": 1},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": ""},
+        {"q": "x" * 501},
+        {"q": "x", "limit": 0},
+        {"q": "x", "offset": 999, "limit": 12},
+        {"q": "x", "price_min": 9, "price_max": 1},
+        {"q": "x", "price_min": -1},
+        {"q": "x", "domain": ["shop"]},
+        {"q": "x", "category": ["\x00"]},
+        {"q": "x", "unknown": 1},
+    ],
+)
 def test_bad_search_parameters_are_refused(params):
     with pytest.raises(ValidationError):
         TextSearch(**params)
@@ -140,8 +158,9 @@ def test_bad_search_parameters_are_refused(params):
 
 def test_filters_and_live_ids():
     p = FilterParams(domain=["page", "live"], category=["lamp"], price_min=1, live_now=True)
-    assert Filters.of(p.domain, categories=p.category, price_min=p.price_min, live_now=p.live_now) == \
-        Filters(domains=("page", "live"), categories=("lamp",), price_min=1.0, live_now=True)
+    assert Filters.of(p.domain, categories=p.category, price_min=p.price_min, live_now=p.live_now) == Filters(
+        domains=("page", "live"), categories=("lamp",), price_min=1.0, live_now=True
+    )
     assert parse_item_id("live", "live-7:a:12000") == ("live-7:a", 12.0)
     assert parse_item_id("page", "p1") == ("p1", None)
     for domain, bad in (("live", "nostart"), ("live", "x:12.5"), ("live", "a}{b:100"), ("page", "a\nb"), ("shop", "x")):
@@ -150,6 +169,7 @@ def test_filters_and_live_ids():
 
 
 # ---------------------------------------------------------------- the worker's metrics and health
+
 
 class FakeStages:
     def __init__(self):
@@ -176,10 +196,16 @@ def test_worker_metrics_time_stages_count_records_and_label_dead_letters_by_cate
     async def main():
         assert await st.run_in("asr", transcribe, 1) == 2
         await st.send("windows", b"s", b"x")
-        await st.send("tags", b"s", encode_tag_json(Tag(stream_id="s", start=0, end=8, product_id="p", score=1,
-                                                        e2e_ms=1500)))
-        await st.send("dead-letter", b"s", DeadLetter("t", 0, 1, "bad-record: audio s#3: oversized record: 9 bytes > limit 1", b"").encode())
+        await st.send(
+            "tags", b"s", encode_tag_json(Tag(stream_id="s", start=0, end=8, product_id="p", score=1, e2e_ms=1500))
+        )
+        await st.send(
+            "dead-letter",
+            b"s",
+            DeadLetter("t", 0, 1, "bad-record: audio s#3: oversized record: 9 bytes > limit 1", b"").encode(),
+        )
         await st.send("dead-letter", b"s", DeadLetter("t", 0, 2, "a user's free text " * 5, b"").encode())
+
     run(main())
     text = m.render().decode()
     assert 'ampere_stage_seconds_count{stage="transcribe"} 1.0' in text
@@ -203,11 +229,16 @@ def test_the_worker_health_server_says_ready_once_models_are_loaded_and_partitio
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
+
     try:
         assert get("/healthz") == (200, b'{"status":"ok"}')
         code, body = get("/readyz")
-        assert code == 503 and json.loads(body) == {"ready": False, "models_loaded": False, "consumer_assigned": False,
-                                                    "assigned_partitions": 0}
+        assert code == 503 and json.loads(body) == {
+            "ready": False,
+            "models_loaded": False,
+            "consumer_assigned": False,
+            "assigned_partitions": 0,
+        }
         st.model_load_s = {"asr": 0.5, "embedder": 0.2}
         m.on_assigned({("ampere.media", 0), ("ampere.media", 1)})
         code, body = get("/readyz")
@@ -229,6 +260,7 @@ def test_the_worker_metrics_are_off_unless_a_port_is_set():
 
 
 # ---------------------------------------------------------------- the command line
+
 
 def test_the_new_commands_and_options_have_help():
     from ampere_cli.main import build_parser
@@ -278,8 +310,12 @@ def test_batched_query_embeddings_equal_one_at_a_time():
 
     raw = Models(Settings()).embedder
     files = raw.manifest["files"]
-    batched = BatchingEmbedder(raw, max_batch=8, max_wait_ms=20, text_session=text_branch_session(
-        Settings().embed.model_dir / files["fp32"]["file"]))
+    batched = BatchingEmbedder(
+        raw,
+        max_batch=8,
+        max_wait_ms=20,
+        text_session=text_branch_session(Settings().embed.model_dir / files["fp32"]["file"]),
+    )
     assert batched.text_session is not None
     texts = [f"red oak lamp {i}" for i in range(12)]
     image = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)
@@ -316,6 +352,7 @@ def test_replay_wait_counts_this_replays_windows_on_the_grid_and_gives_up_at_its
         calls["n"] += 1
         if calls["n"] <= 5:
             history.append({"start": 4.0 * (calls["n"] - 1), "ts": 1000.0})
+
     monkeypatch.setattr("time.sleep", tick)
     assert cli._wait_tagged(store, Settings(), "x.mp4", "s1", since=999.0, timeout=30) == 0
     assert "5 windows tagged" in capsys.readouterr().out

@@ -1,13 +1,15 @@
 """Chunked ASR: each audio second recognised once, words placed by their timestamps; the names prompt."""
+
 import numpy as np
 
-from ampere.asr import ChunkState, Transcript, Segment, Word, names_prompt, transcribe_window
+from ampere.asr import ChunkState, Segment, Transcript, Word, names_prompt, transcribe_window
 
 SR = 16000
 
 
 class FakeTranscriber:
     """Hears the words of a script laid out on the stream's clock, one word per 0.5 s."""
+
     def __init__(self, script):
         self.script = script  # [(t, word)]
         self.calls = []
@@ -22,6 +24,7 @@ class FakeTranscriber:
 
 class Clocked(np.ndarray):
     """Audio that knows its stream time (so the fake can hear the right words)."""
+
     def __getitem__(self, item):
         out = super().__getitem__(item)
         if isinstance(item, slice) and isinstance(out, Clocked):
@@ -72,12 +75,23 @@ def test_names_prompt_is_bounded_and_keeps_whole_names():
 
 class PromptSkips:
     """A decoder that, given a prompt, drops most of the speech (what hotwords/prompts did on noisy audio)."""
+
     def __init__(self):
         self.prompts = []
 
-    def transcribe(self, x, language, beam_size, vad_filter, initial_prompt, condition_on_previous_text,
-                   without_timestamps, word_timestamps):
+    def transcribe(
+        self,
+        x,
+        language,
+        beam_size,
+        vad_filter,
+        initial_prompt,
+        condition_on_previous_text,
+        without_timestamps,
+        word_timestamps,
+    ):
         from types import SimpleNamespace as NS
+
         self.prompts.append(initial_prompt)
         text = "zorvik" if initial_prompt else "check out the zorvik forty in red it is only twenty dollars"
         seg = NS(start=0.0, end=6.0, text=text, avg_logprob=-0.2, no_speech_prob=0.01, words=[])
@@ -87,6 +101,7 @@ class PromptSkips:
 def test_a_prompted_pass_that_loses_speech_falls_back_to_the_unprompted_one():
     from ampere.asr import Transcriber
     from ampere.settings import AsrOptions
+
     t = Transcriber(AsrOptions(bias_min_words_per_s=1.0))
     t._model = PromptSkips()
     out = t.transcribe(np.full(16000 * 6, 0.1, np.float32), prompt="Zorvik 40.")

@@ -1,4 +1,5 @@
 """ampere.attributes: prices heard and seen, and catalogue attributes matched per source."""
+
 from __future__ import annotations
 
 import time
@@ -29,22 +30,26 @@ def shown(lines, candidates=None) -> list[tuple[float, str]]:
 
 # --- prices in speech ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, price", [
-    ("and it is only 49 dollars 99", 49.99),
-    ("forty nine dollars and ninety nine cents", 49.99),
-    ("49 dollars and 99 cents", 49.99),
-    ("you can get it for $49.99.", 49.99),
-    ("it's 49.99 today", 49.99),
-    ("the price is 49 99", 49.99),
-    ("the price is forty-nine ninety-nine", 49.99),
-    ("119 bucks, guys", 119.0),
-    ("the price is a hundred and nineteen dollars", 119.0),
-    ("you can get it today for twenty five dollars", 25.0),
-    ("the price is one hundred forty-nine ninety-nine", 149.99),
-    ("it costs 1,299 dollars", 1299.0),
-    ("only 99 cents", 0.99),
-    ("ＯＮＬＹ ＄１４９", 149.0),  # fullwidth
-])
+
+@pytest.mark.parametrize(
+    "text, price",
+    [
+        ("and it is only 49 dollars 99", 49.99),
+        ("forty nine dollars and ninety nine cents", 49.99),
+        ("49 dollars and 99 cents", 49.99),
+        ("you can get it for $49.99.", 49.99),
+        ("it's 49.99 today", 49.99),
+        ("the price is 49 99", 49.99),
+        ("the price is forty-nine ninety-nine", 49.99),
+        ("119 bucks, guys", 119.0),
+        ("the price is a hundred and nineteen dollars", 119.0),
+        ("you can get it today for twenty five dollars", 25.0),
+        ("the price is one hundred forty-nine ninety-nine", 149.99),
+        ("it costs 1,299 dollars", 1299.0),
+        ("only 99 cents", 0.99),
+        ("ＯＮＬＹ ＄１４９", 149.0),  # fullwidth
+    ],
+)
 def test_spoken_price_shapes(text, price):
     assert (price, "price") in said(text)
 
@@ -61,12 +66,24 @@ def test_kinds_and_confidences():
     assert both[149.0] > both[1.49]
 
 
-@pytest.mark.parametrize("text", [
-    "the Wolf 20 is back", "check out the Open Shore Wolf 20 chair", "the high oak panther 900 speaker",
-    "only 2 left", "for 3 days only", "twenty percent off", "save 20 dollars", "$20 off everything",
-    "forty nine ninety nine",  # two numbers with no price word near them
-    "I have one of these", "mike22 and 1e308 dollars", "-5 dollars", "$0",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the Wolf 20 is back",
+        "check out the Open Shore Wolf 20 chair",
+        "the high oak panther 900 speaker",
+        "only 2 left",
+        "for 3 days only",
+        "twenty percent off",
+        "save 20 dollars",
+        "$20 off everything",
+        "forty nine ninety nine",  # two numbers with no price word near them
+        "I have one of these",
+        "mike22 and 1e308 dollars",
+        "-5 dollars",
+        "$0",
+    ],
+)
 def test_not_prices(text):
     assert said(text) == []
 
@@ -76,10 +93,20 @@ def test_a_model_number_next_to_a_price():
     assert said("the Wolf 20 for only 49 99") == [(49.99, "price")]
 
 
-@pytest.mark.parametrize("text", [
-    "9" * 1_000_000, "49 dollars " * 200_000, "1." * 500_000, "$" * 1_000_000, "nine " * 200_000,
-    "\x00\x1f\u202e49 dollars\u200b" * 1000, "💰" * 100_000, "\ud800 $49", "O0" * 300_000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 1_000_000,
+        "49 dollars " * 200_000,
+        "1." * 500_000,
+        "$" * 1_000_000,
+        "nine " * 200_000,
+        "\x00\x1f\u202e49 dollars\u200b" * 1000,
+        "💰" * 100_000,
+        "\ud800 $49",
+        "O0" * 300_000,
+    ],
+)
 def test_hostile_speech_is_bounded(text):
     t = time.perf_counter()
     out = prices_in_speech(text)
@@ -93,11 +120,24 @@ def test_non_text_is_no_text():
 
 # --- prices on screen ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line, price", [
-    ("$149.99", 149.99), ("$ 149", 149.0), ("149.99$", 149.99), ("USD 149", 149.0), ("149,99", 149.99),
-    ("$1,299", 1299.0), ("$1O9.99", 109.99), ("$l49", 149.0), ("$149 . 99", 149.99), ("Price: $49.99", 49.99),
-    ("NOW ONLY $149.99!", 149.99), ("149", 149.0),
-])
+
+@pytest.mark.parametrize(
+    "line, price",
+    [
+        ("$149.99", 149.99),
+        ("$ 149", 149.0),
+        ("149.99$", 149.99),
+        ("USD 149", 149.0),
+        ("149,99", 149.99),
+        ("$1,299", 1299.0),
+        ("$1O9.99", 109.99),
+        ("$l49", 149.0),
+        ("$149 . 99", 149.99),
+        ("Price: $49.99", 49.99),
+        ("NOW ONLY $149.99!", 149.99),
+        ("149", 149.0),
+    ],
+)
 def test_screen_price_shapes(line, price):
     assert (price, "price") in shown([line])
 
@@ -148,12 +188,26 @@ def test_hostile_screen_lines():
 
 # --- price agreement -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("observed, catalogue, score", [
-    (149.99, 149.99, 1.0), (Price(149.0), 149.99, 0.8), (149.49, 149.99, 0.7), (Price(150.0), 149.99, 0.6),
-    (120.0, 149.99, 0.0), (float("nan"), 49.0, 0.0), (49.0, float("inf"), 0.0), (5.0, -5.0, 0.0),
-    (49.0, "$49", 1.0), (49.0, None, 0.0), (49.0, "junk", 0.0),
-    (Price(30.0, "upper"), 25.0, 0.3), (Price(30.0, "upper"), 35.0, 0.0), (Price(30.0, "lower"), 35.0, 0.3),
-])
+
+@pytest.mark.parametrize(
+    "observed, catalogue, score",
+    [
+        (149.99, 149.99, 1.0),
+        (Price(149.0), 149.99, 0.8),
+        (149.49, 149.99, 0.7),
+        (Price(150.0), 149.99, 0.6),
+        (120.0, 149.99, 0.0),
+        (float("nan"), 49.0, 0.0),
+        (49.0, float("inf"), 0.0),
+        (5.0, -5.0, 0.0),
+        (49.0, "$49", 1.0),
+        (49.0, None, 0.0),
+        (49.0, "junk", 0.0),
+        (Price(30.0, "upper"), 25.0, 0.3),
+        (Price(30.0, "upper"), 35.0, 0.0),
+        (Price(30.0, "lower"), 35.0, 0.3),
+    ],
+)
 def test_price_matches(observed, catalogue, score):
     assert price_matches(observed, catalogue) == pytest.approx(score)
 
@@ -164,29 +218,86 @@ def test_price_matches_tolerance_is_graded():
 
 
 def test_valid_price():
-    assert [valid_price(v) for v in ("49.99", "$1,299.00", 12, True, float("nan"), -1, 1e300, "abc", None)] == \
-        [49.99, 1299.0, 12.0, None, None, None, None, None, None]
+    assert [valid_price(v) for v in ("49.99", "$1,299.00", 12, True, float("nan"), -1, 1e300, "abc", None)] == [
+        49.99,
+        1299.0,
+        12.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 # --- the matcher -----------------------------------------------------------------------------------
 
 # one look-alike group (same look, differ in brand, model, material, price) and a neighbour
 ROWS = [
-    {"product_id": "p1", "title": "Stone Creek Sparrow 900 plastic speaker, white checked, $95",
-     "attributes": {"brand": "Stone Creek", "model": "Sparrow 900", "material": "plastic", "colour": "white",
-                    "pattern": "checks", "category": "speaker", "price": 95}},
-    {"product_id": "p2", "title": "Red Mountain Legend 50 aluminum speaker, white checked, $129",
-     "attributes": {"brand": "Red Mountain", "model": "Legend 50", "material": "aluminum", "colour": "white",
-                    "pattern": "checks", "category": "speaker", "price": 129}},
-    {"product_id": "p3", "title": "Stone Creek Sparrow 90 wood speaker, white checked, $149.99",
-     "attributes": {"brand": "Stone Creek", "model": "Sparrow 90", "material": "wood", "colour": "white",
-                    "pattern": "checks", "category": "speaker", "price": 149.99}},
-    {"product_id": "p4", "title": "Sky High Comet 10 glass vase, sky blue, $45",
-     "attributes": {"brand": "Sky High", "model": "Comet 10", "material": "glass", "colour": "sky blue",
-                    "category": "vase", "price": 45}},
-    {"product_id": "p5", "title": "Lake Bay Zorvik 40 canvas backpack, blue, $59",
-     "attributes": {"brand": "Lake Bay", "model": "Zorvik 40", "material": "canvas", "colour": "blue",
-                    "category": "backpack", "price": 59}},
+    {
+        "product_id": "p1",
+        "title": "Stone Creek Sparrow 900 plastic speaker, white checked, $95",
+        "attributes": {
+            "brand": "Stone Creek",
+            "model": "Sparrow 900",
+            "material": "plastic",
+            "colour": "white",
+            "pattern": "checks",
+            "category": "speaker",
+            "price": 95,
+        },
+    },
+    {
+        "product_id": "p2",
+        "title": "Red Mountain Legend 50 aluminum speaker, white checked, $129",
+        "attributes": {
+            "brand": "Red Mountain",
+            "model": "Legend 50",
+            "material": "aluminum",
+            "colour": "white",
+            "pattern": "checks",
+            "category": "speaker",
+            "price": 129,
+        },
+    },
+    {
+        "product_id": "p3",
+        "title": "Stone Creek Sparrow 90 wood speaker, white checked, $149.99",
+        "attributes": {
+            "brand": "Stone Creek",
+            "model": "Sparrow 90",
+            "material": "wood",
+            "colour": "white",
+            "pattern": "checks",
+            "category": "speaker",
+            "price": 149.99,
+        },
+    },
+    {
+        "product_id": "p4",
+        "title": "Sky High Comet 10 glass vase, sky blue, $45",
+        "attributes": {
+            "brand": "Sky High",
+            "model": "Comet 10",
+            "material": "glass",
+            "colour": "sky blue",
+            "category": "vase",
+            "price": 45,
+        },
+    },
+    {
+        "product_id": "p5",
+        "title": "Lake Bay Zorvik 40 canvas backpack, blue, $59",
+        "attributes": {
+            "brand": "Lake Bay",
+            "model": "Zorvik 40",
+            "material": "canvas",
+            "colour": "blue",
+            "category": "backpack",
+            "price": 59,
+        },
+    },
 ]
 
 
@@ -268,10 +379,17 @@ def test_candidates_restrict_and_rows_of_one_product_merge():
 
 
 def test_hostile_rows_and_evidence():
-    m = AttributeMatcher([{"product_id": "a", "title": "x", "attributes": {"price": float("nan"), "colour": 5}},
-                          {"product_id": None}, {"title": "no id"}, "junk", None,  # type: ignore[list-item]
-                          {"product_id": "b", "title": None, "attributes": "bad"},
-                          {"product_id": "c", "title": "Sky High Comet 10 glass vase, $1e9"}])
+    m = AttributeMatcher(
+        [
+            {"product_id": "a", "title": "x", "attributes": {"price": float("nan"), "colour": 5}},
+            {"product_id": None},
+            {"title": "no id"},
+            "junk",
+            None,  # type: ignore[list-item]
+            {"product_id": "b", "title": None, "attributes": "bad"},
+            {"product_id": "c", "title": "Sky High Comet 10 glass vase, $1e9"},
+        ]
+    )
     assert set(m.products) == {"a", "b", "c"} and m.products["a"].price is None and m.products["c"].price is None
     t = time.perf_counter()
     assert m.score(Evidence("9" * 1_000_000, ["$" * 1000] * 1000)) == {}
@@ -283,13 +401,26 @@ def test_hostile_rows_and_evidence():
 
 def test_a_thousand_products_score_quickly():
     colours, materials = ["red", "navy", "sky blue", "green"], ["leather", "canvas", "suede", "nylon"]
-    rows = [{"product_id": f"p{i}", "title": f"Brand{i % 300} Model {i}",
-             "attributes": {"brand": f"North {chr(97 + i % 26)}{i % 300}", "model": f"Falcon {10 * (i % 90)}",
-                            "colour": colours[i % 4], "material": materials[i // 4 % 4], "price": 9 + i % 390}}
-            for i in range(1000)]
+    rows = [
+        {
+            "product_id": f"p{i}",
+            "title": f"Brand{i % 300} Model {i}",
+            "attributes": {
+                "brand": f"North {chr(97 + i % 26)}{i % 300}",
+                "model": f"Falcon {10 * (i % 90)}",
+                "colour": colours[i % 4],
+                "material": materials[i // 4 % 4],
+                "price": 9 + i % 390,
+            },
+        }
+        for i in range(1000)
+    ]
     m = AttributeMatcher(rows)
-    ev = Evidence("okay next up, the North c28 Falcon 280 in sky blue suede, only 37 dollars, "
-                  "some of you asked about the North a0 Falcon 100", ["$37.00", "LIVE DEAL", "bob: $99?"])
+    ev = Evidence(
+        "okay next up, the North c28 Falcon 280 in sky blue suede, only 37 dollars, "
+        "some of you asked about the North a0 Falcon 100",
+        ["$37.00", "LIVE DEAL", "bob: $99?"],
+    )
     m.score(ev)
     t = time.perf_counter()
     for _ in range(5):

@@ -2,6 +2,7 @@
 augmentations, the frozen-feature cache of partial fine-tuning, ONNX export.
 
 Tests that load the 18 MB ImageNet weights or export ONNX are marked ``models``."""
+
 from __future__ import annotations
 
 import json
@@ -12,15 +13,21 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ampere_train.data import augment_frames, blur, colour_shift, small_product  # noqa: E402
-from encoders.backbone import LITE0_BLOCKS, AttentionPool, EfficientNetLite, load_lite_state  # noqa: E402
-from encoders.config import ModelConfig, load_config  # noqa: E402
-from encoders.frames import fit_square  # noqa: E402
-from encoders.model import AmpereModel  # noqa: E402
+from ampere_train.data import augment_frames, blur, colour_shift, small_product
+from encoders.backbone import LITE0_BLOCKS, AttentionPool, EfficientNetLite, load_lite_state
+from encoders.config import ModelConfig, load_config
+from encoders.frames import fit_square
+from encoders.model import AmpereModel
 
 # a Lite0 tower small enough for CPU tests: 64 px maps to 2x2, two frames per clip
-LITE = dict(visual_backbone="efficientnet_lite0", visual_pool="attention", visual_trainable_blocks=2,
-            image_size=64, frames=2, visual_cache_views=2)
+LITE = dict(
+    visual_backbone="efficientnet_lite0",
+    visual_pool="attention",
+    visual_trainable_blocks=2,
+    image_size=64,
+    frames=2,
+    visual_cache_views=2,
+)
 
 
 def _photo() -> Path | None:
@@ -44,9 +51,15 @@ def random_lite_weights(tmp_path_factory):
 
 # --- config
 
+
 def test_configs_validate_backbone_keys():
     cfg = load_config("ampere-lite0")
-    assert (cfg.visual_backbone, cfg.visual_pool, cfg.image_fit, cfg.image_size) == ("efficientnet_lite0", "attention", "crop", 224)
+    assert (cfg.visual_backbone, cfg.visual_pool, cfg.image_fit, cfg.image_size) == (
+        "efficientnet_lite0",
+        "attention",
+        "crop",
+        224,
+    )
     assert load_config("ampere-small").visual_backbone == "cnn"  # the shipped model keeps its defaults
     with pytest.raises(ValueError, match="divisible by 32"):
         ModelConfig(visual_backbone="efficientnet_lite0", image_size=100)
@@ -59,6 +72,7 @@ def test_configs_validate_backbone_keys():
 
 
 # --- backbone
+
 
 @pytest.mark.models
 def test_imagenet_weights_load_strictly_and_classify_a_photo():
@@ -86,7 +100,9 @@ def test_imagenet_weights_load_strictly_and_classify_a_photo():
     img = torch.from_numpy(fit_square(np.asarray(Image.open(photo).convert("RGB")), 224, "crop").copy())
     img = img.permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
-        logits = torch.nn.functional.linear(model((img - mean) / std).mean(dim=(2, 3)), state["_fc.weight"], state["_fc.bias"])
+        logits = torch.nn.functional.linear(
+            model((img - mean) / std).mean(dim=(2, 3)), state["_fc.weight"], state["_fc.bias"]
+        )
     assert int(logits.argmax()) == 652  # military uniform: weights, padding and normalisation all right
 
 
@@ -131,6 +147,7 @@ def test_partial_fine_tuning_freezes_the_lower_blocks_and_their_batch_norm(rando
 
 # --- attention pooling
 
+
 def test_attention_pool_starts_as_mean_and_weights_sum_to_one():
     pool = AttentionPool(16, hidden=8)
     fmap = torch.randn(5, 16, 3, 4)
@@ -139,7 +156,9 @@ def test_attention_pool_starts_as_mean_and_weights_sum_to_one():
     assert torch.allclose(pool(fmap), fmap.mean(dim=(2, 3)), atol=1e-6)  # zero-initialised score
     torch.nn.init.normal_(pool.score[-1].weight)
     w = pool.weights(fmap)
-    assert torch.allclose(w.sum(dim=(1, 2)), torch.ones(5), atol=1e-6) and not torch.allclose(w, torch.full_like(w, 1 / 12))
+    assert torch.allclose(w.sum(dim=(1, 2)), torch.ones(5), atol=1e-6) and not torch.allclose(
+        w, torch.full_like(w, 1 / 12)
+    )
 
 
 def test_attention_pool_moves_to_a_planted_salient_patch():
@@ -175,6 +194,7 @@ def test_attention_pool_moves_to_a_planted_salient_patch():
 
 # --- frame fits (training and serving square frames the same way)
 
+
 def test_fit_square_modes_on_a_wide_frame():
     frame = np.zeros((36, 64, 3), np.uint8)
     frame[:, 14:50] = 200  # the centre square is bright, the sides dark
@@ -191,6 +211,7 @@ def test_fit_square_modes_on_a_wide_frame():
 
 
 # --- augmentations
+
 
 def _cfg(**kw):
     return ModelConfig(**{**LITE, **kw})
@@ -229,6 +250,7 @@ def test_augmentations_off_draw_nothing():
 
 # --- training: frozen-feature cache, then only the top blocks run
 
+
 def test_train_with_lower_feature_cache(random_lite_weights, tmp_path):
     from ampere_train.fake_data import make_fake_dataset
     from ampere_train.train import train
@@ -236,8 +258,17 @@ def test_train_with_lower_feature_cache(random_lite_weights, tmp_path):
     from encoders.runtime import TorchEmbedder
 
     ds = make_fake_dataset(tmp_path / "fake", n_products=6)
-    cfg = ModelConfig(**{**LITE, "visual_pretrained": str(random_lite_weights), "epochs": 2, "batch_size": 4,
-                         "augment_small_product": 0.3, "augment_blur": 0.3, "augment_colour": 0.5})
+    cfg = ModelConfig(
+        **{
+            **LITE,
+            "visual_pretrained": str(random_lite_weights),
+            "epochs": 2,
+            "batch_size": 4,
+            "augment_small_product": 0.3,
+            "augment_blur": 0.3,
+            "augment_colour": 0.5,
+        }
+    )
     logs: list[str] = []
     ckpt = train(ds, cfg, tmp_path / "run", text_mode="script", seed=0, progress=logs.append)
     caches = sorted(p.name for p in (ds / "cache" / "encoders").glob("lower-*.npy"))
@@ -263,6 +294,7 @@ def test_train_with_lower_feature_cache(random_lite_weights, tmp_path):
 
 
 # --- ONNX
+
 
 @pytest.mark.models
 def test_onnx_export_with_the_backbone_matches_torch(tmp_path):

@@ -1,4 +1,5 @@
 """Bounded, validated media: the assembler's reorder/late/jump rules and the ingestor's per-record checks."""
+
 import io
 import math
 from fractions import Fraction
@@ -73,7 +74,7 @@ def test_a_small_hole_is_still_padded():
     a = asm(max_jump_s=10.0, reorder_s=0.0)
     a.add_audio("s", 0.0, chunk(0))
     (w,) = a.add_audio("s", 3.0, chunk(3))
-    assert (w.audio[SR:3 * SR] == 0).all()
+    assert (w.audio[SR : 3 * SR] == 0).all()
 
 
 def test_keyframe_bounds():
@@ -125,7 +126,7 @@ def test_frame_pixels_are_checked_from_the_header_before_decoding(monkeypatch):
     with pytest.raises(media.MediaLimit, match="2000x1500"):
         media.decode_jpeg(big, max_pixels=1920 * 1080)
     assert decoded == []  # refused on its header alone
-    assert media.jpeg_size(big, max_pixels=10 ** 7) == (2000, 1500)
+    assert media.jpeg_size(big, max_pixels=10**7) == (2000, 1500)
     assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS <= 4096 * 4096
 
 

@@ -1,4 +1,5 @@
 """The deployment examples load with the current settings."""
+
 from pathlib import Path
 
 import yaml

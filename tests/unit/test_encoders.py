@@ -1,4 +1,5 @@
 """Unit tests for the AMPere encoders: config, model, loss, metrics, data, training, runtime."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from encoders.config import ModelConfig, load_config  # noqa: E402
-from ampere_train.data import list_items, load_split, random_resized_crop_flip  # noqa: E402
-from ampere_train.evaluate import evaluate, first_hit_ranks, format_table  # noqa: E402
-from ampere_train.fake_data import make_fake_dataset  # noqa: E402
-from encoders.frames import pick_evenly, segment_centres  # noqa: E402
-from encoders.loss import AmpereLoss, symmetric_infonce  # noqa: E402
-from encoders.model import AmpereModel  # noqa: E402
+from ampere_train.data import list_items, load_split, random_resized_crop_flip
+from ampere_train.evaluate import evaluate, first_hit_ranks, format_table
+from ampere_train.fake_data import make_fake_dataset
+from encoders.config import ModelConfig, load_config
+from encoders.frames import pick_evenly, segment_centres
+from encoders.loss import AmpereLoss, symmetric_infonce
+from encoders.model import AmpereModel
 
 SMALL = dict(visual_channels=[8, 16], visual_blocks=[1, 1], image_size=32, frames=2)
 
@@ -33,10 +34,16 @@ def text_backbone():
 
 # --- config
 
+
 def test_config_loads_and_validates():
     cfg = load_config("ampere-small")
     assert (cfg.embed_dim, cfg.frames, cfg.image_size, cfg.max_tokens) == (128, 4, 96, 48)
-    assert cfg.domains == ["page", "video", "live"] and cfg.freeze_text and cfg.fusion == "sum" and cfg.fusion_text_weight == 0.85
+    assert (
+        cfg.domains == ["page", "video", "live"]
+        and cfg.freeze_text
+        and cfg.fusion == "sum"
+        and cfg.fusion_text_weight == 0.85
+    )
     assert load_config("ampere-small", fusion="sum").fusion == "sum"
     with pytest.raises(ValueError, match="modality"):
         load_config("ampere-small", modality="audio")
@@ -48,14 +55,17 @@ def test_config_loads_and_validates():
 
 # --- model
 
+
 @pytest.mark.models
 def test_model_shapes_norms_and_modalities(text_backbone):
     cfg = ModelConfig(**SMALL)
     model = AmpereModel(cfg, text_backbone=text_backbone).eval()
-    from encoders.text import load_tokenizer, tokenize
     from encoders.config import resolve_text_encoder
+    from encoders.text import load_tokenizer, tokenize
 
-    enc = tokenize(load_tokenizer(str(resolve_text_encoder("minilm"))), ["red mug", "", "blue running shoe"], cfg.max_tokens)
+    enc = tokenize(
+        load_tokenizer(str(resolve_text_encoder("minilm"))), ["red mug", "", "blue running shoe"], cfg.max_tokens
+    )
     ids, mask = torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"])
     frames = torch.rand(3, cfg.frames, 3, 32, 32)
     dom = torch.tensor([0, 1, 2])
@@ -87,6 +97,7 @@ def test_model_shapes_norms_and_modalities(text_backbone):
 
 # --- loss
 
+
 def test_infonce_lower_for_matched_pairs():
     g = torch.Generator().manual_seed(0)
     a = torch.nn.functional.normalize(torch.randn(16, 32, generator=g), dim=-1)
@@ -110,8 +121,10 @@ def test_loss_decreases_on_tiny_batch():
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-3)
     losses, terms = [], {}
     for _ in range(25):
-        out = {d: model.embed_from_features(tf, model.visual(frames[d]), torch.full((b,), i, dtype=torch.long))
-               for i, d in enumerate(("page", "video", "live"))}
+        out = {
+            d: model.embed_from_features(tf, model.visual(frames[d]), torch.full((b,), i, dtype=torch.long))
+            for i, d in enumerate(("page", "video", "live"))
+        }
         loss, terms = loss_fn(out, model.logit_scale)
         opt.zero_grad()
         loss.backward()
@@ -125,7 +138,7 @@ def test_loss_decreases_on_tiny_batch():
 def test_loss_pairs_rows_by_product_when_a_domain_is_missing():
     g = torch.Generator().manual_seed(0)
     base = torch.nn.functional.normalize(torch.randn(6, 16, generator=g), dim=-1)
-    trip = lambda x: (x, x, x)  # noqa: E731
+    trip = lambda x: (x, x, x)
     # live exists for products 1, 3, 4 only; its rows come in that order
     out = {"page": trip(base), "video": trip(base), "live": trip(base[[1, 3, 4]])}
     rows = {"page": list(range(6)), "video": list(range(6)), "live": [1, 3, 4]}
@@ -141,6 +154,7 @@ def test_loss_pairs_rows_by_product_when_a_domain_is_missing():
 
 
 # --- metrics
+
 
 def test_first_hit_ranks_and_recall_on_toy_case():
     # 3 queries, 4 gallery items; query i is closest to gallery item i
@@ -166,6 +180,7 @@ def test_first_hit_ranks_and_recall_on_toy_case():
 
 
 # --- data
+
 
 def test_frame_sampling_helpers():
     assert segment_centres(0, 8, 4) == [1, 3, 5, 7]
@@ -212,7 +227,9 @@ def test_load_split_shapes_cache_and_text_modes(dataset):
 
 def test_augmentation_keeps_shape_and_identity_crop():
     x = torch.rand(6, 3, 16, 16)
-    y = random_resized_crop_flip(x, scale=(1.0, 1.0), ratio=(1.0, 1.0), generator=torch.Generator().manual_seed(0), group=2)
+    y = random_resized_crop_flip(
+        x, scale=(1.0, 1.0), ratio=(1.0, 1.0), generator=torch.Generator().manual_seed(0), group=2
+    )
     assert y.shape == x.shape
     for i in range(6):  # full-size crop: identity or a horizontal flip, same for both frames of a clip
         same, flipped = torch.allclose(y[i], x[i], atol=1e-4), torch.allclose(y[i], x[i].flip(-1), atol=1e-4)
@@ -223,10 +240,11 @@ def test_augmentation_keeps_shape_and_identity_crop():
 
 # --- training + runtime (end to end on the fake dataset)
 
+
 @pytest.mark.models
 def test_train_saves_small_checkpoint_and_torch_embedder_works(dataset, tmp_path):
-    from encoders.runtime import TorchEmbedder
     from ampere_train.train import train
+    from encoders.runtime import TorchEmbedder
 
     cfg = ModelConfig(**{**SMALL, "epochs": 3, "batch_size": 4})
     logs = []
@@ -269,23 +287,46 @@ def test_fast_tokenizer_matches_transformers():
 
 # --- hashed n-gram features (the text branch's second input)
 
+
 def test_ngram_features_keep_names_and_numbers_apart_and_tolerate_asr_drift():
     from encoders.ngrams import ngram_features
-    f = ngram_features(["Open Lane Jaguar 50 cotton handbag", "openlane jaguar 50 cotton handbag",
-                        "Open Lane Jaguar 500 cotton handbag", "Red Mountain Legend 80 suede handbag", "", None], 4096)
+
+    f = ngram_features(
+        [
+            "Open Lane Jaguar 50 cotton handbag",
+            "openlane jaguar 50 cotton handbag",
+            "Open Lane Jaguar 500 cotton handbag",
+            "Red Mountain Legend 80 suede handbag",
+            "",
+            None,
+        ],
+        4096,
+    )
     assert f.shape == (6, 4096) and f.dtype == np.float32
     assert np.allclose(np.linalg.norm(f[:4], axis=1), 1.0) and not f[4].any() and not f[5].any()
     sim = f @ f.T
     assert sim[0, 1] > 0.7  # words merged by ASR still share most n-grams
     assert sim[0, 2] < 0.99 and sim[0, 3] < 0.3  # another model number; another product
-    assert np.array_equal(f, ngram_features(["Open Lane Jaguar 50 cotton handbag", "openlane jaguar 50 cotton handbag",
-                                             "Open Lane Jaguar 500 cotton handbag",
-                                             "Red Mountain Legend 80 suede handbag", "", None], 4096))  # stable hash
+    assert np.array_equal(
+        f,
+        ngram_features(
+            [
+                "Open Lane Jaguar 50 cotton handbag",
+                "openlane jaguar 50 cotton handbag",
+                "Open Lane Jaguar 500 cotton handbag",
+                "Red Mountain Legend 80 suede handbag",
+                "",
+                None,
+            ],
+            4096,
+        ),
+    )  # stable hash
 
 
 @pytest.mark.models
 def test_model_with_ngrams_needs_them_and_uses_them(text_backbone):
     from encoders.ngrams import ngram_features
+
     cfg = ModelConfig(**{**SMALL, "text_ngram_dim": 256})
     model = AmpereModel(cfg, text_backbone=text_backbone).eval()
     ids, mask = torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.long)

@@ -1,4 +1,5 @@
 """ONNX export of the full AMPere model: fp32 matches torch, int8 stays close, the runtime reads it."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from encoders.config import ModelConfig  # noqa: E402
-from ampere_train.export import export_onnx  # noqa: E402
-from encoders.model import AmpereModel, save_checkpoint  # noqa: E402
-from encoders.runtime import Embedder, TorchEmbedder  # noqa: E402
+from ampere_train.export import export_onnx
+from encoders.config import ModelConfig
+from encoders.model import AmpereModel, save_checkpoint
+from encoders.runtime import Embedder, TorchEmbedder
 
 pytestmark = pytest.mark.models  # loads a real model
 
@@ -32,8 +33,13 @@ def exported(tmp_path_factory):
 def _inputs(n=5, seed=0):
     rng = np.random.default_rng(seed)
     frames = [[rng.integers(0, 256, (40 + 7 * i, 60, 3), dtype=np.uint8) for _ in range(1 + i)] for i in range(n)]
-    texts = ["red ceramic mug 350 ml", "", "hi everyone follow the shop, this sneaker is 59 dollars",
-             "blue", "wireless earbuds with charging case"][:n]
+    texts = [
+        "red ceramic mug 350 ml",
+        "",
+        "hi everyone follow the shop, this sneaker is 59 dollars",
+        "blue",
+        "wireless earbuds with charging case",
+    ][:n]
     domains = ["page", "video", "live", "live", "video"][:n]
     return domains, frames, texts
 
@@ -47,6 +53,7 @@ def test_manifest_describes_the_files(exported):
     assert [o["name"] for o in manifest["outputs"]] == ["fused", "text", "visual"]
     assert manifest["frames"] == 3 and manifest["image_size"] == 48
     from ampere_train.export import sha256
+
     assert manifest["files"]["fp32"]["sha256"] == sha256(tmp / "onnx" / "ampere-fp32.onnx")
     assert manifest["checkpoint"]["sha256"] == sha256(ckpt)
 

@@ -10,7 +10,8 @@ def test_line_parse_round_trip_and_title_order_text():
     assert parse("none") == Facts() and Facts().line() == "none" and Facts().text() == "none"
     # junk, unknown keys, "color" spelling and "$" in prices are tolerated
     assert parse("Brand: Red Mountain | color: red | size: XL | price: $49 | model:") == Facts(
-        brand="Red Mountain", colour="red", price="49")
+        brand="Red Mountain", colour="red", price="49"
+    )
     assert parse("") == Facts() and parse("garbage without keys") == Facts()
 
 
@@ -39,6 +40,12 @@ def test_scores():
 
 
 def test_truth_facts_from_a_product_row():
-    row = {"brand": "Open Lane", "category": "bottle", "colour": "grey", "material": "steel", "model": "Hawk 60",
-           "price": 25}
+    row = {
+        "brand": "Open Lane",
+        "category": "bottle",
+        "colour": "grey",
+        "material": "steel",
+        "model": "Hawk 60",
+        "price": 25,
+    }
     assert truth_facts(row).type == "water bottle" and truth_facts(row).price == "25"

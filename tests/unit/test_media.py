@@ -29,7 +29,7 @@ def _write_mp4(path, seconds=3.0, fps=10, size=64, sr=16000, audio=True, video=T
             t = np.arange(int(seconds * sr)) / sr
             pcm = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             for i in range(0, len(pcm), 1024):
-                fr = av.AudioFrame.from_ndarray(pcm[i:i + 1024].reshape(1, -1), format="fltp", layout="mono")
+                fr = av.AudioFrame.from_ndarray(pcm[i : i + 1024].reshape(1, -1), format="fltp", layout="mono")
                 fr.sample_rate, fr.pts, fr.time_base = sr, i, Fraction(1, sr)
                 for pkt in as_.encode(fr):
                     out.mux(pkt)
@@ -72,8 +72,9 @@ def test_jpeg_round_trip_and_garbage():
 
 def test_iter_media_orders_audio_and_frames_and_covers_duration(tmp_path):
     path = _write_mp4(tmp_path / "a.mp4", seconds=3.0)
-    pieces = list(media.iter_media(str(path), chunk_s=1.0, keyframe_fps=2.0, frame_size=48, full_every_s=1.0,
-                                   full_size=640))
+    pieces = list(
+        media.iter_media(str(path), chunk_s=1.0, keyframe_fps=2.0, frame_size=48, full_every_s=1.0, full_size=640)
+    )
     assert isinstance(pieces[-1], media.EndPiece)
     times = [p.t0 if isinstance(p, media.AudioPiece) else p.t for p in pieces[:-1]]
     assert times == sorted(times)

@@ -3,6 +3,7 @@
 A change that silently alters the model (weights, preprocessing, tokenizer, fusion, export)
 fails here. After an intended change, regenerate: `.venv/bin/python tests/regression_reference.py`.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-from regression_reference import REFERENCE, fixed_inputs, tiny_metrics  # noqa: E402
+from regression_reference import REFERENCE, fixed_inputs, tiny_metrics
 
 pytestmark = pytest.mark.models  # loads a real model
 
@@ -25,6 +26,7 @@ REF = json.loads(REFERENCE.read_text())
 def torch_embedder():
     from ampere.settings import get_settings
     from encoders.runtime import TorchEmbedder
+
     return TorchEmbedder.load(get_settings().embed.checkpoint)
 
 
@@ -43,6 +45,7 @@ def test_onnx_embeddings_match_the_reference():
     from ampere.settings import get_settings
     from ampere_dev.derive import ensure_onnx
     from encoders.runtime import Embedder
+
     settings = get_settings()
     ensure_onnx(settings, progress=lambda *_: None)
     _check(Embedder.load(settings.embed.model_dir, "fp32").embed_batch(*fixed_inputs()), atol=1e-3)

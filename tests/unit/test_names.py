@@ -3,8 +3,10 @@ import pytest
 from ampere.names import NameSnapper, names_of, snapper_from_rows
 
 CATALOG = [
-    {"title": "Open Shore Wolf 20 pine chair, teal checked, $275",
-     "attributes": {"brand": "Open Shore", "model": "Wolf 20"}},
+    {
+        "title": "Open Shore Wolf 20 pine chair, teal checked, $275",
+        "attributes": {"brand": "Open Shore", "model": "Wolf 20"},
+    },
     {"title": "Little Mountain Eagle 30 wool hat", "attributes": {"brand": "Little Mountain", "model": "Eagle 30"}},
     {"title": "High Oak Panther 900 plastic speaker", "attributes": {"brand": "High Oak", "model": "Panther 900"}},
     {"title": "High Oak Jaguar 90 plastic speaker", "attributes": {"brand": "High Oak", "model": "Jaguar 90"}},
@@ -23,12 +25,15 @@ def test_names_come_from_attributes_or_the_titles_capitalised_runs():
     assert names_of({"title": "plain lowercase title"}) == set()
 
 
-@pytest.mark.parametrize("heard, said", [
-    ("Check out the open short world 20 chair.", "Check out the Open Shore Wolf 20 chair."),
-    ("Check out the high oak pan's 900 speaker.", "Check out the High Oak Panther 900 speaker."),
-    # number words become digits, and the name starts after "the", not at it
-    ("Yesterday the little mountain eagle thirty sold out.", "Yesterday the Little Mountain Eagle 30 sold out."),
-])
+@pytest.mark.parametrize(
+    "heard, said",
+    [
+        ("Check out the open short world 20 chair.", "Check out the Open Shore Wolf 20 chair."),
+        ("Check out the high oak pan's 900 speaker.", "Check out the High Oak Panther 900 speaker."),
+        # number words become digits, and the name starts after "the", not at it
+        ("Yesterday the little mountain eagle thirty sold out.", "Yesterday the Little Mountain Eagle 30 sold out."),
+    ],
+)
 def test_near_misses_of_catalogue_names_are_replaced(snapper, heard, said):
     assert snapper.correct(heard) == said
 
@@ -45,4 +50,6 @@ def test_chatter_is_left_alone(snapper):
 
 
 def test_an_empty_catalogue_changes_only_number_words():
-    assert NameSnapper([]).correct("only twenty nine dollars for the open shore") == "only 29 dollars for the open shore"
+    assert (
+        NameSnapper([]).correct("only twenty nine dollars for the open shore") == "only 29 dollars for the open shore"
+    )

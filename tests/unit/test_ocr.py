@@ -3,6 +3,7 @@
 The ``models`` tests load the PP-OCR models shipped in the ``rapidocr`` wheel (about 1 s, ~270 MB RSS)
 and are skipped where it is not installed.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,9 @@ def _font(name: str, size: int):
         pytest.skip("DejaVu fonts not installed")
 
 
-def render_frame(price: str = "$149.99", old: str = "$199.99", seed: int = 0, size=(640, 360),
-                 quality: int = 75) -> np.ndarray:
+def render_frame(
+    price: str = "$149.99", old: str = "$199.99", seed: int = 0, size=(640, 360), quality: int = 75
+) -> np.ndarray:
     """A live-commerce frame: busy background, a price card with a struck-through old price, a badge and a
     chat line naming another product; JPEG-compressed like a keyframe."""
     rng = np.random.default_rng(seed)
@@ -53,13 +55,17 @@ def render_frame(price: str = "$149.99", old: str = "$199.99", seed: int = 0, si
 
 # --- without the models --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, why", [
-    ([[1, 2, 3]], "numpy array"),
-    (np.zeros((36, 64), np.uint8), "HxWx3"),
-    (np.zeros((36, 64, 4), np.uint8), "HxWx3"),
-    (np.zeros((36, 64, 3), np.float32), "uint8"),
-    (np.zeros((0, 64, 3), np.uint8), "empty"),
-])
+
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ([[1, 2, 3]], "numpy array"),
+        (np.zeros((36, 64), np.uint8), "HxWx3"),
+        (np.zeros((36, 64, 4), np.uint8), "HxWx3"),
+        (np.zeros((36, 64, 3), np.float32), "uint8"),
+        (np.zeros((0, 64, 3), np.uint8), "empty"),
+    ],
+)
 def test_bad_frames_raise_a_typed_error_with_a_reason(bad, why):
     with pytest.raises(BadFrame) as err:
         check_frame(bad)
@@ -81,8 +87,17 @@ def test_oversized_and_thin_frames_are_bounded():
         Reader().read(np.zeros((4, 4000, 3), np.uint8))
 
 
-@pytest.mark.parametrize("kw", [dict(threads=0), dict(min_score=1.5), dict(det_limit_type="both"),
-                                dict(oversize="crop"), dict(skip_unchanged=-1), dict(thumb_size=(1, 1))])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(threads=0),
+        dict(min_score=1.5),
+        dict(det_limit_type="both"),
+        dict(oversize="crop"),
+        dict(skip_unchanged=-1),
+        dict(thumb_size=(1, 1)),
+    ],
+)
 def test_options_are_checked(kw):
     with pytest.raises(ValueError):
         OcrOptions(**kw)
@@ -114,6 +129,7 @@ def test_regions_and_reading_order():
 
 
 # --- with the models ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def reader():

@@ -3,14 +3,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ampere.settings import TaggerOptions
-from ampere.tagger import Tagger, rank_products
 from ampere.onair import Mention, NameIndex, OnAirModel, features, onair_score, title_name, words
+from ampere.settings import Settings, TaggerOptions
+from ampere.tagger import Tagger, rank_products
 from ampere_train.tagger import fit
-from ampere.settings import Settings
 
-NAMES = NameIndex.of(["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600",
-                      "Blue Lane Rocket 600"])
+NAMES = NameIndex.of(
+    ["North River", "Blaze 300", "North River Blaze 300", "Blue Lane", "Rocket 600", "Blue Lane Rocket 600"]
+)
 
 
 def test_mentions_are_longest_names_said_without_overlap():
@@ -33,8 +33,12 @@ def _synthetic(n: int = 40):
     X, y = [], []
     for i in range(n):
         name = f"Brand{i} Model {10 * (i % 9 + 1)}"
-        for left, label in (("check out the", 1), ("here we have the", 1), ("this is not the", 0),
-                            ("some of you asked about the", 0)):
+        for left, label in (
+            ("check out the", 1),
+            ("here we have the", 1),
+            ("this is not the", 0),
+            ("some of you asked about the", 0),
+        ):
             tw = words(f"{left} {name} okay")
             m = NameIndex.of([name]).find(tw)[0]
             X.append(features(tw, m))
@@ -45,8 +49,8 @@ def _synthetic(n: int = 40):
 def test_a_fitted_model_tells_on_air_from_passing_mentions_of_unseen_names():
     model = fit(*_synthetic())
     names = NameIndex.of(["Zed Mark 70"])
-    (m_on, p_on), = model.mentions("check out the Zed Mark 70 okay", names)
-    (m_off, p_off), = model.mentions("this is not the Zed Mark 70 okay", names)
+    ((m_on, p_on),) = model.mentions("check out the Zed Mark 70 okay", names)
+    ((m_off, p_off),) = model.mentions("this is not the Zed Mark 70 okay", names)
     assert p_on > 0.8 and p_off < 0.2
     with pytest.raises(ValueError):
         fit([["L:a"], ["L:b"]], [1, 1])
@@ -76,6 +80,7 @@ def test_score_is_mention_probability_times_share_of_the_name():
 
 def _mention_probs(model, families, heldout):
     from ampere_synth.scripts import FAMILIES, is_heldout
+
     name = "Zorvik Tey 40"
     names = NameIndex.of([name, "Mellora 7"])
     out = []
@@ -83,10 +88,23 @@ def _mention_probs(model, families, heldout):
         for k, template in enumerate(FAMILIES[fam]):
             if is_heldout(fam, k) != heldout:
                 continue
-            said = template.format(name=name, other=name, brand="Zorvik Tey", model="40", noun="bag", user="ann",
-                                   material="cotton", look="red", price="ten dollars", old_price="twenty dollars")
-            out += [p for m, p in model.mentions(f"check it out. {said}. drop a heart in the chat.", names)
-                    if " ".join(m.name) == name.lower()]
+            said = template.format(
+                name=name,
+                other=name,
+                brand="Zorvik Tey",
+                model="40",
+                noun="bag",
+                user="ann",
+                material="cotton",
+                look="red",
+                price="ten dollars",
+                old_price="twenty dollars",
+            )
+            out += [
+                p
+                for m, p in model.mentions(f"check it out. {said}. drop a heart in the chat.", names)
+                if " ".join(m.name) == name.lower()
+            ]
     return out
 
 
@@ -102,6 +120,7 @@ def test_shipped_model_discounts_names_said_in_passing_also_in_phrasings_it_neve
 
 class FakeIndex:
     """What the tagger asks of the search index, answered from a list of pages."""
+
     def __init__(self, pages):
         self.pages = pages
 
@@ -119,16 +138,21 @@ class FakeIndex:
 
 
 def test_tagger_ranks_the_product_named_on_air_above_one_named_in_passing():
-    pages = [SimpleNamespace(key="page:A", product_id="A", score=0.5, fields={"title": "Sun Lane Pilot 40 hat"}),
-             SimpleNamespace(key="page:B", product_id="B", score=0.5, fields={"title": "Lake Island Wolf 10 hat"})]
+    pages = [
+        SimpleNamespace(key="page:A", product_id="A", score=0.5, fields={"title": "Sun Lane Pilot 40 hat"}),
+        SimpleNamespace(key="page:B", product_id="B", score=0.5, fields={"title": "Lake Island Wolf 10 hat"}),
+    ]
     text = "This is not the Lake Island Wolf 10. Check out the Sun Lane Pilot 40."
     model = fit(*_synthetic())
     said = model.mentions(text, NameIndex.of(["Sun Lane Pilot 40", "Lake Island Wolf 10"]))
     vec = np.zeros(4, np.float32)
-    with_onair = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=3.0, attribute_weight=0)).candidates(vec, text, said)
+    with_onair = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=3.0, attribute_weight=0)).candidates(
+        vec, text, said
+    )
     without = Tagger(FakeIndex(pages), TaggerOptions(onair_weight=0.0, attribute_weight=0)).candidates(vec, text, said)
-    rank = lambda cands: [p for p, _ in rank_products(SimpleNamespace(product_id=c.product_id, score=c.score)
-                                                       for c in cands)]
+    rank = lambda cands: [
+        p for p, _ in rank_products(SimpleNamespace(product_id=c.product_id, score=c.score) for c in cands)
+    ]
     assert rank(with_onair)[0] == "A"
     # both titles are fully spoken: word overlap alone cannot tell them apart
     assert {c.product_id: c.score for c in without}["A"] == {c.product_id: c.score for c in without}["B"]

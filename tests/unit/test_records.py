@@ -1,8 +1,19 @@
 import msgpack
 import pytest
 
-from ampere.records import (SCHEMA_VERSION, AudioChunk, BadRecord, DeadLetter, Keyframe, StreamEnd, Summarized,
-                            Tag, Transcribed, WindowReady, decode)
+from ampere.records import (
+    SCHEMA_VERSION,
+    AudioChunk,
+    BadRecord,
+    DeadLetter,
+    Keyframe,
+    StreamEnd,
+    Summarized,
+    Tag,
+    Transcribed,
+    WindowReady,
+    decode,
+)
 
 
 def test_round_trip_every_stage():
@@ -24,20 +35,23 @@ def test_audio_and_frame_checks():
         decode(StreamEnd(stream_id="s", t=1.0).encode(), expect=(Keyframe,))
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"\xc1\xff garbage", "not a msgpack record"),
-    (msgpack.packb([1, 2, 3]), "expected a map"),
-    (msgpack.packb({"v": 99, "type": "audio"}), "unknown schema version 99"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "video"}), "unknown record type"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "t": 1.0}), "missing field 'stream_id'"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": "late"}), "expected number"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": float("nan")}), "finite"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "", "t": 1.0}), "bad stream_id"),
-    # a stream id is part of Redis keys and their hash tag: braces, spaces and control characters are refused
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "a}{b", "t": 1.0}), "bad stream_id"),
-    (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "x" * 500, "t": 1.0}), "bad stream_id"),
-    (None, "empty message"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"\xc1\xff garbage", "not a msgpack record"),
+        (msgpack.packb([1, 2, 3]), "expected a map"),
+        (msgpack.packb({"v": 99, "type": "audio"}), "unknown schema version 99"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "video"}), "unknown record type"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "t": 1.0}), "missing field 'stream_id'"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": "late"}), "expected number"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "s", "t": float("nan")}), "finite"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "", "t": 1.0}), "bad stream_id"),
+        # a stream id is part of Redis keys and their hash tag: braces, spaces and control characters are refused
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "a}{b", "t": 1.0}), "bad stream_id"),
+        (msgpack.packb({"v": SCHEMA_VERSION, "type": "end", "stream_id": "x" * 500, "t": 1.0}), "bad stream_id"),
+        (None, "empty message"),
+    ],
+)
 def test_bad_records_have_reasons(raw, reason):
     with pytest.raises(BadRecord, match=reason):
         decode(raw)

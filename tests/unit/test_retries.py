@@ -1,5 +1,6 @@
 """Outages are retried, never dead-lettered; bad records are, with a stable reason (streamer.agents.Stages with
 fakes); ampere.replay checks every send and sends again what the broker refused or lost."""
+
 import asyncio
 
 import numpy as np
@@ -29,8 +30,9 @@ class Pipe:
     def store_window(self, win):
         self._maybe_fail()
         self.stored.append(win.window_id)
-        return WindowReady(stream_id=win.stream_id, start=win.start, end=win.end, blob_key="k", n_frames=0,
-                           closed_at=0.0)
+        return WindowReady(
+            stream_id=win.stream_id, start=win.start, end=win.end, blob_key="k", n_frames=0, closed_at=0.0
+        )
 
     def hear(self, rec):  # the ASR half of the transcribe stage: this one meets the outage
         self._maybe_fail()
@@ -67,6 +69,7 @@ def test_transient_classification():
     assert is_transient(redis.BusyLoadingError("LOADING"))
     assert not is_transient(ValueError("bad")) and not is_transient(media.MediaError("x"))
     from kafka.errors import KafkaConnectionError, UnknownProducerIdError
+
     assert is_transient(KafkaConnectionError()) and is_transient(UnknownProducerIdError())
 
 
@@ -83,18 +86,19 @@ def test_a_window_whose_media_cannot_be_stored_waits_and_is_then_forwarded():
     st, sent = stages(pipe)
     for t in range(9):
         pcm = np.full(16000, 0.1, np.float32)
-        rec = AudioChunk(stream_id="s1", seq=t, t0=float(t), sample_rate=16000, codec="flac",
-                         data=media.encode_audio(pcm, 16000))
+        rec = AudioChunk(
+            stream_id="s1", seq=t, t0=float(t), sample_rate=16000, codec="flac", data=media.encode_audio(pcm, 16000)
+        )
         asyncio.run(st.ingest(Event("ampere.media", 0, t, b"s1", rec.encode())))
     assert pipe.stored == ["s1:0"] and [s for s, _ in sent] == ["windows"]
 
 
 def test_an_outage_outlasting_give_up_is_a_transient_dead_letter_that_can_be_re_driven():
-    pipe = Pipe(failures=10 ** 6, exc=redis.ConnectionError("down"))
+    pipe = Pipe(failures=10**6, exc=redis.ConnectionError("down"))
     st, sent = stages(pipe, give_up_s=0.05)
     ev = window_event()
     asyncio.run(st.transcribe(ev))
-    (stage, value), = sent
+    ((stage, value),) = sent
     letter = DeadLetter.decode(value)
     assert stage == "dead-letter" and category_of(letter.reason) == "transient"
     assert letter.reason.startswith("transient: window s1:8000: ") and letter.payload == ev.value
@@ -146,6 +150,7 @@ def test_a_refused_send_is_retried_until_the_broker_takes_it():
 
 # --- ampere replay ---------------------------------------------------------------------------------------
 
+
 class Fut:
     def __init__(self, ok=True, offset=0, exc=None):
         self.is_done, self._ok, self.exception = True, ok, exc
@@ -185,6 +190,7 @@ def sender(producers, **retry):
 def no_admin(monkeypatch):
     import ampere.broker
     import ampere.replay
+
     monkeypatch.setattr(ampere.replay, "ensure_topics", lambda *a, **k: [])
     monkeypatch.setattr(ampere.broker, "cluster_id", lambda *a, **k: None)
 
@@ -229,8 +235,9 @@ def test_records_that_cannot_be_delivered_raise_with_the_first_undelivered_secon
     from kafka.errors import KafkaTimeoutError
 
     down = lambda: Producer(lambda n: Fut(ok=False, exc=KafkaTimeoutError("Batch expired")))
-    cs, stats = sender([Producer(lambda n: Fut(ok=n < 4, exc=KafkaTimeoutError()))] + [down() for _ in range(10)],
-                       replay_attempts=3)
+    cs, stats = sender(
+        [Producer(lambda n: Fut(ok=n < 4, exc=KafkaTimeoutError()))] + [down() for _ in range(10)], replay_attempts=3
+    )
     with pytest.raises(ReplayError, match="from media second 3.0 on were not delivered") as exc:
         for i in range(6):
             cs.send(float(i), b"r%d" % i)

@@ -1,4 +1,5 @@
 """Kafka TLS/SASL from URLs and settings, credentials never shown, the worker's web server and consumer group."""
+
 import os
 
 import pytest
@@ -9,11 +10,18 @@ from ampere.settings import Settings
 from ampere.urls import ServiceURLs, bootstrap_servers, parse_kafka_url, redact
 
 
-@pytest.mark.parametrize("url, protocol", [
-    ("kafka://h:9092", "PLAINTEXT"), ("kafka+ssl://h:9093", "SSL"), ("SSL://h:9093", "SSL"),
-    ("SASL_SSL://u:p@h:9093", "SASL_SSL"), ("sasl_plaintext://u:p@h:9092", "SASL_PLAINTEXT"),
-    ("kafka://u:p@h:9092", "SASL_PLAINTEXT"), ("kafka+ssl://u:p@h:9093", "SASL_SSL"),
-])
+@pytest.mark.parametrize(
+    "url, protocol",
+    [
+        ("kafka://h:9092", "PLAINTEXT"),
+        ("kafka+ssl://h:9093", "SSL"),
+        ("SSL://h:9093", "SSL"),
+        ("SASL_SSL://u:p@h:9093", "SASL_SSL"),
+        ("sasl_plaintext://u:p@h:9092", "SASL_PLAINTEXT"),
+        ("kafka://u:p@h:9092", "SASL_PLAINTEXT"),
+        ("kafka+ssl://u:p@h:9093", "SASL_SSL"),
+    ],
+)
 def test_kafka_url_schemes(url, protocol):
     assert parse_kafka_url(url).security_protocol == protocol
     assert bootstrap_servers(url) == url.rsplit("@", 1)[-1].split("://")[-1]
@@ -21,8 +29,12 @@ def test_kafka_url_schemes(url, protocol):
 
 def test_credentials_in_urls_are_decoded_and_never_repeated_in_errors():
     ep = parse_kafka_url("kafka://app%40corp:s3cr%2Ft@k1:9092,k2:9092?mechanism=SCRAM-SHA-512")
-    assert (ep.username, ep.password, ep.mechanism, ep.servers) == ("app@corp", "s3cr/t", "SCRAM-SHA-512",
-                                                                   "k1:9092,k2:9092")
+    assert (ep.username, ep.password, ep.mechanism, ep.servers) == (
+        "app@corp",
+        "s3cr/t",
+        "SCRAM-SHA-512",
+        "k1:9092,k2:9092",
+    )
     assert "s3cr" not in repr(ep)
     for bad in ("http://user:hunter2@h:1", "kafka://user:hunter2@h", "kafka://user:hunter2@h:1?mechanism=MD5"):
         with pytest.raises(ValueError) as exc:
@@ -40,12 +52,25 @@ def test_redact():
 
 
 def test_client_config_sasl_and_tls_from_settings_win_over_the_url(tmp_path):
-    s = Settings(broker={"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256", "sasl_username": "svc",
-                         "sasl_password": "pw", "ssl_cafile": "/etc/ca.pem"})
+    s = Settings(
+        broker={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_username": "svc",
+            "sasl_password": "pw",
+            "ssl_cafile": "/etc/ca.pem",
+        }
+    )
     cfg = client_config("kafka://h:9093", s)
-    assert cfg == {"bootstrap_servers": "h:9093", "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256",
-                   "sasl_plain_username": "svc", "sasl_plain_password": "pw", "ssl_check_hostname": True,
-                   "ssl_cafile": "/etc/ca.pem"}
+    assert cfg == {
+        "bootstrap_servers": "h:9093",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "pw",
+        "ssl_check_hostname": True,
+        "ssl_cafile": "/etc/ca.pem",
+    }
     assert client_config("kafka+ssl://u:p@h:1", Settings())["sasl_mechanism"] == "PLAIN"
     with pytest.raises(ValueError, match="needs a SASL user and password"):
         client_config("sasl_ssl://h:1", Settings())
@@ -69,9 +94,15 @@ def test_the_password_is_a_secret_in_settings_and_reaches_a_child_worker(capsys,
     assert s.as_env()["AMPERE_BROKER__SASL_PASSWORD"] == "hunter2"
     from ampere_cli import main as cli
 
-    monkeypatch.setattr(cli, "_settings", lambda: Settings(redis_url="redis://:hunter2@r:6379",
-                                                           kafka_url="sasl_ssl://u:hunter2@k:9093",
-                                                           broker={"sasl_password": "hunter2"}))
+    monkeypatch.setattr(
+        cli,
+        "_settings",
+        lambda: Settings(
+            redis_url="redis://:hunter2@r:6379",
+            kafka_url="sasl_ssl://u:hunter2@k:9093",
+            broker={"sasl_password": "hunter2"},
+        ),
+    )
     cli.cmd_settings(None)
     out = capsys.readouterr().out
     assert "hunter2" not in out and "sasl_ssl://***:***@k:9093" in out
@@ -87,6 +118,7 @@ def app_module(monkeypatch):
     get_settings.cache_clear()  # settings read by earlier tests must not hide these URLs
     try:
         from streamer import app
+
         yield app
     finally:
         get_settings.cache_clear()

@@ -1,4 +1,5 @@
 """The online segmenter: switch cost, the no-product state, and the one-window decision delay."""
+
 from ampere.segmenter import NONE, Segmenter, SegmenterState
 
 

@@ -1,4 +1,5 @@
 """URL parsing and binary discovery of ampere_dev.services (no services started)."""
+
 import os
 
 import pytest

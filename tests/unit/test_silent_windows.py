@@ -1,4 +1,5 @@
 """A window of digital silence with no words shows no product (ampere.pipeline.Pipeline._silent)."""
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,16 +27,20 @@ class Streams:
 def pipeline():
     p = Pipeline.__new__(Pipeline)
     p.settings = Settings()
-    store = SimpleNamespace(streams=Streams(), keys=SimpleNamespace(blob=lambda s, t: f"blob:{s}:{t}"),
-                            blobs=SimpleNamespace(put=lambda key, mapping: None))
+    store = SimpleNamespace(
+        streams=Streams(),
+        keys=SimpleNamespace(blob=lambda s, t: f"blob:{s}:{t}"),
+        blobs=SimpleNamespace(put=lambda key, mapping: None),
+    )
     p.store = store
     p._tag = lambda rec: (_ for _ in ()).throw(AssertionError("the tagger must not see a silent window"))
     return p
 
 
 def window(rms, text="", final=0):
-    return Embedded(stream_id="s", start=8.0, end=16.0, blob_key="k", n_frames=4, closed_at=0.0, rms=rms,
-                    text=text, final=final)
+    return Embedded(
+        stream_id="s", start=8.0, end=16.0, blob_key="k", n_frames=4, closed_at=0.0, rms=rms, text=text, final=final
+    )
 
 
 def test_silence_without_words_is_no_product():

@@ -1,4 +1,5 @@
 """Keys, filters and schema of ampere.store (no Redis needed)."""
+
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ def test_keys_are_deterministic_prefixed_and_share_a_hash_tag_per_stream():
     assert k.live("s1", 12.5) != k.live("s1", 12.0)
     stream_keys = [k.live("s1", 4), k.blob("s1", 4), k.journal("s1"), k.facts("s1", 4), k.now("s1"), k.tags("s1")]
     # one Redis Cluster slot: the hash tag is the part between the first { and the next }
-    assert {key[key.index("{"):key.index("}") + 1] for key in stream_keys} == {"{s1}"}
+    assert {key[key.index("{") : key.index("}") + 1] for key in stream_keys} == {"{s1}"}
     assert all(key.startswith("shop1:") for key in stream_keys + [k.on_air("p1"), k.names])
     # two deployments never share a key
     assert not set(stream_keys) & {Keys("shop2").live("s1", 4), Keys("shop2").now("s1")}
@@ -44,8 +45,9 @@ def test_stream_ids_that_could_break_a_key_or_its_hash_tag_are_refused(stream):
 
 
 def test_filters_are_redisvl_expressions_with_values_escaped():
-    expr = str(build_filter(["page", "video"], exclude_stream="s 1", tags={"product_id": "a|b"},
-                            numeric={"start": (1, None)}))
+    expr = str(
+        build_filter(["page", "video"], exclude_stream="s 1", tags={"product_id": "a|b"}, numeric={"start": (1, None)})
+    )
     assert "@domain:{page|video}" in expr
     assert "-@stream_id:{s\\ 1}" in expr
     assert "@product_id:{a\\|b}" in expr
@@ -56,7 +58,7 @@ def test_filters_are_redisvl_expressions_with_values_escaped():
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_tag_values_leave_no_bare_syntax(value):
     expr = str(build_filter(tags={"product_id": value}))
-    inner = expr[expr.index("{") + 1: expr.rindex("}")]
+    inner = expr[expr.index("{") + 1 : expr.rindex("}")]
     i, bare = 0, []
     while i < len(inner):  # every ASCII punctuation or space inside the braces is escaped
         if inner[i] == "\\":

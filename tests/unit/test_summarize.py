@@ -4,11 +4,15 @@ from ampere import summarize as S
 from ampere.facts import parse
 from ampere.settings import Settings
 
-NOISY = ("Hey everyone, welcome back to the stream. Don't forget to follow and like. Um, so, you know. "
-         "This is the Green Shore Lion 30 lamp. The material is metal. Look at this orange polka dot color. "
-         "Yesterday the Iron Bay Tiger 40 sold out. The price is $125.")
-CHATTER = ("Thanks for all the likes, keep them coming. Let me know in the comments what you think. "
-           "Um, so, you know, share the stream with a friend.")
+NOISY = (
+    "Hey everyone, welcome back to the stream. Don't forget to follow and like. Um, so, you know. "
+    "This is the Green Shore Lion 30 lamp. The material is metal. Look at this orange polka dot color. "
+    "Yesterday the Iron Bay Tiger 40 sold out. The price is $125."
+)
+CHATTER = (
+    "Thanks for all the likes, keep them coming. Let me know in the comments what you think. "
+    "Um, so, you know, share the stream with a friend."
+)
 
 
 def _words(text):
@@ -65,7 +69,7 @@ def llm():
     except RuntimeError as exc:
         pytest.skip(str(exc))
     s = S.LlamaSummarizer(Settings().summarizer)
-    s.llm  # load outside the timed calls
+    assert s.llm is not None  # load outside the timed calls
     return s
 
 
@@ -102,18 +106,20 @@ def test_llm_chatter_is_empty(llm):
 
 # --- the default: the task-adapted model (LoRA from `ampere summarizer train`, in git) ---------------
 
+
 @pytest.fixture(scope="module")
 def adapted():
     pytest.importorskip("llama_cpp")
     s = S.make_summarizer(Settings(summarizer="llm").summarizer)
     assert isinstance(s, S.FactsSummarizer)
-    s.llm
+    assert s.llm is not None  # loaded before the test times it
     return s
 
 
 @pytest.mark.models
 def test_adapted_summary_keeps_the_product_and_drops_the_passing_mention(adapted):
     from ampere.facts import parse
+
     runs = [adapted.summarize(NOISY) for _ in range(3)]
     facts = parse(runs[0].facts)
     assert facts.brand == "Green Shore" and facts.model == "Lion 30"
@@ -126,11 +132,13 @@ def test_adapted_summary_keeps_the_product_and_drops_the_passing_mention(adapted
 @pytest.mark.models
 def test_adapted_summary_carries_facts_over_chatter_and_resets_on_a_new_product(adapted):
     from ampere.facts import parse
+
     before = "brand: Green Shore | model: Lion 30 | type: lamp | price: 125"
     assert parse(adapted.summarize(CHATTER, before=before).facts).brand == "Green Shore"
     assert adapted.summarize("", before=before).facts == before  # silence: nothing new was said
-    nxt = parse(adapted.summarize("Alright, here is something new. Check out the Iron Bay Tiger 40 mug.",
-                                  before=before).facts)
+    nxt = parse(
+        adapted.summarize("Alright, here is something new. Check out the Iron Bay Tiger 40 mug.", before=before).facts
+    )
     assert nxt.brand == "Iron Bay" and nxt.model == "Tiger 40"
 
 

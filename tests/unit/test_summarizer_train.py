@@ -12,30 +12,51 @@ def _write(path, rows):
 
 
 def _product(pid, split, brand, model):
-    return {"product_id": pid, "split": split, "brand": brand, "model": model, "category": "mug", "colour": "red",
-            "material": "glass", "price": 19, "group": "g0", "shape": "straight", "pattern": "solid"}
+    return {
+        "product_id": pid,
+        "split": split,
+        "brand": brand,
+        "model": model,
+        "category": "mug",
+        "colour": "red",
+        "material": "glass",
+        "price": 19,
+        "group": "g0",
+        "shape": "straight",
+        "pattern": "solid",
+    }
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    _write(tmp_path / "products.jsonl", [_product("a", "train", "Open Lane", "Hawk 60"),
-                                         _product("b", "train", "Red Mountain", "Echo 10"),
-                                         _product("t", "test", "Sun Bridge", "Tiger 40")])
+    _write(
+        tmp_path / "products.jsonl",
+        [
+            _product("a", "train", "Open Lane", "Hawk 60"),
+            _product("b", "train", "Red Mountain", "Echo 10"),
+            _product("t", "test", "Sun Bridge", "Tiger 40"),
+        ],
+    )
     _write(tmp_path / "videos.jsonl", [{"id": "a-video0", "product_id": "a"}, {"id": "t-video0", "product_id": "t"}])
     wins = [("s:0", "a", 0), ("s:4", "a", 4), ("s:8", "b", 8), ("s:12", "t", 12), ("s:16", "a", 16), ("s:20", "a", 20)]
-    _write(tmp_path / "windows.jsonl", [{"id": i, "stream_id": "s", "product_id": p, "start": s, "end": s + 8}
-                                        for i, p, s in reversed(wins)])  # order on disk must not matter
+    _write(
+        tmp_path / "windows.jsonl",
+        [{"id": i, "stream_id": "s", "product_id": p, "start": s, "end": s + 8} for i, p, s in reversed(wins)],
+    )  # order on disk must not matter
     (tmp_path / "texts").mkdir()
-    _write(tmp_path / "texts" / "raw_asr.jsonl", [
-        {"id": "a-video0", "text": "This is the open lane hawk 60 mug, only $19."},
-        {"id": "t-video0", "text": "This is the Sun Bridge Tiger 40."},
-        {"id": "s:0", "text": "Hi guys. Check out the Open Lane Hawk 60."},
-        {"id": "s:4", "text": "Drop a heart in the chat. Yesterday the Red Mountain Echo 10 sold out."},
-        {"id": "s:8", "text": "Alright, here is something new."},
-        {"id": "s:12", "text": "So this one is the Sun Bridge Tiger 40."},
-        {"id": "s:16", "text": "Next up, the Open Lane. It is made of glass."},
-        {"id": "s:20", "text": "Thanks for all the likes."},
-    ])
+    _write(
+        tmp_path / "texts" / "raw_asr.jsonl",
+        [
+            {"id": "a-video0", "text": "This is the open lane hawk 60 mug, only $19."},
+            {"id": "t-video0", "text": "This is the Sun Bridge Tiger 40."},
+            {"id": "s:0", "text": "Hi guys. Check out the Open Lane Hawk 60."},
+            {"id": "s:4", "text": "Drop a heart in the chat. Yesterday the Red Mountain Echo 10 sold out."},
+            {"id": "s:8", "text": "Alright, here is something new."},
+            {"id": "s:12", "text": "So this one is the Sun Bridge Tiger 40."},
+            {"id": "s:16", "text": "Next up, the Open Lane. It is made of glass."},
+            {"id": "s:20", "text": "Thanks for all the likes."},
+        ],
+    )
     return tmp_path
 
 
@@ -67,11 +88,20 @@ def test_gguf_adapter_has_llama_cpp_names_shapes_and_alpha(tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from ampere_train.summarizer import TARGET_MODULES, write_gguf_adapter
+
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=3,
-                      num_attention_heads=4, num_key_value_heads=2)
-    model = peft.get_peft_model(LlamaForCausalLM(cfg), peft.LoraConfig(
-        r=4, lora_alpha=8, target_modules=list(TARGET_MODULES), layers_to_transform=[1, 2]))
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    model = peft.get_peft_model(
+        LlamaForCausalLM(cfg),
+        peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGET_MODULES), layers_to_transform=[1, 2]),
+    )
     out = write_gguf_adapter(model, tmp_path / "a.gguf", 8.0, cfg)
     reader = gguf.GGUFReader(str(out))
     fields = {f.name: f for f in reader.fields.values()}
@@ -95,10 +125,18 @@ def test_gguf_adapter_loads_back_for_continued_training(tmp_path):
 
     def make(seed):
         torch.manual_seed(seed)
-        cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2)
-        m = peft.get_peft_model(LlamaForCausalLM(cfg), peft.LoraConfig(
-            r=4, lora_alpha=8, target_modules=list(TARGET_MODULES), init_lora_weights=False))
+        cfg = LlamaConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+        m = peft.get_peft_model(
+            LlamaForCausalLM(cfg),
+            peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGET_MODULES), init_lora_weights=False),
+        )
         return m, cfg
 
     a, cfg = make(0)

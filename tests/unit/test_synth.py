@@ -1,4 +1,5 @@
 """The tiny preset, built once per module: layout, truth, media and determinism."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ampere_synth import PRESETS, build_dataset, live_windows, make_products
 from ampere.settings import get_settings
+from ampere_synth import PRESETS, build_dataset, live_windows, make_products
 from ampere_synth.live import plan_heldout_streams, plan_streams
 from ampere_synth.scripts import HELDOUT_PRICE_SHAPES, is_heldout, number_words, price_words
 from ampere_synth.speech import FIT_VOICES, HELDOUT_VOICES
@@ -100,7 +101,7 @@ def test_media_decodes(tiny, data):
         assert abs(dur - row["duration"]) < 0.3
         assert abs(n - row["duration"] * fps) <= 1
         assert abs(len(audio) / 16000 - row["duration"]) < 0.3
-        assert float(np.sqrt(np.mean(audio ** 2))) > 0.01  # speech is there
+        assert float(np.sqrt(np.mean(audio**2))) > 0.01  # speech is there
     for row in data["videos"]:
         assert 8 <= row["duration"] <= 15
 
@@ -168,8 +169,17 @@ def test_live_windows_keep_ties_and_tail_as_null_or_product():
     wins = live_windows([{"stream_id": "s", "duration": 16.0, "segments": segs}], 8.0, 4.0)
     # a stream ending on the grid still gets the tail window the live assembler closes ([12, 16))
     assert [(w["start"], w["product_id"]) for w in wins] == [(0, None), (4, "a"), (8, "a"), (12, "a")]
-    ties = live_windows([{"stream_id": "s", "duration": 16.0, "segments": [
-        {"start": 0, "end": 8, "product_id": "a"}, {"start": 8, "end": 16, "product_id": "b"}]}], 8.0, 4.0)
+    ties = live_windows(
+        [
+            {
+                "stream_id": "s",
+                "duration": 16.0,
+                "segments": [{"start": 0, "end": 8, "product_id": "a"}, {"start": 8, "end": 16, "product_id": "b"}],
+            }
+        ],
+        8.0,
+        4.0,
+    )
     # [4, 12) is a 4/4 tie: no majority, kept with a null product
     assert [(w["start"], w["product_id"]) for w in ties] == [(0, "a"), (4, None), (8, "b"), (12, "b")]
 
@@ -196,6 +206,7 @@ def test_cache_returns_without_rebuilding(tiny):
 
 def test_only_the_window_grid_is_redone(tiny, tmp_path):
     import shutil
+
     copy = tmp_path / "copy"
     shutil.copytree(tiny, copy)
     m = json.loads((copy / "manifest.json").read_text())
@@ -204,7 +215,9 @@ def test_only_the_window_grid_is_redone(tiny, tmp_path):
     (copy / "windows.jsonl").write_text("")
     assert build_dataset(copy, "tiny", seed=0, progress=None) == copy
     assert (copy / "windows.jsonl").read_bytes() == (tiny / "windows.jsonl").read_bytes()
-    assert json.loads((copy / "manifest.json").read_text())["window_grid"]["window_s"] == get_settings().windows.window_s
+    assert (
+        json.loads((copy / "manifest.json").read_text())["window_grid"]["window_s"] == get_settings().windows.window_s
+    )
 
 
 def test_refuses_to_replace_a_foreign_folder(tmp_path):

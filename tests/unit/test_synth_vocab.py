@@ -1,5 +1,6 @@
 """The generator's words without building media: names split by product split, prices, template families,
 overlay shares, the second speech engine and scoring of invented names."""
+
 from __future__ import annotations
 
 import random
@@ -78,8 +79,20 @@ def test_template_families_split_into_fit_and_heldout():
     for _ in range(200):
         fam = rng.choice(sorted(FAMILIES))
         book = held if fam in HELDOUT_FAMILIES or rng.random() < 0.5 else fit
-        s = book.say(fam, rng, name="Zorvik Quonto", brand="Zorvik", model="Quonto", noun="mug", material="clay",
-                     look="red", price=49.99, old_price=69.99, other="Vexa 40", user="bea")
+        s = book.say(
+            fam,
+            rng,
+            name="Zorvik Quonto",
+            brand="Zorvik",
+            model="Quonto",
+            noun="mug",
+            material="clay",
+            look="red",
+            price=49.99,
+            old_price=69.99,
+            other="Vexa 40",
+            user="bea",
+        )
         k = int(s.variant.split("|")[0].rsplit(".", 1)[1])
         assert is_heldout(fam, k) == book.heldout and "{" not in s.text
 
@@ -99,8 +112,16 @@ def test_overlay_shares_and_chat_distractors():
     names = 0
     for i in range(400):
         card = rng.random() < 0.82
-        sc = _plan_screen(studio, "product", catalog[i % 12], i * 20.0, i * 20.0 + 20, rng, card,
-                          69.99 if card and rng.random() < 0.3 else None)
+        sc = _plan_screen(
+            studio,
+            "product",
+            catalog[i % 12],
+            i * 20.0,
+            i * 20.0 + 20,
+            rng,
+            card,
+            69.99 if card and rng.random() < 0.3 else None,
+        )
         names += sc["name_card"] is not None
         segs.append({"start": i * 20.0, "end": i * 20.0 + 20, "screen": sc})
         on_air[i] = catalog[i % 12]
@@ -109,8 +130,11 @@ def test_overlay_shares_and_chat_distractors():
     assert 0.15 <= names / 400 <= 1 / 3
     _plan_chat(studio, segs, on_air, catalog, 8000.0, random.Random(2))
     chat = [c for s in segs for c in s["screen"]["chat"]]
-    others = sum(c["product_id"] is not None and c["product_id"] != on_air[i].product_id
-                 for i, s in enumerate(segs) for c in s["screen"]["chat"])
+    others = sum(
+        c["product_id"] is not None and c["product_id"] != on_air[i].product_id
+        for i, s in enumerate(segs)
+        for c in s["screen"]["chat"]
+    )
     assert len(chat) > 1000 and abs(others / len(chat) - CHAT_OTHER_SHARE) < 0.04
 
 

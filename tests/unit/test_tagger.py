@@ -1,4 +1,5 @@
 """The tagger's candidates and scores: screen prices, attributes, the stream's product list."""
+
 import json
 from types import SimpleNamespace
 
@@ -8,21 +9,37 @@ from ampere.settings import TaggerOptions
 from ampere.tagger import Tagger, rank_products
 
 PAGES = [  # one look-alike group: same look, other name, material and price
-    ("A", "Zorvik 40 cotton handbag, grey, $49.99", {"brand": "Zorvik", "model": "40", "material": "cotton",
-                                                      "price": 49.99, "colour": "grey"}),
-    ("B", "Mellora Tey suede handbag, grey, $120", {"brand": "Mellora", "model": "Tey", "material": "suede",
-                                                     "price": 120, "colour": "grey"}),
-    ("C", "Quonto K7 leather handbag, grey, $75", {"brand": "Quonto", "model": "K7", "material": "leather",
-                                                    "price": 75, "colour": "grey"}),
+    (
+        "A",
+        "Zorvik 40 cotton handbag, grey, $49.99",
+        {"brand": "Zorvik", "model": "40", "material": "cotton", "price": 49.99, "colour": "grey"},
+    ),
+    (
+        "B",
+        "Mellora Tey suede handbag, grey, $120",
+        {"brand": "Mellora", "model": "Tey", "material": "suede", "price": 120, "colour": "grey"},
+    ),
+    (
+        "C",
+        "Quonto K7 leather handbag, grey, $75",
+        {"brand": "Quonto", "model": "K7", "material": "leather", "price": 75, "colour": "grey"},
+    ),
 ]
 
 
 class FakeIndex:
     """The search index's answers, from PAGES; every page equally near the window's embedding (look-alikes)."""
+
     def __init__(self, pages=PAGES):
-        self.pages = [SimpleNamespace(key=f"page:{p}", product_id=p, score=0.5,
-                                      fields={"title": t, "attributes": json.dumps(a), "price": str(a["price"])})
-                      for p, t, a in pages]
+        self.pages = [
+            SimpleNamespace(
+                key=f"page:{p}",
+                product_id=p,
+                score=0.5,
+                fields={"title": t, "attributes": json.dumps(a), "price": str(a["price"])},
+            )
+            for p, t, a in pages
+        ]
         self.asked = []
 
     def knn(self, vec, k, domains=None, tags=None):
@@ -47,8 +64,11 @@ def top(cands):
 
 def test_the_price_on_screen_picks_the_look_alike():
     tagger = Tagger(FakeIndex(), TaggerOptions(attribute_weight=1.0))
-    screen = [["LIVE", 0.99, 0, 0, 0.1, 0.05, 4.0], ["NOW", 0.98, 0.1, 0.7, 0.2, 0.75, 4.0],
-              ["$120", 0.97, 0.1, 0.75, 0.3, 0.9, 4.0]]
+    screen = [
+        ["LIVE", 0.99, 0, 0, 0.1, 0.05, 4.0],
+        ["NOW", 0.98, 0.1, 0.7, 0.2, 0.75, 4.0],
+        ["$120", 0.97, 0.1, 0.75, 0.3, 0.9, 4.0],
+    ]
     cands = tagger.candidates(np.zeros(4, np.float32), "so this one is really nice, feel that", screen=screen)
     assert top(cands) == "B"
     by = {c.product_id: c for c in cands}
@@ -74,6 +94,7 @@ def test_the_stream_product_list_restricts_the_candidates():
 
 def test_without_attributes_the_tagger_asks_no_price_queries():
     index = FakeIndex()
-    Tagger(index, TaggerOptions(attribute_weight=0.0)).candidates(np.zeros(4, np.float32), "seventy five dollars",
-                                                                 screen=[["$120", 0.9, 0, 0, 1, 1, 0.0]])
+    Tagger(index, TaggerOptions(attribute_weight=0.0)).candidates(
+        np.zeros(4, np.float32), "seventy five dollars", screen=[["$120", 0.9, 0, 0, 1, 1, 0.0]]
+    )
     assert index.asked == []

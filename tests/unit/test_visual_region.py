@@ -1,6 +1,7 @@
 """Product-region focus of the visual tower: the generator's boxes in square frames, box masks through the
 training augmentations, the attention box loss, group R@1, the ONNX-computed lower-feature cache, and
 training with the box loss (fake data with boxes). No real weights: random Lite0 weights stand in."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,30 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ampere_train.data import (augment_frames, box_cover, box_masks, live_boxes, load_split,  # noqa: E402
-                               product_groups, random_resized_crop_flip, small_product)
-from ampere_train.evaluate import evaluate, group_top1  # noqa: E402
-from encoders.backbone import EfficientNetLite  # noqa: E402
-from encoders.config import ModelConfig  # noqa: E402
-from encoders.frames import fit_box  # noqa: E402
-from encoders.loss import box_attention_loss  # noqa: E402
+from ampere_train.data import (
+    augment_frames,
+    box_cover,
+    box_masks,
+    live_boxes,
+    load_split,
+    product_groups,
+    random_resized_crop_flip,
+    small_product,
+)
+from ampere_train.evaluate import evaluate, group_top1
+from encoders.backbone import EfficientNetLite
+from encoders.config import ModelConfig
+from encoders.frames import fit_box
+from encoders.loss import box_attention_loss
 
-LITE = dict(visual_backbone="efficientnet_lite0", visual_pool="attention", visual_trainable_blocks=2,
-            image_size=64, frames=2, visual_cache_views=2)
+LITE = dict(
+    visual_backbone="efficientnet_lite0",
+    visual_pool="attention",
+    visual_trainable_blocks=2,
+    image_size=64,
+    frames=2,
+    visual_cache_views=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,29 +57,42 @@ def _fake_with_boxes(root: Path, n_products: int = 6, val_live: bool = True) -> 
     for s in live:
         s["size"] = [64, 64]
         steps = int(s["duration"] * 2) + 1
-        s["boxes"] = [[i / 2, None, None, None, None] if i < 2 else [i / 2, 0.25, 0.25, 0.75, 0.75]
-                      for i in range(steps)]
+        s["boxes"] = [
+            [i / 2, None, None, None, None] if i < 2 else [i / 2, 0.25, 0.25, 0.75, 0.75] for i in range(steps)
+        ]
     (ds / "live.jsonl").write_text("".join(json.dumps(s) + "\n" for s in live))
     if not val_live:
-        splits = {json.loads(p)["product_id"]: json.loads(p)["split"] for p in (ds / "products.jsonl").read_text().splitlines()}
+        splits = {
+            json.loads(p)["product_id"]: json.loads(p)["split"]
+            for p in (ds / "products.jsonl").read_text().splitlines()
+        }
         wins = [json.loads(w) for w in (ds / "windows.jsonl").read_text().splitlines()]
-        (ds / "windows.jsonl").write_text("".join(json.dumps(w) + "\n" for w in wins if splits[w["product_id"]] != "val"))
+        (ds / "windows.jsonl").write_text(
+            "".join(json.dumps(w) + "\n" for w in wins if splits[w["product_id"]] != "val")
+        )
     return ds
 
 
 # --- boxes in square frames
+
 
 def test_fit_box_follows_each_fit():
     wide = (640, 360)
     box = (0.42, 0.55, 0.56, 0.69)
     assert fit_box(box, *wide, "squash") == pytest.approx(box)
     # crop: the centre 360x360 of 640 starts at x = 140
-    assert fit_box(box, *wide, "crop") == pytest.approx(((0.42 * 640 - 140) / 360, 0.55, (0.56 * 640 - 140) / 360, 0.69))
+    assert fit_box(box, *wide, "crop") == pytest.approx(
+        ((0.42 * 640 - 140) / 360, 0.55, (0.56 * 640 - 140) / 360, 0.69)
+    )
     # pad: the frame sits 140 px down in a 640x640 square
     assert fit_box(box, *wide, "pad") == pytest.approx((0.42, (0.55 * 360 + 140) / 640, 0.56, (0.69 * 360 + 140) / 640))
     assert fit_box((0.9, 0.4, 1.0, 0.5), *wide, "crop") is None  # held at the edge: cut off by the crop
     assert fit_box((0.7, 0.4, 0.9, 0.5), *wide, "crop") == pytest.approx((((0.7 * 640) - 140) / 360, 0.4, 1.0, 0.5))
-    assert fit_box([None] * 4, *wide) is None and fit_box((math.nan, 0, 1, 1), *wide) is None and fit_box(None, 9, 9) is None
+    assert (
+        fit_box([None] * 4, *wide) is None
+        and fit_box((math.nan, 0, 1, 1), *wide) is None
+        and fit_box(None, 9, 9) is None
+    )
     with pytest.raises(ValueError, match="fit"):
         fit_box(box, *wide, "stretch")
 
@@ -84,6 +112,7 @@ def test_live_boxes_from_the_truth_and_split_carries_them(tmp_path):
 
 
 # --- masks through the augmentations
+
 
 def test_box_masks_shape_and_content():
     m = box_masks([[0.25, 0.5, 0.75, 1.0], [math.nan] * 4], 8)
@@ -108,7 +137,9 @@ def _boxed_clips(n: int = 3, k: int = 2, size: int = 32):
 def test_geometric_augmentations_move_masks_with_the_pixels():
     x, masks = _boxed_clips()
     for seed in range(3):
-        y, m = random_resized_crop_flip(x, (0.5, 1.0), generator=torch.Generator().manual_seed(seed), group=2, masks=masks)
+        y, m = random_resized_crop_flip(
+            x, (0.5, 1.0), generator=torch.Generator().manual_seed(seed), group=2, masks=masks
+        )
         assert m.shape == masks.shape and torch.allclose(y[:, :1], m, atol=1e-5)
         assert torch.allclose(m[0::2], m[1::2])  # one crop per clip
     y, m = small_product(x, 1.0, scale=(0.5, 0.5), generator=torch.Generator().manual_seed(0), group=2, masks=masks)
@@ -134,6 +165,7 @@ def test_augment_frames_with_masks_is_deterministic_and_leaves_pixels_alone():
 
 
 # --- the box loss and group R@1
+
 
 def test_box_attention_loss_prefers_attention_on_the_box():
     cover = torch.zeros(3, 4, 4)
@@ -165,6 +197,7 @@ def test_group_r1_counts_the_right_group():
 
 # --- ONNX lower blocks and training with the box loss
 
+
 def test_lower_runner_onnx_matches_torch(random_lite_weights):
     pytest.importorskip("onnxruntime")
     from ampere_train.train import LowerRunner
@@ -185,8 +218,16 @@ def test_train_with_box_loss_and_cover_cache(random_lite_weights, tmp_path):
     from encoders.model import AmpereModel
 
     ds = _fake_with_boxes(tmp_path / "fake")
-    cfg = ModelConfig(**{**LITE, "visual_pretrained": str(random_lite_weights), "epochs": 2, "batch_size": 4,
-                         "visual_box_loss": 1.0, "augment_small_product": 0.3})
+    cfg = ModelConfig(
+        **{
+            **LITE,
+            "visual_pretrained": str(random_lite_weights),
+            "epochs": 2,
+            "batch_size": 4,
+            "visual_box_loss": 1.0,
+            "augment_small_product": 0.3,
+        }
+    )
     logs: list[str] = []
     train(ds, cfg, tmp_path / "run", text_mode="script", seed=0, progress=logs.append)
     assert any("(box " in m for m in logs), logs
@@ -209,8 +250,18 @@ def test_train_without_val_live_windows_skips_the_grid(tmp_path):
     """Small presets can leave the val products off air: training must still finish, with a note. (The small
     CNN with an attention pool and the box loss: the path without a feature cache, masks augmented per step.)"""
     ds = _fake_with_boxes(tmp_path / "fake", val_live=False)
-    cfg = ModelConfig(image_size=32, frames=2, epochs=2, batch_size=4, visual_channels=[8, 16], visual_blocks=[1, 1],
-                      modality="visual", text_ngram_dim=0, visual_pool="attention", visual_box_loss=0.5)
+    cfg = ModelConfig(
+        image_size=32,
+        frames=2,
+        epochs=2,
+        batch_size=4,
+        visual_channels=[8, 16],
+        visual_blocks=[1, 1],
+        modality="visual",
+        text_ngram_dim=0,
+        visual_pool="attention",
+        visual_box_loss=0.5,
+    )
     from ampere_train.train import train
 
     logs: list[str] = []
@@ -221,6 +272,7 @@ def test_train_without_val_live_windows_skips_the_grid(tmp_path):
 
 
 # --- zoom on the product (encoders/zoom.py)
+
 
 def test_zoom_crop_halve_and_locate():
     from encoders.zoom import box_centres, halve, locate, zoom_crop
@@ -246,8 +298,14 @@ ZOOM = dict(LITE, image_size=128, image_fit="squash", visual_zoom=0.5, visual_bo
 def test_zoom_config_checks():
     cfg = ModelConfig(**ZOOM)
     assert cfg.backbone_size == 64 and ModelConfig(**LITE).backbone_size == 64
-    for bad in (dict(image_fit="crop"), dict(image_size=96), dict(visual_box_loss=0.0), dict(visual_zoom=1.5),
-                dict(visual_trainable_blocks=-1), dict(visual_backbone="cnn")):
+    for bad in (
+        dict(image_fit="crop"),
+        dict(image_size=96),
+        dict(visual_box_loss=0.0),
+        dict(visual_zoom=1.5),
+        dict(visual_trainable_blocks=-1),
+        dict(visual_backbone="cnn"),
+    ):
         with pytest.raises(ValueError, match="visual_zoom"):
             ModelConfig(**{**ZOOM, **bad})
 

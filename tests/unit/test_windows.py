@@ -1,7 +1,7 @@
 import numpy as np
 
-from ampere_synth.truth import expected_windows, on_air, score_tags
 from ampere.windows import WindowAssembler
+from ampere_synth.truth import expected_windows, on_air, score_tags
 
 SR = 100  # a low sample rate keeps the arithmetic readable
 
@@ -41,7 +41,12 @@ def test_gap_is_padded_and_redelivery_is_trimmed():
     wins = asm.add_audio("s", 3.0, np.ones(SR, np.float32) * 3)
     assert len(wins) == 1 and len(wins[0].audio) == 4 * SR
     a = wins[0].audio
-    assert (a[:SR] == 1).all() and (a[SR:2 * SR] == 0).all() and (a[2 * SR:3 * SR] == 2).all() and (a[3 * SR:] == 3).all()
+    assert (
+        (a[:SR] == 1).all()
+        and (a[SR : 2 * SR] == 0).all()
+        and (a[2 * SR : 3 * SR] == 2).all()
+        and (a[3 * SR :] == 3).all()
+    )
 
 
 def test_redelivered_frames_are_kept_once_and_open_from_follows_the_closed_windows():
@@ -77,9 +82,11 @@ def test_streams_are_independent():
 def test_truth_majority_and_scoring():
     segs = [{"start": 0, "end": 10, "product_id": "A"}, {"start": 10, "end": 20, "product_id": "B"}]
     assert on_air(segs, 0, 8) == "A" and on_air(segs, 8, 16) == "B" and on_air(segs, 6, 14) is None
-    tags = [{"stream_id": "s", "start": 0, "end": 8, "product_id": "A"},
-            {"stream_id": "s", "start": 0, "end": 8, "product_id": "A"},  # redelivered duplicate
-            {"stream_id": "s", "start": 8, "end": 16, "product_id": "A"},
-            {"stream_id": "s", "start": 6, "end": 14, "product_id": "A"}]  # no majority: not scored
+    tags = [
+        {"stream_id": "s", "start": 0, "end": 8, "product_id": "A"},
+        {"stream_id": "s", "start": 0, "end": 8, "product_id": "A"},  # redelivered duplicate
+        {"stream_id": "s", "start": 8, "end": 16, "product_id": "A"},
+        {"stream_id": "s", "start": 6, "end": 14, "product_id": "A"},
+    ]  # no majority: not scored
     sc = score_tags(tags, {"s": segs})
     assert (sc.windows, sc.correct) == (2, 1) and sc.top1 == 0.5
