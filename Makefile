@@ -10,7 +10,7 @@ SYSDEPS := espeak-ng sox flite
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo demo-fast test test-unit setup sysdeps browserdeps venv bench bench-data summarizer tagger quality model clean
+.PHONY: demo demo-fast test test-unit lint setup sysdeps browserdeps venv bench bench-data summarizer tagger quality model clean
 
 demo: setup
 	$(VENV)/bin/ampere demo $(DEMO_ARGS)
@@ -18,11 +18,18 @@ demo: setup
 demo-fast: setup
 	$(VENV)/bin/ampere demo --fast
 
-test: venv sysdeps browserdeps
+test: venv sysdeps browserdeps lint
 	$(PY) -m pytest tests -m "not slow" -v --durations=15
 
+# the fast loop: unit tests that load no real model (the `models` marker)
 test-unit: venv
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q -m "not models and not slow"
+
+# ruff (lint + format check) and mypy, as configured in pyproject.toml; part of `make test`
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 setup: venv sysdeps
 	$(VENV)/bin/ampere setup
