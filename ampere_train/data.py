@@ -145,11 +145,11 @@ def live_windows(dataset_dir: Path, window_s: float | None = None, hop_s: float 
                         break
                     t += hop_s
     for w in wins:
-        st = streams.get(w["stream_id"])
-        if st is None:
+        stream = streams.get(w["stream_id"])
+        if stream is None:
             raise ValueError(f"window {w['id']}: unknown stream {w['stream_id']!r}")
-        w["path"] = st["path"]
-        w["script"] = _segment_script(st, w)
+        w["path"] = stream["path"]
+        w["script"] = _segment_script(stream, w)
     return wins
 
 

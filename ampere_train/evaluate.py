@@ -26,9 +26,9 @@ _ABBR = {"page": "P", "video": "V", "live": "L"}
 
 def first_hit_ranks(query: np.ndarray, gallery: np.ndarray, q_ids: Sequence[str], g_ids: Sequence[str]) -> np.ndarray:
     """1-based rank of the first same-product gallery item for each query (queries with no positive skipped)."""
-    q_ids, g_ids = np.asarray(q_ids), np.asarray(g_ids)
+    q_arr, g_arr = np.asarray(q_ids), np.asarray(g_ids)
     sims = query.astype(np.float32) @ gallery.astype(np.float32).T
-    pos = q_ids[:, None] == g_ids[None, :]
+    pos = q_arr[:, None] == g_arr[None, :]
     has = pos.any(axis=1)
     sims, pos = sims[has], pos[has]
     best_pos = np.where(pos, sims, -np.inf).max(axis=1)
@@ -41,10 +41,10 @@ def group_top1(
 ) -> np.ndarray:
     """Per query (those with a positive in the gallery, as ``first_hit_ranks``): is the top gallery item of
     the query's group? ``groups``: product id -> group id (a product missing from it is its own group)."""
-    q_ids, g_ids = np.asarray(q_ids), np.asarray(g_ids)
-    has = (q_ids[:, None] == g_ids[None, :]).any(axis=1)
+    q_arr, g_arr = np.asarray(q_ids), np.asarray(g_ids)
+    has = (q_arr[:, None] == g_arr[None, :]).any(axis=1)
     top = (query[has].astype(np.float32) @ gallery.astype(np.float32).T).argmax(axis=1)
-    return np.array([groups.get(q, q) == groups.get(g, g) for q, g in zip(q_ids[has], g_ids[top])], bool)
+    return np.array([groups.get(q, q) == groups.get(g, g) for q, g in zip(q_arr[has], g_arr[top])], bool)
 
 
 def evaluate(

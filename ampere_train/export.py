@@ -55,7 +55,7 @@ def export_model(model, path: Path) -> Path:
     cfg = model.cfg
     model.eval()
     b, t, k, s = 2, 8, cfg.frames, cfg.image_size
-    args = (
+    args: tuple[torch.Tensor, ...] = (
         torch.ones(b, t, dtype=torch.long),
         torch.ones(b, t, dtype=torch.long),
         torch.zeros(b, k, s, s, 3, dtype=torch.uint8),

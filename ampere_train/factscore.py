@@ -142,9 +142,9 @@ def score_text(summary: str, truth: Facts, vocab: Vocabulary | None = None) -> t
     for noun, _, materials, _ in CATEGORIES.values():
         if f" {noun} " in joined:
             stated["type"].add(noun)
-        for m in materials:
-            if f" {m} " in joined:
-                stated["material"].add(m)
+        for mat in materials:
+            if f" {mat} " in joined:
+                stated["material"].add(mat)
     for c in COLOURS:
         if f" {c} " in joined:
             stated["colour"].add(c)

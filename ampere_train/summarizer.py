@@ -156,7 +156,7 @@ def train_lora(
     layers = list(range(max(0, n_layers - cfg.top_layers), n_layers))
     lcfg = LoraConfig(
         r=cfg.rank,
-        lora_alpha=cfg.alpha,
+        lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft annotates int; a float works (scale = alpha / r)
         lora_dropout=0.0,
         bias="none",
         target_modules=list(TARGET_MODULES),

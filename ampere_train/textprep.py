@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -240,7 +241,7 @@ def _chains(order: list[tuple[str, str | None]], videos_per_chain: int = 40) -> 
     return chains + [videos[k : k + videos_per_chain] for k in range(0, len(videos), videos_per_chain)]
 
 
-_worker_summarizers: dict[str, object] = {}
+_worker_summarizers: dict[str, Any] = {}  # make_summarizer's summarizers (no common base class)
 
 
 def _summarize_chain(
@@ -337,7 +338,7 @@ def run_summaries(
                     _summarize_chain,
                     c,
                     {i: texts[i] for i, _ in c},
-                    {p: facts[p] for _, p in c[:1] if p in facts},
+                    {p: facts[p] for _, p in c[:1] if p is not None and p in facts},
                     sdict,
                     names,
                 )

@@ -15,11 +15,13 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 import yaml
 
+from encoders.backbone import EfficientNetLite
 from encoders.config import ModelConfig, load_config, resolve_text_encoder
 from encoders.loss import AmpereLoss, box_attention_loss
 from encoders.model import AmpereModel, save_checkpoint
@@ -246,6 +248,7 @@ def _close_cache(arr, tmp: Path | None, path: Path | None):
         return arr
     arr.flush()
     del arr
+    assert tmp is not None  # _open_cache gives a temporary file whenever it is given a path
     tmp.replace(path)
     return np.load(path, mmap_mode="r")
 
@@ -274,7 +277,7 @@ def lower_feature_cache(
     cfg, vis = model.cfg, model.visual
     was_training = vis.training
     vis.eval()
-    c, h, w = vis.body.lower_shape(vis.split, cfg.backbone_size)
+    c, h, w = cast(EfficientNetLite, vis.body).lower_shape(vis.split, cfg.backbone_size)
     mh, mw = vis.map_size(cfg.backbone_size)
     weights = _frozen_digest(model)
     n_views = views if augment else 1
@@ -367,7 +370,7 @@ def zoom_feature_cache(
     vis.eval()
     n, k = dd.frames.shape[:2]
     size = cfg.backbone_size
-    c, h, w = vis.body.lower_shape(vis.split, size)
+    c, h, w = cast(EfficientNetLite, vis.body).lower_shape(vis.split, size)
     zoom = [cfg.visual_zoom, cfg.visual_zoom_aspect, cfg.visual_zoom_jitter]
     key = _cache_key(model, split, "live", True, views, seed, _frozen_digest(model) + json.dumps(zoom))
     path = cache_dir / f"zoom-{split.split}-live-{key}.npy" if cache_dir else None
@@ -410,7 +413,7 @@ def located_zoom_lower(
     dd = split.domains["live"]
     n, k = dd.frames.shape[:2]
     size = cfg.backbone_size
-    c, h, w = vis.body.lower_shape(vis.split, size)
+    c, h, w = cast(EfficientNetLite, vis.body).lower_shape(vis.split, size)
     runner = runner or LowerRunner(vis, size)
     out = np.zeros((1, n, k, c, h, w), np.float16)
     for i in range(0, n, batch_size):
@@ -439,7 +442,11 @@ def evaluate_torch(
 
 
 def _param_groups(model: AmpereModel, cfg: ModelConfig) -> list[dict]:
-    groups = {"visual": ([], [], cfg.lr_visual), "heads": ([], [], cfg.lr_heads), "text": ([], [], cfg.lr_text)}
+    groups: dict[str, tuple[list[torch.nn.Parameter], list[torch.nn.Parameter], float]] = {
+        "visual": ([], [], cfg.lr_visual),
+        "heads": ([], [], cfg.lr_heads),
+        "text": ([], [], cfg.lr_text),
+    }
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -597,6 +604,7 @@ def train(
         """The val split's cached features; zooming, the live ones are the squares the locator finds now."""
         if not zoom or lower_val is None:
             return lower_val
+        assert val_split is not None  # lower_val is made from it
         return {**lower_val, "live": located_zoom_lower(model, val_split, lower_val["live"], val_runner)}
 
     products, by = _index_by_product(train_split)
@@ -632,7 +640,8 @@ def train(
             rows = {d: [j for j, p in enumerate(pids) if p in by[d]] for d in DOMAINS}
             picks = {d: [by[d][pids[j]][rng.integers(len(by[d][pids[j]]))] for j in rows[d]] for d in DOMAINS}
             # one visual pass over all frames of the batch (BatchNorm sees every domain, as at eval)
-            chunks, groups = [], []
+            chunks: list[torch.Tensor] = []
+            groups: list[tuple[str, int, int]] = []
             cover, cover_at = None, 0  # live frames' box cover [b*k, h, w] and where they sit in the batch
             located = None  # zooming: the live frames whole, for the locator (after the described chunks)
             for d in DOMAINS:
@@ -643,8 +652,10 @@ def train(
                     # a random cached view per item: the augmentation was applied before the frozen blocks
                     view = rng.integers(lower_train[d].shape[0], size=len(picks[d]))
                     src = zoom_train if zoom and d == "live" else lower_train[d]
+                    assert src is not None  # zooming, the zoom cache is made with the lower one
                     x = torch.from_numpy(np.asarray(src[view, picks[d]])).float()  # [B, k, C, h, w]
                     if boxed:
+                        assert cover_train is not None  # made whenever the box loss runs on cached features
                         cover = torch.from_numpy(np.asarray(cover_train[d][view, picks[d]], np.float32))
                     if boxed and zoom:
                         located = torch.from_numpy(np.asarray(lower_train[d][view, picks[d]])).float()
@@ -654,14 +665,15 @@ def train(
                 b, kd = x.shape[:2]
                 x = x.reshape(b * kd, *x.shape[2:])
                 if lower_train is None:
-                    masks = (
-                        box_masks(train_split.domains[d].boxes[picks[d]].reshape(-1, 4), x.shape[-1]) if boxed else None
-                    )
+                    boxes = cast(np.ndarray, train_split.domains[d].boxes)  # read only when boxed: not None
+                    masks = box_masks(boxes[picks[d]].reshape(-1, 4), x.shape[-1]) if boxed else None
                     x = augment_frames(x, cfg, generator=gen, group=kd, masks=masks)
                     if boxed:
+                        assert map_hw is not None  # set whenever the box loss is on
                         x, masks = x
                         cover = box_cover(masks, *map_hw)
                 if boxed:
+                    assert cover is not None and map_hw is not None
                     cover, cover_at = cover.reshape(b * kd, *map_hw), sum(len(c) for c in chunks)
                 chunks.append(x)
                 groups.append((d, b, kd))
@@ -670,6 +682,7 @@ def train(
             fmap = model.visual.upper(x) if lower_train is not None else model.visual.feature_map(x)
             feats, attn = model.visual.pooled_with_weights(fmap[:n_desc])
             if located is not None:  # the box loss teaches the locator, on the whole frames
+                assert model.visual.locator is not None  # located frames exist only when zooming
                 attn, cover_at = model.visual.locator.weights(fmap[n_desc:]), 0
             out, off = {}, 0
             for d, b, kd in groups:
@@ -689,6 +702,7 @@ def train(
                 out[d] = model.embed_from_features(tf, vf, dom)
             loss, terms = loss_fn(out, model.logit_scale, rows)
             if cover is not None:
+                assert attn is not None  # the box loss is on only with an attention pool or a locator
                 lb = box_attention_loss(attn[cover_at : cover_at + len(cover)], cover)
                 if lb is not None:
                     loss = loss + box_loss * lb

@@ -14,7 +14,9 @@ backbone was trained with is applied inside (``normalise``), so the ONNX graph a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypedDict, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +44,15 @@ LITE0_STAGES = (
     (1, 3, 1, 6, 192, 320),
 )
 LITE0_BLOCKS = sum(s[0] for s in LITE0_STAGES)  # 16 MBConv blocks
+
+
+class _BNArgs(TypedDict):
+    momentum: float
+    eps: float
+
+
 # TF batch norm: momentum 0.99 (PyTorch 0.01), eps 1e-3
-_BN = dict(momentum=0.01, eps=1e-3)
+_BN = _BNArgs(momentum=0.01, eps=1e-3)
 
 
 def cnn_body(channels: list[int], blocks: list[int], stem: int = 2) -> nn.Sequential:
@@ -119,7 +128,7 @@ class EfficientNetLite(nn.Module):
         super().__init__()
         self._conv_stem = SameConv(3, 32, 3, 2)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
-        blocks = []
+        blocks: list[MBConv] = []
         for repeats, k, stride, expand, cin, cout in LITE0_STAGES:
             for i in range(repeats):
                 # the package scales the rate by the block index, as the TF code does
@@ -146,7 +155,7 @@ class EfficientNetLite(nn.Module):
     def lower_shape(self, n_blocks: int, image_size: int) -> tuple[int, int, int]:
         """(C, h, w) of ``lower(x, n_blocks)`` for a square input of ``image_size``."""
         channels, stride = self._bn0.num_features, 2
-        for block in self._blocks[:n_blocks]:
+        for block in cast(Iterable[MBConv], self._blocks[:n_blocks]):
             channels, stride = block._bn2.num_features, stride * block._depthwise_conv.stride[0]
         return channels, image_size // stride, image_size // stride
 
@@ -199,8 +208,10 @@ class AttentionPool(nn.Module):
     def __init__(self, dim: int, hidden: int = 128):
         super().__init__()
         self.score = nn.Sequential(nn.Conv2d(dim, hidden, 1), nn.Tanh(), nn.Conv2d(hidden, 1, 1))
-        nn.init.zeros_(self.score[-1].weight)
-        nn.init.zeros_(self.score[-1].bias)
+        last = cast(nn.Conv2d, self.score[-1])
+        nn.init.zeros_(last.weight)
+        assert last.bias is not None
+        nn.init.zeros_(last.bias)
 
     def weights(self, fmap: torch.Tensor) -> torch.Tensor:
         """[N, C, h, w] -> [N, h, w], each map summing to 1."""

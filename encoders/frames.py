@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -41,7 +42,7 @@ def fit_square(img: Image.Image | np.ndarray, size: int, fit: str = "squash") ->
             canvas.paste(img, ((side - w) // 2, (side - h) // 2))
             img = canvas
     if img.size != (size, size):
-        img = img.resize((size, size), Image.BILINEAR)
+        img = img.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
 
@@ -55,7 +56,7 @@ def fit_box(
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     if box is None or len(box) != 4 or any(v is None or v != v for v in box):
         return None
-    x0, y0, x1, y1 = (float(v) for v in box)
+    x0, y0, x1, y1 = (float(v) for v in cast(Sequence[float], box))  # no None left (checked above)
     w, h = float(width), float(height)
     if w != h and fit != "squash":
         side = min(w, h) if fit == "crop" else max(w, h)

@@ -6,13 +6,15 @@ each [B, embed_dim] and L2-normalised.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import LITE0_BLOCKS, NORMALISATION, AttentionPool, build_body, load_lite_state
+from .backbone import LITE0_BLOCKS, NORMALISATION, AttentionPool, EfficientNetLite, build_body, load_lite_state
 from .config import ModelConfig, resolve_text_encoder
 from .zoom import halve, locate, zoom_crop
 
@@ -25,6 +27,10 @@ class VisualTower(nn.Module):
     With ``visual_zoom`` the tower takes frames at twice the backbone's side and zooms on the product of live
     rows first (``zoom_in``; encoders/zoom.py): a locator head finds it on the halved frame, and the square
     around it is what the backbone describes."""
+
+    # buffers (register_buffer), typed for mypy
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, cfg: ModelConfig, pretrained: bool = True):
         super().__init__()
@@ -45,13 +51,14 @@ class VisualTower(nn.Module):
         # blocks run by lower(): 0 for the CNN (all of it trains); for efficientnet all but the top N
         self.split = 0
         if cfg.visual_backbone != "cnn":
+            lite = cast(EfficientNetLite, self.body)  # build_body: every backbone but the CNN is Lite0
             if pretrained:
-                load_lite_state(self.body, cfg.visual_pretrained)
+                load_lite_state(lite, cfg.visual_pretrained)
             n_top = cfg.visual_trainable_blocks
             self.split = 0 if n_top < 0 else LITE0_BLOCKS - n_top
-            frozen = [self.body._conv_stem, self.body._bn0, *self.body._blocks[: self.split]]
+            frozen: list[nn.Module] = [lite._conv_stem, lite._bn0, *lite._blocks[: self.split]]
             if n_top == 0:
-                frozen += [self.body._conv_head, self.body._bn1]
+                frozen += [lite._conv_head, lite._bn1]
             for m in frozen:
                 for p in m.parameters():
                     p.requires_grad = False
@@ -69,11 +76,11 @@ class VisualTower(nn.Module):
     def lower(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 3, H, W] in [0, 1] -> the input of the first trainable block (normalised pixels for the CNN)."""
         x = (x - self.mean) / self.std
-        return self.body.lower(x, self.split) if self.backbone != "cnn" else x
+        return cast(EfficientNetLite, self.body).lower(x, self.split) if self.backbone != "cnn" else x
 
     def upper(self, f: torch.Tensor) -> torch.Tensor:
         """lower() output -> feature map [N, C, h, w]."""
-        return self.body.upper(f, self.split) if self.backbone != "cnn" else self.body(f)
+        return cast(EfficientNetLite, self.body).upper(f, self.split) if self.backbone != "cnn" else self.body(f)
 
     def pooled(self, fmap: torch.Tensor) -> torch.Tensor:
         return self.pool(fmap) if self.pool is not None else fmap.mean(dim=(2, 3))
@@ -110,6 +117,7 @@ class VisualTower(nn.Module):
 
     def locate(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Feature maps of halved frames [N, C, h, w] -> the product's centre (cx, cy) [N], normalised."""
+        assert self.locator is not None, "locate() needs a visual_zoom config"
         return locate(self.locator.weights(fmap))
 
     def zoom_in(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,7 +151,7 @@ class DomainHeads(nn.Module):
     def init_shared(self, weight: torch.Tensor) -> None:
         """Start every domain's head from the same matrix: at step 0 the domains already share one
         space, so training only has to learn the domain shift (matters with few training products)."""
-        for h in self.heads:
+        for h in cast(Iterable[nn.Linear], self.heads):
             h.weight.copy_(weight)
             h.bias.zero_()
 
@@ -198,7 +206,7 @@ class AmpereModel(nn.Module):
             w_ngram = torch.randn(e, cfg.text_ngram_dim, generator=g) / e**0.5
             w_text = torch.cat([w_text, w_ngram], dim=1)
         self.text_head.init_shared(w_text)
-        self.visual_head.init_shared(self.visual_head.heads[0].weight.detach().clone())
+        self.visual_head.init_shared(cast(nn.Linear, self.visual_head.heads[0]).weight.detach().clone())
         w = cfg.fusion_text_weight
         self.fusion_head.init_shared(torch.cat([w * torch.eye(e), (1 - w) * torch.eye(e)], dim=1))
         t0 = torch.log(torch.tensor(1.0 / cfg.temperature))
@@ -212,7 +220,9 @@ class AmpereModel(nn.Module):
         for p in self.text_backbone.parameters():
             p.requires_grad = False
         if not self.cfg.freeze_text and self.cfg.text_trainable_layers > 0:
-            for layer in self.text_backbone.encoder.layer[-self.cfg.text_trainable_layers :]:
+            # a transformers BERT-like model: encoder.layer is its ModuleList of transformer layers
+            layers = cast(nn.ModuleList, cast(nn.Module, self.text_backbone.encoder).layer)
+            for layer in layers[-self.cfg.text_trainable_layers :]:
                 for p in layer.parameters():
                     p.requires_grad = True
 

@@ -36,6 +36,7 @@ class _Base:
     image_size: int
     image_fit: str = "squash"
     max_tokens: int
+    ngram_dim: int
     tokenizer_path: str
 
     def _domain_id(self, domain: str) -> int:
@@ -67,9 +68,9 @@ class _Base:
             return []
         dom = np.array([self._domain_id(d) for d in domains], np.int64)
         frames = np.stack([self.prepare_frames(f) for f in frames_list])
-        texts = [t or "" for t in texts]
-        enc = tokenize(load_tokenizer(self.tokenizer_path), texts, self.max_tokens)
-        ngrams = ngram_features(texts, self.ngram_dim) if self.ngram_dim else None
+        strs = [t or "" for t in texts]
+        enc = tokenize(load_tokenizer(self.tokenizer_path), strs, self.max_tokens)
+        ngrams = ngram_features(strs, self.ngram_dim) if self.ngram_dim else None
         fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
         return [
             Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
