@@ -68,6 +68,23 @@ def _fact_vocab(products: list[dict]) -> set[str]:
     return vocab
 
 
+def summaries_of(ds: Path, kind: str) -> Path:
+    """The benchmark's window and video summaries made by the ``kind`` summarizer: ``texts/summary.jsonl`` when
+    the configured summarizer made it (what `prepare-texts` and `make model` use), else
+    ``texts/summary-<kind>.jsonl``, made here in stream order as the live path makes them when missing."""
+    from ampere_train.textprep import read_texts, run_summaries
+
+    main = ds / "texts" / "summary.jsonl"
+    rows = load_jsonl(main) if main.is_file() else []
+    if rows and str(rows[0].get("model", "")).split("+")[0] == kind:
+        return main
+    path = ds / "texts" / f"summary-{kind}.jsonl"
+    settings = get_settings()
+    texts = read_texts(ds / "texts" / "asr_names.jsonl")
+    run_summaries(ds, texts, settings.with_options(summarizer={"kind": kind}), progress=print, out=path)
+    return path
+
+
 def _warm(summarizer) -> None:
     """Load the model before the timed calls: a worker loads it once, not per window."""
     getattr(summarizer, "llm", None)
@@ -81,7 +98,7 @@ def summarizer_section(ds: Path, n_timed: int) -> dict:
     settings = get_settings()
     products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     asr = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "raw_asr.jsonl")}
-    adapted = {r["id"]: r for r in load_jsonl(ds / "texts" / "summary.jsonl")}
+    adapted = {r["id"]: r for r in load_jsonl(summaries_of(ds, "llm"))}
     windows = [
         w
         for w in load_jsonl(ds / "windows.jsonl")

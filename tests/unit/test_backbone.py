@@ -54,12 +54,14 @@ def random_lite_weights(tmp_path_factory):
 
 def test_configs_validate_backbone_keys():
     cfg = load_config("ampere-lite0")
-    assert (cfg.visual_backbone, cfg.visual_pool, cfg.image_fit, cfg.image_size) == (
+    assert (cfg.visual_backbone, cfg.visual_pool, cfg.image_fit, cfg.image_size, cfg.visual_zoom) == (
         "efficientnet_lite0",
-        "attention",
-        "crop",
-        224,
+        "mean",
+        "squash",
+        448,
+        0.45,
     )
+    assert cfg.backbone_size == 224  # the backbone sees the halved frame or the zoom square
     assert load_config("ampere-small").visual_backbone == "cnn"  # the shipped model keeps its defaults
     with pytest.raises(ValueError, match="divisible by 32"):
         ModelConfig(visual_backbone="efficientnet_lite0", image_size=100)
