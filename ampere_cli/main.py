@@ -591,10 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--out", help="model file (default: settings.tagger.onair_model)")
     tt.set_defaults(fn=cmd_tagger_train)
 
+    from encoders.config import DEFAULT_CONFIG  # light (yaml and the fit names); the CLI imports it only here
+
     tr = sub.add_parser("train", help="cross-domain contrastive training of the multi-branch model")
     tr.add_argument("dataset", help="dataset directory")
-    tr.add_argument("--config", default="ampere-small", help="model config name or YAML path (default: ampere-small)")
-    tr.add_argument("--out", default="runs/ampere-small", help="output folder (default: runs/ampere-small)")
+    tr.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"model config name or YAML path (default: {DEFAULT_CONFIG})"
+    )
+    tr.add_argument("--out", default="runs/model", help="output folder (default: runs/model)")
     tr.add_argument(
         "--text-mode", default="summary", choices=TEXT_MODES, help="text of videos and live windows (default: summary)"
     )

@@ -43,7 +43,7 @@ def ensure_checkpoint(settings: Settings, progress=print) -> Path:
     return Path(
         train(
             data,
-            load_config("ampere-small"),
+            load_config(),
             settings.embed.checkpoint.parent,
             text_mode="summary",
             seed=0,

@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from encoders.backbone import EfficientNetLite
-from encoders.config import ModelConfig, load_config, resolve_text_encoder
+from encoders.config import DEFAULT_CONFIG, ModelConfig, load_config, resolve_text_encoder
 from encoders.loss import AmpereLoss, box_attention_loss
 from encoders.model import AmpereModel, save_checkpoint
 from encoders.ngrams import ngram_features
@@ -527,7 +527,7 @@ def save_curve(path: Path, losses: list[float], evals: list[tuple[int, float]], 
 
 def train(
     dataset_dir: str | Path,
-    config: str | Path | ModelConfig = "ampere-small",
+    config: str | Path | ModelConfig = DEFAULT_CONFIG,
     out_dir: str | Path = "runs/ampere",
     text_mode: str = "summary",
     modality: str = "both",

@@ -211,7 +211,7 @@ def ablation_section(ds: Path, seed: int, only: list[str] | None) -> dict:
     from encoders.config import load_config
     from encoders.runtime import Embedder, TorchEmbedder
 
-    cfg = load_config("ampere-small")
+    cfg = load_config()  # the shipped config
     result: dict = {"ablation": {}, "ablation_detail": {}}
     default_ckpt = None
     for name, (modality, text_mode) in ABLATIONS.items():

@@ -12,7 +12,7 @@ import yaml
 from .frames import FITS as IMAGE_FITS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-DEFAULT_CONFIG = "ampere-small"
+DEFAULT_CONFIG = "ampere-lite0"  # the shipped model's (encoders/checkpoints/ampere-small: its folder name is older)
 DOMAINS = ("page", "video", "live")
 MODALITIES = ("both", "visual", "text")
 FUSIONS = ("linear", "sum")
