@@ -186,7 +186,7 @@ def export_onnx(
 # --- the visual branch alone: latency and int8 checks of the tower
 
 
-def _visual_wrapper(model):
+def _visual_wrapper(model, domain_to_tower: bool = False):
     import torch
 
     class VisualWrapper(torch.nn.Module):
@@ -196,27 +196,30 @@ def _visual_wrapper(model):
 
         def forward(self, frames, domain):
             x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
-            return torch.nn.functional.normalize(self.m.visual_head(self.m.visual(x), domain), dim=-1)
+            v = self.m.visual(x, domain) if domain_to_tower else self.m.visual(x)
+            return torch.nn.functional.normalize(self.m.visual_head(v, domain), dim=-1)
 
     return VisualWrapper(model).eval()
 
 
-def export_visual(model, path: Path) -> Path:
+def export_visual(model, path: Path, domain_to_tower: bool = False) -> Path:
     """ONNX fp32 of the visual branch: frames uint8 [B, K, S, S, 3], domain int64 [B] -> visual [B, embed_dim]
-    (= the full graph's ``visual`` output). What the per-window latency budget is about."""
+    (= the full graph's ``visual`` output). What the per-window latency budget is about: every row is taken for
+    a live window. ``domain_to_tower``: the domain reaches the tower too (a zoom tower zooms live rows only), for
+    evaluating pages and videos through the graph."""
     import torch
 
     cfg = model.cfg
     model.eval()
     args = (
         torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8),
-        torch.zeros(2, dtype=torch.long),
+        torch.tensor([0, cfg.domain_index("live")]),  # a page and a live row: both paths of a zoom tower traced
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _visual_wrapper(model),
+            _visual_wrapper(model, domain_to_tower),
             args,
             str(path),
             input_names=["frames", "domain"],

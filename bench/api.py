@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -55,26 +54,9 @@ MATERIALS = ("leather canvas brass oak plastic aluminum fabric steel glass wool"
 
 
 def machine() -> dict:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem_kb = int(
-        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    )
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(mem_kb / 2**20, 1),
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "gpu": None,
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    from bench.pipeline import machine as base
+
+    return {**base(), "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 # ---------------------------------------------------------------- a synthetic shop

@@ -407,42 +407,10 @@ def _embed_torch(model, data, ds: Path):
 
 
 def export_visual_domains(model, path: Path) -> Path:
-    """Like ampere_train.export.export_visual (frames uint8 [B, K, S, S, 3], domain [B] -> visual [B, D]), the
-    domain also reaching the tower: a zoom tower zooms live rows only (export_visual takes every row for a live
-    window, which is what its latency is about)."""
-    import warnings
+    """The visual graph with the domain reaching the tower (a zoom tower zooms live rows only)."""
+    from ampere_train.export import export_visual
 
-    import torch
-
-    from ampere_train.export import OPSET
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, frames, domain):
-            x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
-            return torch.nn.functional.normalize(self.m.visual_head(self.m.visual(x, domain), domain), dim=-1)
-
-    cfg = model.cfg
-    model.eval()
-    args = (torch.zeros(2, cfg.frames, cfg.image_size, cfg.image_size, 3, dtype=torch.uint8), torch.tensor([0, 2]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Wrapper(model).eval(),
-            args,
-            str(path),
-            input_names=["frames", "domain"],
-            output_names=["visual"],
-            opset_version=OPSET,
-            dynamo=False,
-            do_constant_folding=True,
-            dynamic_axes={"frames": {0: "batch", 1: "k"}, "domain": {0: "batch"}, "visual": {0: "batch"}},
-        )
-    return path
+    return export_visual(model, path, domain_to_tower=True)
 
 
 def parity(model, path: Path, data, n: int = 12) -> dict:
