@@ -58,6 +58,15 @@ class Models:
 
         return self._get("ocr", lambda: Reader(self.settings.ocr))
 
+    def _first_window(self) -> None:
+        import numpy as np
+
+        side = self.settings.ingest.frame_size
+        frame = np.full((side * 9 // 16, side, 3), 127, np.uint8)
+        self.embedder.embed("live", [frame] * self.settings.windows.frames_per_window, "")
+        if self.settings.ocr.enabled:
+            self.ocr.read(frame)
+
     def warm_up(self) -> dict[str, float]:
         """Load every model now; returns the seconds each took (0 for one already loaded)."""
         steps = {
@@ -69,6 +78,9 @@ class Models:
         if self.settings.ocr.enabled:
             steps["ocr"] = lambda: self.ocr.load()
         seconds = {}
+        # one live window through the embedder (and OCR) too: ONNX Runtime sizes its memory arenas on the first
+        # run, so the worker's memory and first-window latency are paid at start, not by the first stream
+        steps["first_window"] = self._first_window
         for name, load in steps.items():
             t = time.perf_counter()
             load()
