@@ -88,8 +88,15 @@ summarizer: venv sysdeps
 tagger: bench-data
 	$(VENV)/bin/ampere tagger train $(BENCH)
 
-# Summarizer table, the four-way ablation (trains 4 models), ONNX, live tagging -> bench/results/quality.json
+# Every quality figure of the README (bench/README.md): the visual tower's comparison and the shipped config's
+# test figures and ONNX costs, OCR, the tagger's grid and summarizers, biased recognition, then the summarizer
+# table, the ablation (trains 5 models) and live tagging through the streaming path -> bench/results/*.json
 quality: bench-data
+	$(PY) bench/visual.py compare
+	$(PY) bench/visual.py final --variant lite0-frozen-zoom0.45
+	$(PY) bench/ocr.py
+	$(PY) bench/tagging.py --summarizers
+	$(PY) bench/asr_bias.py
 	$(PY) bench/quality.py all
 
 # Retrain the shipped model on the benchmark with the pretrained visual tower (encoders/configs/ampere-lite0.yaml,
