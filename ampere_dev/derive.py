@@ -33,7 +33,10 @@ def ensure_dataset(settings: Settings, preset: str, seed: int = 0, progress=prin
 def ensure_checkpoint(settings: Settings, progress=print) -> Path:
     if settings.embed.checkpoint.is_file():
         return settings.embed.checkpoint
-    progress(f"no model at {settings.embed.checkpoint}: training one on generated data (a few minutes)")
+    progress(
+        f"no model at {settings.embed.checkpoint}: training one on generated data "
+        "(the frozen-backbone feature cache first: up to half an hour on 2 cores)"
+    )
     from ampere_train.textprep import prepare_texts
     from ampere_train.train import train
     from encoders.config import load_config
