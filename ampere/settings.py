@@ -133,8 +133,9 @@ class RetryOptions(_Options):
     replay_attempts: int = Field(6, ge=1)
     # after the broker lost data (its cluster id changed: a memory-only broker restarted) the replay sends
     # again this much media from before the first undelivered record: records acked but not yet consumed died
-    # with the broker
-    replay_rewind_s: float = Field(8.0, ge=0)
+    # with the broker, so it must exceed how far the worker's ingest can lag behind (what the worker already
+    # had is trimmed, or its windows made again under the same ids)
+    replay_rewind_s: float = Field(30.0, ge=0)
 
 
 class WindowOptions(_Options):

@@ -50,6 +50,7 @@ class TagCollector(threading.Thread):
                     "product_id": t.product_id,
                     "score": t.score,
                     "e2e_ms": t.e2e_ms,
+                    "correction": int(t.correction),
                 }
             )
             if self.echo:

@@ -46,7 +46,7 @@ def show(r: faults.FaultResult) -> faults.FaultResult:
     print(
         f"\n{r.name}: {r.indexed}/{r.expected} indexed, lost {r.lost} ({r.lost_silently} silently), "
         f"duplicated {r.duplicated}, dead letters {r.dead_letters}, recovery {r.recovery_s} s, "
-        f"replays {r.replays}, worker restarts {r.worker_restarts}"
+        f"replays {r.replays}, worker restarts {r.worker_restarts}, missing {r.missing}"
     )
     return r
 
