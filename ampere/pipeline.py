@@ -198,6 +198,10 @@ class Pipeline:
             prompted=int(heard.prompted),
         )
 
+    def tagged(self, rec: WindowReady) -> bool:
+        """Whether the window has a tag in its stream's history."""
+        return bool(self.store.streams.history(rec.stream_id, start=rec.start - 1e-3, end=rec.start + 1e-3))
+
     def likely_products(self, stream_id: str, before_s: float) -> list[str]:
         """The stream's product list when the platform gave one; else the top candidates of its latest
         tagged window before ``before_s`` (what vision, the screen and the speech pointed at)."""

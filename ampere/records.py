@@ -159,6 +159,7 @@ class WindowReady(Record):
     n_full: int = 0  # readable frames stored with the window (blob parts full0..), for OCR
     full_times: list = field(default_factory=list)  # their media times
     rms: float = -1.0  # RMS of the window's audio (-1: unknown); digital silence shows no product
+    redrive: int = 0  # 1: re-published by the repair sweep (the window may only have been queued)
 
     @property
     def window_id(self) -> str:

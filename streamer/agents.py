@@ -264,6 +264,11 @@ class Stages:
         rec = None
         try:
             rec = self._decode(ev, expect)
+            if method == "transcribe" and rec.redrive and await self.run_in("io", self.deps.pipeline.tagged, rec):
+                # the sweep re-published a window that was only queued behind others, and it has been tagged
+                # since: running it again would redo its work and overwrite its stream's later state
+                log.info("%s was tagged since it was re-published: skipped", describe_record(rec))
+                return None
             if method == "transcribe":
                 result = await self._hear_and_see(rec)
             else:

@@ -126,6 +126,7 @@ class Guard:
             orphans = await self._io(store.blobs.orphans, indexed, cutoff, max(1, w.repair_max))
             for key, meta in orphans:
                 rec = decode(meta, expect=(WindowReady,))
+                rec.redrive = 1  # type: ignore[attr-defined]
                 await self.stages.forward("windows", rec)
                 await self._io(store.blobs.mark_redriven, key)
             if orphans:

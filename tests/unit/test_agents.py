@@ -122,3 +122,22 @@ def test_dependencies_are_built_on_first_use_only():
     assert built == []
     st.deps, st.deps  # noqa: B018
     assert built == [1]
+
+
+def test_a_re_published_window_tagged_since_is_skipped_and_any_other_is_processed():
+    st, pipe, sent = stages()
+    heard = []
+    pipe.tagged = lambda rec: rec.start == 0.0  # window 0 has a tag, window 4 has none
+    pipe.hear = lambda rec: heard.append(rec.start) or SimpleNamespace()
+    pipe.transcribed = lambda rec, h, s: WindowReady(**{**rec.__dict__})
+
+    def window(start, redrive):
+        rec = WindowReady(stream_id="s1", start=start, end=start + 8, blob_key="k", n_frames=0, closed_at=0.0)
+        rec.redrive = redrive
+        return Event("ampere.windows", 0, 1, b"s1", rec.encode())
+
+    assert run(st.transcribe(window(0.0, 1))) is None  # queued, tagged meanwhile: not done twice
+    run(st.transcribe(window(4.0, 1)))  # lost in flight: done now
+    run(st.transcribe(window(0.0, 0)))  # the stream replayed by its owner: done again
+    assert heard == [4.0, 0.0]
+    assert [s for s, _, _ in sent] == ["transcripts", "transcripts"]

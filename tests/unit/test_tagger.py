@@ -85,6 +85,19 @@ def test_a_spoken_price_and_material_count_too_and_chat_lines_do_not():
     assert {c.product_id: c.parts["attributes"] for c in cands}["A"] == 0
 
 
+def test_a_comment_panel_gives_no_attribute_evidence_and_the_price_card_does():
+    tagger = Tagger(FakeIndex(), TaggerOptions(attribute_weight=1.0))
+    panel = [  # viewers' comments stacked at the left, one wrapping without the viewer's name
+        ["zoe ordered the Zorvik 40!", 0.99, 0.014, 0.62, 0.33, 0.675, 4.0],
+        ["noah is the Quonto K7 still", 0.99, 0.014, 0.68, 0.34, 0.735, 4.0],
+        ["available? $75", 0.99, 0.015, 0.74, 0.12, 0.795, 4.0],
+    ]
+    card = [["NOW", 0.98, 0.5, 0.73, 0.58, 0.79, 4.0], ["$120", 0.97, 0.5, 0.79, 0.8, 0.93, 4.0]]
+    by = {c.product_id: c for c in tagger.candidates(np.zeros(4, np.float32), "", screen=panel + card)}
+    assert by["A"].parts["screen_attributes"] == 0 and by["C"].parts["screen_attributes"] == 0
+    assert by["B"].parts["screen_attributes"] > 0
+
+
 def test_the_stream_product_list_restricts_the_candidates():
     index = FakeIndex()
     tagger = Tagger(index, TaggerOptions(attribute_weight=1.0))
