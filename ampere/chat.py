@@ -21,32 +21,37 @@ HEIGHT_RATIO = 1.5  # a line's height within this factor of its column's median:
 GAP_LINES = 1.2  # at most this many line heights between two lines of one panel
 
 
-def _row(row: object) -> tuple[str, tuple[float, float, float, float] | None, float]:
+Box = tuple[float, float, float, float]
+
+
+def _box(values: object) -> Box | None:
+    try:
+        b = tuple(float(v) for v in values[:4])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
+        return None
+    ok = len(b) == 4 and all(math.isfinite(v) for v in b) and b[2] > b[0] and b[3] > b[1]
+    return (b[0], b[1], b[2], b[3]) if ok else None
+
+
+def _row(row: object) -> tuple[str, Box | None, float]:
     """(text, box, frame time) of a screen row: ``[text, score, x0, y0, x1, y1, t]`` (Transcribed.screen), an
     object with ``.text`` and ``.box`` (ampere.ocr.TextLine), or a string."""
     if isinstance(row, (list, tuple)):
         text = str(row[0]) if row else ""
         try:
-            box = tuple(float(v) for v in row[2:6])
             t = float(row[6]) if len(row) > 6 else 0.0
         except (TypeError, ValueError):
-            return text, None, 0.0
-        ok = len(box) == 4 and all(math.isfinite(v) for v in box) and box[2] > box[0] and box[3] > box[1]
-        return text, (box if ok else None), t  # type: ignore[return-value]
-    text = str(getattr(row, "text", row))
+            t = 0.0
+        return text, _box(row[2:6]), t
     box = getattr(row, "box", None)
-    try:
-        b = tuple(float(v) for v in box[:4]) if box is not None else None  # type: ignore[index]
-    except (TypeError, ValueError):
-        b = None
-    return text, (b if b is not None and len(b) == 4 and b[2] > b[0] and b[3] > b[1] else None), 0.0  # type: ignore[return-value]
+    return str(getattr(row, "text", row)), (_box(box) if box is not None else None), 0.0
 
 
-def _panels(lines: list[tuple[int, tuple[float, float, float, float]]]) -> set[int]:
+def _panels(lines: list[tuple[int, Box]]) -> set[int]:
     """Indices of lines (of one frame) that form comment panels."""
     out: set[int] = set()
     lines = sorted(lines, key=lambda il: il[1][0])
-    columns: list[list[tuple[int, tuple[float, float, float, float]]]] = []
+    columns: list[list[tuple[int, Box]]] = []
     for il in lines:
         if columns and il[1][0] - columns[-1][0][1][0] <= X_TOLERANCE:
             columns[-1].append(il)
@@ -79,7 +84,7 @@ def chat_flags(rows: Sequence[object]) -> list[bool]:
     """For each screen row, whether it is a viewer's chat line (by its text, or by the panel it sits in)."""
     parsed = [_row(r) for r in rows or ()]
     flags = [is_chat_line(text) for text, _, _ in parsed]
-    by_frame: dict[float, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    by_frame: dict[float, list[tuple[int, Box]]] = {}
     for i, (_, box, t) in enumerate(parsed):
         if box is not None:
             by_frame.setdefault(round(t, 3), []).append((i, box))
