@@ -260,20 +260,21 @@ class TaggerOptions(_Options):
     min_score: float = 0.0
     # weight of the title-word overlap with the window's transcript, added to the cosine (brand and model
     # names are what the frozen text encoder blurs; measured in bench/README.md)
-    lexical_weight: float = Field(3.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
     # names said on air (not in passing) count this much more: ampere/onair.py, trained by `ampere tagger train`
     onair_weight: float = Field(3.0, ge=0)
     onair_model: str = str(CHECKPOINTS / "tagger" / "onair.json")
     # the title's words read on screen (price card, name card; viewers' chat lines left out)
-    screen_weight: float = Field(1.0, ge=0)
+    screen_weight: float = Field(3.0, ge=0)
     # prices, materials, colours and names heard or read on screen that agree with a product's attributes
-    attribute_weight: float = Field(1.0, ge=0)
+    attribute_weight: float = Field(2.0, ge=0)
     # decide over time (ampere.segmenter): an online Viterbi with a switch cost, a "no product" state and a
     # decision delay of one window; off: exponential smoothing of each window's scores (below)
-    # (weights and segmenter settings: bench/tagging.py's grid, fitted on train streams, chosen on val)
+    # (weights and segmenter settings: bench/tagging.py's grid, fitted on train streams, chosen on val, both by
+    # the share of all windows tagged right, "no product" ones included)
     segmenter: bool = True
     switch_penalty: float = Field(2.0, ge=0)  # moving from one product to another
-    none_penalty: float = Field(1.0, ge=0)  # entering or leaving "no product on air"
+    none_penalty: float = Field(0.5, ge=0)  # entering or leaving "no product on air"
     none_score: float = 1.3  # what "no product" scores in every window, against the candidates' scores
     smoothing: float = Field(0.7, ge=0, lt=1)  # without the segmenter: weight of the previous window's scores
     smoothing_empty: float = Field(0.9, ge=0, lt=1)  # the same when this window's speech said nothing
