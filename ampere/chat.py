@@ -67,14 +67,15 @@ def _panels(lines: list[tuple[int, Box]]) -> set[int]:
             key=lambda il: il[1][1],
         )
         run: list[int] = []
-        prev_bottom = 0.0
+        prev_top = prev_bottom = 0.0
         for i, b in col:
-            if run and b[1] - prev_bottom > GAP_LINES * median:
+            # one below the other, close: the same panel (lines on top of each other are not stacked)
+            if run and (b[1] - prev_bottom > GAP_LINES * median or b[1] - prev_top < 0.5 * median):
                 if len(run) >= MIN_PANEL_LINES:
                     out.update(run)
                 run = []
             run.append(i)
-            prev_bottom = b[3]
+            prev_top, prev_bottom = b[1], b[3]
         if len(run) >= MIN_PANEL_LINES:
             out.update(run)
     return out

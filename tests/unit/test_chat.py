@@ -47,6 +47,11 @@ def test_lines_far_apart_in_one_column_are_not_a_panel():
     assert chat_flags(rows) == [False, False, False]
 
 
+def test_lines_on_top_of_each_other_are_not_a_panel():
+    rows = [row(text, 0.0, 0.0, 1.0, 1.0) for text in ("NOW", "$120", "Zorvik 40", "LIVE")]
+    assert chat_flags(rows) == [False] * 4
+
+
 def test_lines_without_boxes_are_judged_by_their_text():
     assert chat_flags(["mike22: is it $49?", "$49.99", "LIMITED STOCK"]) == [True, False, False]
     assert overlay_lines(["mike22: is it $49?", "$49.99"]) == ["$49.99"]
