@@ -36,7 +36,7 @@ def trace(ds: Path, streams: list[dict], with_products: bool, lag: int = 0) -> l
     from ampere.ingest import Ingestor
     from ampere.models import Models
     from ampere.pipeline import Pipeline
-    from ampere.records import Tag, Transcribed, decode, decode_tag_json
+    from ampere.records import StreamInfo, Tag, Transcribed, decode, decode_tag_json
     from ampere.replay import media_records
     from ampere.store import Store
     from ampere_dev.services import resolve_services
@@ -87,17 +87,21 @@ def trace(ds: Path, streams: list[dict], with_products: bool, lag: int = 0) -> l
             await getattr(stages, nxt[stage])(Event(stage, 0, 0, key, value))
 
         stages = Stages(lambda: deps, send)
-        from ampere.records import StreamInfo
 
-        t0 = time.time()
-        for i, s in enumerate(streams):
-            if with_products:
-                bag = [seg["product_id"] for seg in s["segments"] if seg.get("product_id")]
-                info = StreamInfo(stream_id=s["stream_id"], products=bag).encode()
-                asyncio.run(stages.ingest(Event("media", 0, 0, s["stream_id"].encode(), info)))
-            for rec in media_records(str(ds / s["path"]), s["stream_id"], settings, realtime=False):
-                asyncio.run(stages.ingest(Event("media", 0, 0, s["stream_id"].encode(), rec.encode())))
-            print(f"  {i + 1}/{len(streams)} streams, {len(rows)} windows, {time.time() - t0:.0f} s", flush=True)
+        async def play() -> None:
+            t0 = time.time()
+            for i, s in enumerate(streams):
+                key = s["stream_id"].encode()
+                if with_products:
+                    bag = [seg["product_id"] for seg in s["segments"] if seg.get("product_id")]
+                    await stages.ingest(
+                        Event("media", 0, 0, key, StreamInfo(stream_id=s["stream_id"], products=bag).encode())
+                    )
+                for rec in media_records(str(ds / s["path"]), s["stream_id"], settings, realtime=False):
+                    await stages.ingest(Event("media", 0, 0, key, rec.encode()))
+                print(f"  {i + 1}/{len(streams)} streams, {len(rows)} windows, {time.time() - t0:.0f} s", flush=True)
+
+        asyncio.run(play())
     return [rows[k] for k in sorted(rows)]
 
 

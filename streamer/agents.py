@@ -252,6 +252,11 @@ class Stages:
         through an outage on its own."""
         pipe = self.deps.pipeline
         what = describe_record(rec)
+        if rec.redrive and await self.run_in("io", pipe.tagged, rec):
+            # the sweep re-published a window that was only queued behind others, and it has been tagged since:
+            # running it again would redo its work and overwrite its stream's later state
+            log.info("%s was tagged since it was re-published: skipped", what)
+            return None
         heard, seen = await asyncio.gather(
             self.retrying(f"hear {what}", pipe.hear, rec, pool="asr"),
             self.retrying(f"see {what}", pipe.see, rec, pool="ocr"),
@@ -264,11 +269,6 @@ class Stages:
         rec = None
         try:
             rec = self._decode(ev, expect)
-            if method == "transcribe" and rec.redrive and await self.run_in("io", self.deps.pipeline.tagged, rec):
-                # the sweep re-published a window that was only queued behind others, and it has been tagged
-                # since: running it again would redo its work and overwrite its stream's later state
-                log.info("%s was tagged since it was re-published: skipped", describe_record(rec))
-                return None
             if method == "transcribe":
                 result = await self._hear_and_see(rec)
             else:
