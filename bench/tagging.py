@@ -115,18 +115,17 @@ def _embed(emb, domain, frames, texts, batch=32):
     return np.stack(out)
 
 
-def prepare(ds: Path, use_screen: bool = True, summary_file: Path | None = None) -> tuple[list[Window], dict]:
+def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(page vectors, window vectors) from the exported model: frames + title / summary. The slow part of
+    ``prepare`` (minutes), so callers that vary only the transcripts embed once."""
     from ampere_train.data import Item, decode_frames
     from encoders.runtime import Embedder
 
     settings = get_settings()
     emb = Embedder.load(settings.embed.model_dir, variant=settings.embed.variant)
-    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
     pages = load_jsonl(ds / "catalog.jsonl")
     live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
     windows = load_jsonl(ds / "windows.jsonl")
-    heard = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "asr_names.jsonl")}
-    screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")} if use_screen else {}
     summ_path = summary_file or ds / "texts" / "summary.jsonl"
     summary = {r["id"]: r["text"] for r in load_jsonl(summ_path)} if summ_path.is_file() else {}
     t0 = time.time()
@@ -143,9 +142,32 @@ def prepare(ds: Path, use_screen: bool = True, summary_file: Path | None = None)
     texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
     win_vecs = _embed(emb, "live", [list(f) for f in win_frames], texts)
     print(f"embedded {len(pages)} pages and {len(windows)} windows in {time.time() - t0:.0f} s", flush=True)
+    return page_vecs, win_vecs
+
+
+def prepare(
+    ds: Path,
+    use_screen: bool = True,
+    summary_file: Path | None = None,
+    vecs: tuple[np.ndarray, np.ndarray] | None = None,
+    heard: dict[str, str] | None = None,
+) -> tuple[list[Window], dict]:
+    """Every window scored against every page. ``vecs``: from ``embed`` (made here when not given);
+    ``heard``: window id -> name-corrected transcript (default: ``texts/asr_names.jsonl``)."""
+    settings = get_settings()
+    products = {p["product_id"]: p for p in load_jsonl(ds / "products.jsonl")}
+    pages = load_jsonl(ds / "catalog.jsonl")
+    live = {s["stream_id"]: s for s in load_jsonl(ds / "live.jsonl")}
+    windows = load_jsonl(ds / "windows.jsonl")
+    if heard is None:
+        heard = {r["id"]: r["text"] for r in load_jsonl(ds / "texts" / "asr_names.jsonl")}
+    screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")} if use_screen else {}
+    summ_path = summary_file or ds / "texts" / "summary.jsonl"
+    summary = {r["id"]: r["text"] for r in load_jsonl(summ_path)} if summ_path.is_file() else {}
+    page_vecs, win_vecs = vecs if vecs is not None else embed(ds, summary_file)
 
     index = MemIndex(pages, page_vecs)
-    raw = TaggerOptions(lexical_weight=1.0, screen_weight=1.0, onair_weight=1.0, attribute_weight=1.0)
+    raw = TaggerOptions(lexical_weight=1.0, screen_weight=1.0, panel_weight=1.0, onair_weight=1.0, attribute_weight=1.0)
     tagger = Tagger(index, raw)
     onair = OnAirModel.load(settings.tagger.onair_model)
     names = NameIndex.of({n for row in pages for n in names_of(row)})
@@ -309,9 +331,10 @@ def invented_name_rate(ds: Path, summary_file: Path, keep_ids: set[str]) -> dict
     return {"invented_name_rate": round(invented / stated, 4) if stated else 0.0, "names_stated": stated}
 
 
-def summarizer_heldout(ds: Path, best: Config) -> dict:
+def summarizer_heldout(ds: Path, best: Config, main: list[Window] | None = None) -> dict:
     """The adapted summarizer against the keyword one on the held-out streams (templates and voices never used
-    for fitting), through the same tagger: their summaries change the windows' embeddings."""
+    for fitting), through the same tagger: their summaries change the windows' embeddings. ``main``: the
+    windows already prepared on ``texts/summary.jsonl`` (reused for the summarizer that made it)."""
     from bench.quality import summaries_of
 
     out = {}
@@ -319,7 +342,8 @@ def summarizer_heldout(ds: Path, best: Config) -> dict:
     # one exported model embeds both (trained on the configured summarizer's texts): the other is at a
     # disadvantage in the cosine part, not in the name, screen and attribute parts
     for kind, path in files.items():
-        windows, _ = prepare(ds, summary_file=path)
+        same = main is not None and path == ds / "texts" / "summary.jsonl"
+        windows = main if same else prepare(ds, summary_file=path)[0]
         out[f"tag_top1_{kind}"] = evaluate(windows, best, lambda w: w.heldout)["top1"]
         out[f"tag_top1_{kind}_test"] = evaluate(windows, best, regular("test"))["top1"]
     held = {
@@ -397,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         result["command"],
     )
     if args.summarizers:
-        section = {"summarizer_heldout": summarizer_heldout(args.dataset, best)}
+        section = {"summarizer_heldout": summarizer_heldout(args.dataset, best, windows)}
         print(json.dumps(section, indent=2))
         update(section, "python bench/tagging.py --summarizers")
     return 0
