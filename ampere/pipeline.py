@@ -24,7 +24,7 @@ from ampere.facts import parse
 from ampere.models import Models
 from ampere.names import CatalogNames, NameSnapper, names_of
 from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
-from ampere.segmenter import NONE, Segmenter, SegmenterState
+from ampere.segmenter import NONE, Segmenter, SegmenterState, none_score
 from ampere.settings import Settings
 from ampere.store import Store
 from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding
@@ -276,7 +276,14 @@ class Pipeline:
             ts=now(),
             screen=" | ".join(dict.fromkeys(screen_texts(rec.screen))) or None,
         )
-        return Embedded(**fields_of(rec), vector=vec.tobytes(), embed_ms=embed_ms, indexed_at=now())
+        return Embedded(
+            **fields_of(rec),
+            vector=vec.tobytes(),
+            embed_ms=embed_ms,
+            indexed_at=now(),
+            presence=float(emb.presence or 0.0),
+            presence_known=int(emb.presence is not None),
+        )
 
     def previous_candidates(self, rec: Embedded) -> list[tuple[str, float]]:
         prev_start = rec.start - self.settings.windows.hop_s
@@ -359,7 +366,7 @@ class Pipeline:
             if rec.start >= hop
             else SegmenterState()
         )
-        step = self.segmenter.step(prev, dict(ranked))
+        step = self.segmenter.step(prev, dict(ranked), none_score(o, rec.presence if rec.presence_known else None))
         streams.put_segmenter_state(rec.stream_id, rec.start, step.state.to_dict())
         out = [self._publish(rec, rec.start, rec.end, step.decision, ranked, step.confidence, correction=False)]
         if step.previous is not None and prev.decision is not None and step.previous != prev.decision:

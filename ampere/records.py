@@ -193,6 +193,11 @@ class Embedded(Summarized):
     vector: bytes = b""  # float32, L2-normalised
     embed_ms: float = 0.0
     indexed_at: float = 0.0
+    # the visual tower's product-in-frame score (encoders.runtime.Embedding.presence), read only when
+    # presence_known is 1 (a model without the output leaves it 0: the tagger then uses no visual evidence
+    # for "no product")
+    presence: float = 0.0
+    presence_known: int = 0
 
 
 @dataclass

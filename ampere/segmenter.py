@@ -57,12 +57,14 @@ class Segmenter:
             return 0.0
         return self.none_penalty if NONE in (a, b) else self.switch_penalty
 
-    def step(self, prev: SegmenterState, emissions: dict[str, float]) -> Step:
+    def step(self, prev: SegmenterState, emissions: dict[str, float], none_score: float | None = None) -> Step:
         """One window: ``emissions`` are its candidates' scores (higher is better; a product it did not score
-        counts with the lowest score it gave)."""
+        counts with the lowest score it gave). ``none_score``: what "no product" scores in this window, when
+        the window itself says something about it (``NoneScore``); else the constant ``self.none_score``."""
+        nscore = self.none_score if none_score is None else float(none_score)
         emit = {p: float(s) for p, s in emissions.items() if p != NONE}
-        floor = min(emit.values(), default=self.none_score)
-        emit[NONE] = self.none_score
+        floor = min(emit.values(), default=nscore)
+        emit[NONE] = nscore
         states = set(emit) | set(prev.scores)
         scores: dict[str, float] = {}
         back: dict[str, str] = {}
@@ -89,3 +91,14 @@ class Segmenter:
             previous,
             SegmenterState({k: round(v - top, 6) for k, v in kept.items()}, decision),
         )
+
+
+def none_score(options, presence: float | None) -> float:
+    """What "no product on air" scores in a window (``options``: ``TaggerOptions``): the constant
+    ``none_score``, raised when the frames look empty. ``presence`` is the visual tower's product-in-frame
+    score (``encoders.runtime.Embedding.presence``; None: not known); each unit below ``presence_pivot`` adds
+    ``presence_weight``. On the benchmark, with the chat still naming products in an outro and the host's
+    speech empty of them, the frames are what says the show has moved on (bench/tagging.py)."""
+    if presence is None or options.presence_weight <= 0:
+        return float(options.none_score)
+    return float(options.none_score + options.presence_weight * (options.presence_pivot - presence))

@@ -274,8 +274,12 @@ class TaggerOptions(_Options):
     # the share of all windows tagged right, "no product" ones included)
     segmenter: bool = True
     switch_penalty: float = Field(2.0, ge=0)  # moving from one product to another
-    none_penalty: float = Field(0.5, ge=0)  # entering or leaving "no product on air"
-    none_score: float = 1.3  # what "no product" scores in every window, against the candidates' scores
+    none_penalty: float = Field(1.0, ge=0)  # entering or leaving "no product on air"
+    none_score: float = 1.0  # what "no product" scores in every window, against the candidates' scores
+    # ... plus presence_weight per unit the frames' product-in-frame score lies below presence_pivot
+    # (ampere.segmenter.none_score; 0: frames say nothing about "no product")
+    presence_weight: float = Field(0.3, ge=0)
+    presence_pivot: float = 8.0
     smoothing: float = Field(0.7, ge=0, lt=1)  # without the segmenter: weight of the previous window's scores
     smoothing_empty: float = Field(0.9, ge=0, lt=1)  # the same when this window's speech said nothing
 

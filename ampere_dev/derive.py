@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ampere.settings import Settings
-from ampere_train.export import sha256
+from ampere_train.export import FORMAT, sha256
 
 
 def dataset_dir(settings: Settings, preset: str, seed: int = 0) -> Path:
@@ -63,7 +63,8 @@ def ensure_onnx(settings: Settings, progress=print) -> Path:
         m = json.loads(manifest.read_text())
         files = m.get("files", {}).values()
         files_ok = bool(files) and all((settings.embed.model_dir / f["file"]).is_file() for f in files)
-        if m.get("checkpoint", {}).get("sha256") == want and files_ok:
+        same = m.get("checkpoint", {}).get("sha256") == want and m.get("format") == FORMAT
+        if same and files_ok:
             return settings.embed.model_dir
     progress(f"exporting {ckpt.name} to ONNX (fp32 + int8) in {settings.embed.model_dir}")
     from ampere_train.export import export_onnx

@@ -15,6 +15,10 @@ from pathlib import Path
 
 INPUTS = ("input_ids", "attention_mask", "frames", "domain")
 OUTPUTS = ("fused", "text", "visual")
+# [batch]: the visual tower's product-in-frame score (encoders.model.VisualTower.forward; zeros without zoom)
+PRESENCE = "presence"
+# bumped when the graph's inputs or outputs change: an export of another format is made again (ampere_dev.derive)
+FORMAT = "ampere-onnx/2"
 OPSET = 17
 # Dynamic int8 on MatMul/Gemm only (MiniLM + heads): the text tower is where the time goes, and int8
 # convolutions are known to cost image encoders accuracy. Config switch: export_onnx(int8_ops=...).
@@ -43,7 +47,7 @@ def _wrapper(model):
 
         def forward(self, input_ids, attention_mask, frames, domain, text_ngrams=None):
             x = frames.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0
-            return self.m(input_ids, attention_mask, x, domain, text_ngrams)
+            return self.m(input_ids, attention_mask, x, domain, text_ngrams, with_presence=True)
 
     return ExportWrapper(model).eval()
 
@@ -66,7 +70,7 @@ def export_model(model, path: Path) -> Path:
         "attention_mask": {0: "batch", 1: "tokens"},
         "frames": {0: "batch", 1: "k"},
         "domain": {0: "batch"},
-        **{o: {0: "batch"} for o in OUTPUTS},
+        **{o: {0: "batch"} for o in (*OUTPUTS, PRESENCE)},
     }
     names = list(INPUTS)
     if cfg.text_ngram_dim:
@@ -83,7 +87,7 @@ def export_model(model, path: Path) -> Path:
             args,
             str(path),
             input_names=names,
-            output_names=list(OUTPUTS),
+            output_names=[*OUTPUTS, PRESENCE],
             dynamic_axes=dyn,
             opset_version=OPSET,
             dynamo=False,
@@ -129,7 +133,7 @@ def export_onnx(
     text_path = resolve_text_encoder(cfg.text_encoder)
     k, s = cfg.frames, cfg.image_size
     manifest = {
-        "format": "ampere-onnx/1",
+        "format": FORMAT,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": cfg.to_dict(),
         "frames": k,
@@ -169,6 +173,15 @@ def export_onnx(
         ),
         "outputs": [
             {"name": o, "dtype": "float32", "shape": ["batch", cfg.embed_dim], "l2_normalised": True} for o in OUTPUTS
+        ]
+        + [
+            {
+                "name": PRESENCE,
+                "dtype": "float32",
+                "shape": ["batch"],
+                "meaning": "peak product-locator score over the frames: higher when a product is in frame",
+                "available": bool(cfg.visual_zoom),
+            }
         ],
         "tokenizer": {
             "text_encoder": cfg.text_encoder,

@@ -31,7 +31,7 @@ import numpy as np
 
 from ampere.names import names_of
 from ampere.onair import NameIndex, OnAirModel
-from ampere.segmenter import NONE, Segmenter, SegmenterState
+from ampere.segmenter import NONE, Segmenter, SegmenterState, none_score
 from ampere.settings import REPO_ROOT, TaggerOptions, get_settings
 from ampere.summarize import summary_for_embedding
 from ampere.tagger import Tagger, smooth
@@ -103,21 +103,22 @@ class Window:
     heldout: bool
     cands: list[tuple[str, np.ndarray]]  # (product, raw parts), best page per product
     said_nothing: bool
+    presence: float | None = None  # the frames' product-in-frame score (None: the model has none)
 
 
-def _embed(emb, domain, frames, texts, batch=32):
+def _embed(emb, domain, frames, texts, batch=32) -> tuple[np.ndarray, np.ndarray | None]:
+    """(fused vectors, product-in-frame scores or None when the model has none)."""
     out = []
     for i in range(0, len(texts), batch):
-        out += [
-            e.fused
-            for e in emb.embed_batch([domain] * len(texts[i : i + batch]), frames[i : i + batch], texts[i : i + batch])
-        ]
-    return np.stack(out)
+        out += emb.embed_batch([domain] * len(texts[i : i + batch]), frames[i : i + batch], texts[i : i + batch])
+    known = bool(out) and out[0].presence is not None
+    return np.stack([e.fused for e in out]), (np.array([e.presence for e in out], np.float32) if known else None)
 
 
-def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(page vectors, window vectors) from the exported model: frames + title / summary. The slow part of
-    ``prepare`` (minutes), so callers that vary only the transcripts embed once."""
+def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(page vectors, window vectors, windows' product-in-frame scores) from the exported model: frames +
+    title / summary. The slow part of ``prepare`` (minutes), so callers that vary only the transcripts embed
+    once."""
     from ampere_train.data import Item, decode_frames
     from encoders.runtime import Embedder
 
@@ -131,7 +132,7 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
     t0 = time.time()
     page_items = [Item(p["id"], "page", p["product_id"], p["title"], p["image"]) for p in pages]
     page_frames = decode_frames(ds, page_items, "page", 1, emb.image_size, fit=emb.image_fit)
-    page_vecs = _embed(emb, "page", [list(f) for f in page_frames], [p["title"] for p in pages])
+    page_vecs, _ = _embed(emb, "page", [list(f) for f in page_frames], [p["title"] for p in pages])
     items = [
         Item(
             w["id"], "live", w["product_id"] or "", "", live[w["stream_id"]]["path"], float(w["start"]), float(w["end"])
@@ -140,16 +141,16 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
     ]
     win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size, fit=emb.image_fit)
     texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
-    win_vecs = _embed(emb, "live", [list(f) for f in win_frames], texts)
+    win_vecs, presence = _embed(emb, "live", [list(f) for f in win_frames], texts)
     print(f"embedded {len(pages)} pages and {len(windows)} windows in {time.time() - t0:.0f} s", flush=True)
-    return page_vecs, win_vecs
+    return page_vecs, win_vecs, presence
 
 
 def prepare(
     ds: Path,
     use_screen: bool = True,
     summary_file: Path | None = None,
-    vecs: tuple[np.ndarray, np.ndarray] | None = None,
+    vecs: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     heard: dict[str, str] | None = None,
 ) -> tuple[list[Window], dict]:
     """Every window scored against every page. ``vecs``: from ``embed`` (made here when not given);
@@ -164,10 +165,10 @@ def prepare(
     screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")} if use_screen else {}
     summ_path = summary_file or ds / "texts" / "summary.jsonl"
     summary = {r["id"]: r["text"] for r in load_jsonl(summ_path)} if summ_path.is_file() else {}
-    page_vecs, win_vecs = vecs if vecs is not None else embed(ds, summary_file)
+    page_vecs, win_vecs, presence = vecs if vecs is not None else embed(ds, summary_file)
 
     index = MemIndex(pages, page_vecs)
-    raw = TaggerOptions(lexical_weight=1.0, screen_weight=1.0, panel_weight=1.0, onair_weight=1.0, attribute_weight=1.0)
+    raw = TaggerOptions(lexical_weight=1.0, screen_weight=1.0, onair_weight=1.0, attribute_weight=1.0)
     tagger = Tagger(index, raw)
     onair = OnAirModel.load(settings.tagger.onair_model)
     names = NameIndex.of({n for row in pages for n in names_of(row)})
@@ -177,7 +178,7 @@ def prepare(
         stream_split[sid] = max(sorted(set(splits)), key=splits.count) if splits else "train"  # ties: same each run
     out = []
     t0 = time.time()
-    for w, vec in zip(windows, win_vecs):
+    for i, (w, vec) in enumerate(zip(windows, win_vecs)):
         text = heard.get(w["id"], "")
         cands = tagger.candidates(vec, text, onair.mentions(text, names), screen.get(w["id"], []))
         best: dict[str, np.ndarray] = {}
@@ -196,6 +197,7 @@ def prepare(
                 bool(live[w["stream_id"]].get("heldout")),
                 list(best.items()),
                 summary_for_embedding(summary.get(w["id"], "")) == "",
+                None if presence is None else float(presence[i]),
             )
         )
     print(f"scored {len(out)} windows in {time.time() - t0:.0f} s", flush=True)
@@ -212,6 +214,8 @@ class Config:
     switch: float = 1.0
     none_penalty: float = 0.5
     none_score: float = 0.8
+    presence_weight: float = 0.0
+    presence_pivot: float = 7.0
     smoothing: float = 0.7
     smoothing_empty: float = 0.9
 
@@ -233,7 +237,7 @@ def tag_stream(wins: list[Window], cfg: Config, k: int = 10) -> dict[str, tuple[
         prev_id = None
         for win in wins:
             scores = sorted(((p, float(v @ w)) for p, v in win.cands), key=lambda kv: -kv[1])[:k]
-            step = seg.step(state, dict(scores))
+            step = seg.step(state, dict(scores), none_score(cfg, win.presence))
             if prev_id is not None and step.previous is not None:
                 out[prev_id] = (out[prev_id][0], step.previous)
             out[win.id] = (step.decision, step.decision)
@@ -286,10 +290,22 @@ def regular(split):
 
 
 def grid(quick: bool) -> list[Config]:
+    # (presence weight, pivot): how much frames without a product raise "no product" (0: not at all)
+    presence = ((0.0, 7.0), (0.2, 7.0), (0.3, 6.0), (0.3, 7.0), (0.3, 8.0), (0.5, 7.0))
     seg = [
-        Config(lexical=lx, screen=sc, onair=oa, attributes=at, switch=sw, none_penalty=npen, none_score=ns)
-        for lx, sc, oa, at, sw, npen, ns in itertools.product(
-            (1.0, 3.0), (1.0, 3.0), (3.0,), (0.5, 1.0, 2.0), (0.5, 1.0, 2.0), (0.5, 1.0), (0.6, 0.8, 1.0, 1.3)
+        Config(
+            lexical=lx,
+            screen=sc,
+            onair=oa,
+            attributes=at,
+            switch=sw,
+            none_penalty=npen,
+            none_score=ns,
+            presence_weight=pw,
+            presence_pivot=pp,
+        )
+        for lx, sc, oa, at, sw, npen, ns, (pw, pp) in itertools.product(
+            (1.0, 3.0), (1.0, 3.0), (3.0,), (0.5, 1.0, 2.0), (0.5, 1.0, 2.0), (0.5, 1.0), (0.6, 0.8, 1.0, 1.3), presence
         )
     ]
     if quick:

@@ -123,21 +123,39 @@ class VisualTower(nn.Module):
     def zoom_in(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Zoom configs: frames [N, 3, S, S] (S = image_size) -> the backbone's input [N, 3, S/2, S/2]: every
         frame halved, and those of ``rows`` (bool [N]; None = all) replaced by the square around the product."""
-        small = halve(x)
-        cx, cy = self.locate(self.feature_map(small))
-        crops = zoom_crop(x, cx, cy, *self.zoom_side, small.shape[-1])
-        return crops if rows is None else torch.where(rows.view(-1, 1, 1, 1), crops, small)
+        return self._zoom(x, rows)[0]
 
-    def forward(self, frames: torch.Tensor, domain: torch.Tensor | None = None) -> torch.Tensor:
+    def _zoom(self, x: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``zoom_in``'s crops, the locator's peak cell score per frame [N])."""
+        assert self.locator is not None, "zoom needs a visual_zoom config"
+        small = halve(x)
+        fmap = self.feature_map(small)
+        n, _, h, w = fmap.shape
+        logits = self.locator.score(fmap).reshape(n, h * w)
+        cx, cy = locate(torch.softmax(logits, dim=1).reshape(n, h, w))
+        crops = zoom_crop(x, cx, cy, *self.zoom_side, small.shape[-1])
+        return (crops if rows is None else torch.where(rows.view(-1, 1, 1, 1), crops, small)), logits.max(dim=1)[0]
+
+    def forward(
+        self, frames: torch.Tensor, domain: torch.Tensor | None = None, with_presence: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """frames [B, K, 3, H, W] in [0, 1] -> [B, out_dim]. ``domain`` [B] matters to zoom configs only: live
-        rows are zoomed, the others described whole; without it every row is taken for a live window."""
+        rows are zoomed, the others described whole; without it every row is taken for a live window.
+
+        ``with_presence``: also [B], the locator's peak cell score over the K frames (zoom configs; zeros
+        otherwise). Trained only to find the product where there is one, it still scores frames without a
+        product lower (pure intro/outro windows against product windows on the benchmark: ROC AUC 0.90), which
+        is what tells the tagger's segmenter that nothing is on air."""
         b, k, c, h, w = frames.shape
         x = frames.reshape(b * k, c, h, w)
+        presence = torch.zeros(b, dtype=x.dtype, device=x.device)
         if self.zoom:
             rows = None if domain is None else (domain == self.live).view(b, 1).expand(b, k).reshape(b * k)
-            x = self.zoom_in(x, rows)
+            x, peak = self._zoom(x, rows)
+            presence = peak.reshape(b, k).max(dim=1)[0]
         f = self.lower(x)
-        return self.from_lower(f.reshape(b, k, *f.shape[1:]))
+        out = self.from_lower(f.reshape(b, k, *f.shape[1:]))
+        return (out, presence) if with_presence else out
 
 
 class DomainHeads(nn.Module):
@@ -279,10 +297,14 @@ class AmpereModel(nn.Module):
             fused = F.normalize(self.fusion_head(torch.cat([t_n, v_n], dim=-1), domain), dim=-1)
         return fused, t_n, v_n
 
-    def forward(self, input_ids, attention_mask, frames, domain, ngrams=None):
-        return self.embed_from_features(
-            self.text_features(input_ids, attention_mask, ngrams), self.visual(frames, domain), domain
-        )
+    def forward(self, input_ids, attention_mask, frames, domain, ngrams=None, with_presence: bool = False):
+        """(fused, text, visual), each [B, embed_dim] and L2-normalised; ``with_presence``: and the visual
+        tower's product-in-frame score [B] (``VisualTower.forward``)."""
+        text = self.text_features(input_ids, attention_mask, ngrams)
+        if not with_presence:
+            return self.embed_from_features(text, self.visual(frames, domain), domain)
+        visual, presence = self.visual(frames, domain, with_presence=True)
+        return (*self.embed_from_features(text, visual, domain), presence)
 
 
 def save_checkpoint(model: AmpereModel, path: Path, extra: dict | None = None) -> Path:

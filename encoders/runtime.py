@@ -28,6 +28,9 @@ class Embedding:
     fused: np.ndarray  # float32 (embed_dim,), L2-normalised
     visual: np.ndarray
     text: np.ndarray
+    # the visual tower's product-in-frame score (higher: a product is in frame); None when the model has none
+    # (no zoom tower, or an export made before it had this output)
+    presence: float | None = None
 
 
 class _Base:
@@ -71,9 +74,14 @@ class _Base:
         strs = [t or "" for t in texts]
         enc = tokenize(load_tokenizer(self.tokenizer_path), strs, self.max_tokens)
         ngrams = ngram_features(strs, self.ngram_dim) if self.ngram_dim else None
-        fused, text, visual = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
+        fused, text, visual, presence = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
         return [
-            Embedding(fused[i].astype(np.float32), visual[i].astype(np.float32), text[i].astype(np.float32))
+            Embedding(
+                fused[i].astype(np.float32),
+                visual[i].astype(np.float32),
+                text[i].astype(np.float32),
+                None if presence is None else float(presence[i]),
+            )
             for i in range(len(domains))
         ]
 
@@ -87,6 +95,7 @@ class _Base:
         return self.embed(domain, [blank], text).text
 
     def _run(self, input_ids, attention_mask, frames, domain, ngrams=None):  # pragma: no cover - abstract
+        """-> (fused, text, visual, presence or None)."""
         raise NotImplementedError
 
 
@@ -117,6 +126,8 @@ class Embedder(_Base):
         self.image_fit = manifest.get("config", {}).get("image_fit", "squash")
         self.tokenizer_path = tokenizer_path
         self.providers = session.get_providers()
+        outs = {o.get("name"): o for o in manifest.get("outputs", [])}
+        self.presence = "presence" in outs and bool(outs["presence"].get("available", True))
 
     @classmethod
     def load(
@@ -147,8 +158,11 @@ class Embedder(_Base):
         feed = {"input_ids": input_ids, "attention_mask": attention_mask, "frames": frames, "domain": domain}
         if self.ngram_dim:
             feed["text_ngrams"] = ngrams
-        fused, text, visual = self.session.run(list(("fused", "text", "visual")), feed)
-        return fused, text, visual
+        if self.presence:
+            fused, text, visual, presence = self.session.run(["fused", "text", "visual", "presence"], feed)
+            return fused, text, visual, presence
+        fused, text, visual = self.session.run(["fused", "text", "visual"], feed)
+        return fused, text, visual, None
 
 
 def _tokenizer_path(manifest: dict) -> str:
@@ -199,5 +213,7 @@ class TorchEmbedder(_Base):
                 x,
                 torch.from_numpy(domain),
                 torch.from_numpy(ngrams) if ngrams is not None else None,
+                with_presence=True,
             )
-        return tuple(o.numpy() for o in out)
+        fused, text, visual, presence = (o.numpy() for o in out)
+        return fused, text, visual, (presence if self.model.cfg.visual_zoom else None)

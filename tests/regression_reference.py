@@ -57,7 +57,9 @@ def main() -> None:
             {
                 "checkpoint": str(ckpt.relative_to(ROOT)),
                 "embeddings": [
-                    {b: [round(float(x), 6) for x in getattr(e, b)] for b in ("fused", "text", "visual")} for e in out
+                    {b: [round(float(x), 6) for x in getattr(e, b)] for b in ("fused", "text", "visual")}
+                    | ({"presence": round(float(e.presence), 5)} if e.presence is not None else {})
+                    for e in out
                 ],
                 "tiny_test_R@1": tiny_metrics(emb),
             },

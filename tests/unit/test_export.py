@@ -50,7 +50,9 @@ def test_manifest_describes_the_files(exported):
     on_disk = json.loads((tmp / "onnx" / "manifest.json").read_text())
     assert on_disk == manifest
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask", "frames", "domain"]
-    assert [o["name"] for o in manifest["outputs"]] == ["fused", "text", "visual"]
+    assert [o["name"] for o in manifest["outputs"]] == ["fused", "text", "visual", "presence"]
+    assert manifest["outputs"][-1]["available"] is False  # no zoom tower, no locator: nothing to say
+    assert Embedder.load(tmp / "onnx").embed("live", _inputs(1)[1][0], "").presence is None
     assert manifest["frames"] == 3 and manifest["image_size"] == 48
     from ampere_train.export import sha256
 

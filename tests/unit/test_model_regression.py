@@ -35,6 +35,8 @@ def _check(outputs, atol):
         for branch in ("fused", "text", "visual"):
             diff = np.abs(getattr(got, branch) - np.array(want[branch], np.float32)).max()
             assert diff < atol, (branch, diff)
+        if "presence" in want:  # the product-in-frame score (a logit, not unit-scaled: a looser bound)
+            assert got.presence is not None and abs(got.presence - want["presence"]) < 50 * atol, got.presence
 
 
 def test_torch_embeddings_match_the_reference(torch_embedder):

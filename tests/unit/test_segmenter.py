@@ -53,3 +53,27 @@ def test_state_is_small_and_round_trips():
     assert SegmenterState.of(d).scores == steps[-1].state.scores
     assert max(d["scores"].values()) == 0.0  # shifted: numbers stay small over a long stream
     assert 0.0 <= steps[-1].confidence <= 1.0
+
+
+def test_frames_without_a_product_end_the_tag_where_the_scores_alone_do_not():
+    from ampere.segmenter import none_score
+    from ampere.settings import TaggerOptions
+
+    o = TaggerOptions(none_score=1.0, none_penalty=0.5, switch_penalty=1.0, presence_weight=0.5, presence_pivot=7.0)
+    seg = Segmenter(o.switch_penalty, o.none_penalty, o.none_score)
+    # an outro: the chat still names A (it scores 1.5), the frames no longer show a product
+    windows = [({"A": 3.0, "B": 1.0}, 8.0)] * 3 + [({"A": 1.5, "B": 0.5}, 3.0)] * 3
+
+    def decisions(use_frames: bool):
+        state, out = SegmenterState(), []
+        for emissions, presence in windows:
+            step = seg.step(state, emissions, none_score(o, presence if use_frames else None))
+            out.append(step.decision)
+            state = step.state
+        return out
+
+    assert decisions(False) == ["A"] * 6
+    assert decisions(True) == ["A"] * 3 + [NONE] * 3
+    # a frame that shows a product clearly lowers "no product" below the constant, an unknown one leaves it
+    assert none_score(o, 9.0) < o.none_score == none_score(o, None)
+    assert none_score(o.model_copy(update={"presence_weight": 0.0}), 0.0) == o.none_score

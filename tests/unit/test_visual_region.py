@@ -331,6 +331,13 @@ def test_zoom_tower_zooms_live_rows_only_and_exports(random_lite_weights, tmp_pa
     out, whole, zoomed = (torch.nn.functional.normalize(t, dim=-1) for t in (out, whole, zoomed))
     assert torch.allclose(out[[0, 2]], whole[[0, 2]], atol=1e-4)  # page and video: described whole
     assert float(out[1] @ whole[1]) < 0.999 and torch.allclose(out[1], zoomed[0], atol=1e-4)
+    # the product-in-frame score: the locator's peak cell logit, the best of the row's frames
+    with torch.no_grad():
+        same, presence = vis(frames, dom, with_presence=True)
+        fmap = vis.feature_map(halve(frames.reshape(6, 3, 128, 128)))
+        peak = vis.locator.score(fmap).reshape(6, -1).max(dim=1)[0].reshape(3, 2).max(dim=1)[0]
+    assert presence.shape == (3,) and torch.allclose(presence, peak, atol=1e-5)
+    assert torch.allclose(torch.nn.functional.normalize(same, dim=-1), out, atol=1e-6)
     # the visual-only graph (export.py) takes every row for a live window: ONNX == torch
     path = export_visual(model, tmp_path / "v.onnx")
     u8 = (torch.rand(2, 2, 128, 128, 3) * 255).to(torch.uint8)
@@ -360,4 +367,13 @@ def test_train_with_zoom(random_lite_weights, tmp_path):
     emb = TorchEmbedder(load_checkpoint(ckpt))
     wide = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
     assert emb.image_size == 128
-    assert abs(np.linalg.norm(emb.embed("live", [wide] * 3, "a mug").visual) - 1) < 1e-4
+    ref = emb.embed("live", [wide] * 3, "a mug")
+    assert abs(np.linalg.norm(ref.visual) - 1) < 1e-4
+    # the export carries the product-in-frame score, equal to torch's
+    from ampere_train.export import export_onnx
+    from encoders.runtime import Embedder
+
+    manifest = export_onnx(ckpt, tmp_path / "onnx", int8=False)
+    assert {"name": "presence", "available": True}.items() <= manifest["outputs"][-1].items()
+    got = Embedder.load(tmp_path / "onnx", "fp32").embed("live", [wide] * 3, "a mug")
+    assert ref.presence is not None and got.presence is not None and abs(got.presence - ref.presence) < 1e-3
