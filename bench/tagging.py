@@ -285,6 +285,25 @@ def all_windows(r: dict) -> float:
     return (r["top1"] * r["windows"] + (r["no_product_recall"] or 0.0) * r["no_product_windows"]) / n if n else 0.0
 
 
+def presence_separation(windows: list[Window], keep) -> dict | None:
+    """How well the frames' product-in-frame score alone tells "no product" windows from on-air ones (ROC AUC;
+    windows that straddle a product change or the intro's end count with their majority truth)."""
+    from sklearn.metrics import roc_auc_score
+
+    chosen = [w for w in windows if keep(w) and w.presence is not None]
+    none = [w.presence for w in chosen if w.truth == NONE]
+    prod = [w.presence for w in chosen if w.truth != NONE]
+    if not none or not prod:
+        return None
+    auc = roc_auc_score([0] * len(none) + [1] * len(prod), none + prod)
+    return {
+        "auc": round(float(auc), 4),
+        "no_product_mean": round(float(np.mean(none)), 3),
+        "on_air_mean": round(float(np.mean(prod)), 3),
+        "no_product_windows": len(none),
+    }
+
+
 def regular(split):
     return lambda w: not w.heldout and w.split == split
 
@@ -410,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         "heldout": evaluate(windows, best, lambda w: w.heldout),
         "smoothing_instead": {s: evaluate(windows, smoothing, regular(s)) for s in ("val", "test")},
         "by_signal": by_signal(windows, best),
+        "presence_separation": {
+            "val": presence_separation(windows, regular("val")),
+            "test": presence_separation(windows, regular("test")),
+            "heldout": presence_separation(windows, lambda w: w.heldout),
+        },
         "seconds": round(time.time() - t0, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

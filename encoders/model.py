@@ -144,8 +144,8 @@ class VisualTower(nn.Module):
 
         ``with_presence``: also [B], the locator's peak cell score over the K frames (zoom configs; zeros
         otherwise). Trained only to find the product where there is one, it still scores frames without a
-        product lower (pure intro/outro windows against product windows on the benchmark: ROC AUC 0.90), which
-        is what tells the tagger's segmenter that nothing is on air."""
+        product lower (bench/tagging.py's ``presence_separation``), which is what tells the tagger's segmenter
+        that nothing is on air."""
         b, k, c, h, w = frames.shape
         x = frames.reshape(b * k, c, h, w)
         presence = torch.zeros(b, dtype=x.dtype, device=x.device)
