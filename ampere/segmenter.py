@@ -60,7 +60,7 @@ class Segmenter:
     def step(self, prev: SegmenterState, emissions: dict[str, float], none_score: float | None = None) -> Step:
         """One window: ``emissions`` are its candidates' scores (higher is better; a product it did not score
         counts with the lowest score it gave). ``none_score``: what "no product" scores in this window, when
-        the window itself says something about it (``NoneScore``); else the constant ``self.none_score``."""
+        the window itself says something about it (``none_score()`` below); else the constant ``self.none_score``."""
         nscore = self.none_score if none_score is None else float(none_score)
         emit = {p: float(s) for p, s in emissions.items() if p != NONE}
         floor = min(emit.values(), default=nscore)

@@ -213,10 +213,15 @@ class AttentionPool(nn.Module):
         assert last.bias is not None
         nn.init.zeros_(last.bias)
 
-    def weights(self, fmap: torch.Tensor) -> torch.Tensor:
-        """[N, C, h, w] -> [N, h, w], each map summing to 1."""
+    def logits(self, fmap: torch.Tensor) -> torch.Tensor:
+        """[N, C, h, w] -> [N, h * w], each position's score before the softmax."""
         n, _, h, w = fmap.shape
-        return torch.softmax(self.score(fmap).reshape(n, h * w), dim=1).reshape(n, h, w)
+        return self.score(fmap).reshape(n, h * w)
+
+    def weights(self, fmap: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
+        """[N, C, h, w] -> [N, h, w], each map summing to 1 (``logits``: ``self.logits(fmap)``, when made)."""
+        n, _, h, w = fmap.shape
+        return torch.softmax(self.logits(fmap) if logits is None else logits, dim=1).reshape(n, h, w)
 
     def forward(self, fmap: torch.Tensor) -> torch.Tensor:
         a = self.weights(fmap).unsqueeze(1)

@@ -130,9 +130,8 @@ class VisualTower(nn.Module):
         assert self.locator is not None, "zoom needs a visual_zoom config"
         small = halve(x)
         fmap = self.feature_map(small)
-        n, _, h, w = fmap.shape
-        logits = self.locator.score(fmap).reshape(n, h * w)
-        cx, cy = locate(torch.softmax(logits, dim=1).reshape(n, h, w))
+        logits = self.locator.logits(fmap)
+        cx, cy = locate(self.locator.weights(fmap, logits))
         crops = zoom_crop(x, cx, cy, *self.zoom_side, small.shape[-1])
         return (crops if rows is None else torch.where(rows.view(-1, 1, 1, 1), crops, small)), logits.max(dim=1)[0]
 
