@@ -48,15 +48,21 @@ class _Base:
         except ValueError:
             raise ValueError(f"unknown domain {domain!r}; expected one of {self.domains}") from None
 
-    def prepare_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """K evenly picked frames as uint8 [K, S, S, 3]."""
+    def frames_needed(self, n: int) -> int:
+        """How many frames an item given ``n`` needs: K, or ``n`` when picking K would only repeat each of them
+        equally often. The tower averages its K frames (and presence is their max), so a page repeated K
+        times embeds as the page once, at 1/K of the cost (an image query, a catalogue page)."""
+        return n if 0 < n < self.k and self.k % n == 0 else self.k
+
+    def prepare_frames(self, frames: Sequence[np.ndarray], k: int | None = None) -> np.ndarray:
+        """``k`` (default K) evenly picked frames as uint8 [k, S, S, 3]."""
         frames = list(frames) if frames is not None else []
         if not frames:
             raise ValueError("need at least one frame (HxWx3 uint8 RGB) per item")
         return np.stack(
             [
                 fit_square(np.asarray(frames[i]), self.image_size, self.image_fit)
-                for i in pick_evenly(len(frames), self.k)
+                for i in pick_evenly(len(frames), self.k if k is None else k)
             ]
         )
 
@@ -70,20 +76,30 @@ class _Base:
         if not domains:
             return []
         dom = np.array([self._domain_id(d) for d in domains], np.int64)
-        frames = np.stack([self.prepare_frames(f) for f in frames_list])
         strs = [t or "" for t in texts]
         enc = tokenize(load_tokenizer(self.tokenizer_path), strs, self.max_tokens)
         ngrams = ngram_features(strs, self.ngram_dim) if self.ngram_dim else None
-        fused, text, visual, presence = self._run(enc["input_ids"], enc["attention_mask"], frames, dom, ngrams)
-        return [
-            Embedding(
-                fused[i].astype(np.float32),
-                visual[i].astype(np.float32),
-                text[i].astype(np.float32),
-                None if presence is None else float(presence[i]),
+        needs = [self.frames_needed(len(f) if f is not None else 0) for f in frames_list]
+        out: list[Embedding | None] = [None] * len(domains)
+        # one run per frame count (the graph's frame axis is dynamic, but a batch shares it)
+        for k in sorted(set(needs)):
+            rows = [i for i, n in enumerate(needs) if n == k]
+            frames = np.stack([self.prepare_frames(frames_list[i], k) for i in rows])
+            fused, text, visual, presence = self._run(
+                enc["input_ids"][rows],
+                enc["attention_mask"][rows],
+                frames,
+                dom[rows],
+                None if ngrams is None else ngrams[rows],
             )
-            for i in range(len(domains))
-        ]
+            for j, i in enumerate(rows):
+                out[i] = Embedding(
+                    fused[j].astype(np.float32),
+                    visual[j].astype(np.float32),
+                    text[j].astype(np.float32),
+                    None if presence is None else float(presence[j]),
+                )
+        return [e for e in out if e is not None]
 
     def embed(self, domain: str, frames: Sequence[np.ndarray], text: str | None) -> Embedding:
         return self.embed_batch([domain], [frames], [text])[0]

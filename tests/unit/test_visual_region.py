@@ -377,3 +377,12 @@ def test_train_with_zoom(random_lite_weights, tmp_path):
     assert {"name": "presence", "available": True}.items() <= manifest["outputs"][-1].items()
     got = Embedder.load(tmp_path / "onnx", "fp32").embed("live", [wide] * 3, "a mug")
     assert ref.presence is not None and got.presence is not None and abs(got.presence - ref.presence) < 1e-3
+    # one picture runs as one frame, not as K copies of it (an image query, a catalogue page): same embedding
+    onnx_emb = Embedder.load(tmp_path / "onnx", "fp32")
+    assert onnx_emb.frames_needed(1) == 1 and onnx_emb.frames_needed(2) == onnx_emb.frames_needed(4) == onnx_emb.k
+    for e in (emb, onnx_emb):
+        for domain in ("page", "live"):
+            one, k_copies = e.embed_batch([domain, domain], [[wide], [wide] * e.k], ["a mug", "a mug"])
+            assert np.abs(one.visual - k_copies.visual).max() < 1e-4, (type(e).__name__, domain)
+            assert np.abs(one.fused - k_copies.fused).max() < 1e-4
+            assert one.presence is not None and abs(one.presence - (k_copies.presence or 0.0)) < 1e-4
