@@ -13,6 +13,7 @@ reports the latency of each. Loopback only. Query kinds:
     image     POST /api/search/image          a real product page JPEG, decoded and embedded per request
     product   GET /api/products/{id}          random products: pages, live now, live windows before, videos
     stream    GET /api/streams/{id}           random streams: now and the last 20 tags
+    floor     GET /healthz                    no Redis, no model: what the HTTP stack and the client cost alone
 
 Then the page's time to first tag: a real worker, the API, a stream replayed at real-time pace, and a
 server-sent-events client of /api/live/events (what the page listens to): replay start -> first tag event.
@@ -213,6 +214,10 @@ def client_main(spec_path: str) -> None:
             async with session.get(f"{base}/api/products/{rng.choice(products)}") as r:
                 await r.read()
                 status = r.status
+        elif kind == "floor":
+            async with session.get(f"{base}/healthz") as r:
+                await r.read()
+                status = r.status
         else:
             async with session.get(f"{base}/api/streams/{rng.choice(streams)}") as r:
                 await r.read()
@@ -399,7 +404,7 @@ def table(result: dict) -> str:
     head = "| index items | query | " + " | ".join(f"{c} clients p50 / p99 ms (qps)" for c in clients) + " |"
     lines = [head, "|" + "---|" * (2 + len(clients))]
     for size in sorted({r["index_items"] for r in runs}):
-        for kind in ("text", "image", "product", "stream"):
+        for kind in ("text", "image", "product", "stream", "floor"):
             cells = []
             for c in clients:
                 r = next(
@@ -429,7 +434,7 @@ def main() -> int:
     ap.add_argument("--client", help=argparse.SUPPRESS)
     ap.add_argument("--sizes", default="10000,100000", help="index sizes (default: 10000,100000)")
     ap.add_argument("--clients", default="10,100", help="concurrent clients (default: 10,100)")
-    ap.add_argument("--queries", default="text,image,product,stream", help="query kinds (default: all four)")
+    ap.add_argument("--queries", default="text,image,product,stream,floor", help="query kinds (default: all five)")
     ap.add_argument("--duration", type=float, default=15.0, help="seconds measured per run (default: 15)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (default: 3)")
     ap.add_argument("--server-workers", type=int, default=1, help="`ampere serve --workers` (default: 1)")

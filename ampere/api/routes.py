@@ -158,7 +158,8 @@ def page() -> FileResponse:
 
 
 @router.get("/healthz", response_model=Health, tags=["health"], summary="The process answers")
-def healthz() -> Health:
+async def healthz() -> Health:
+    # on the event loop: a liveness probe must not queue behind searches busy in the thread pool
     return Health()
 
 
