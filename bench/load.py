@@ -62,19 +62,25 @@ def plot(steps: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 6, 8, 12], help="stream counts to try")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes on the host (default: 1)")
+    ap.add_argument(
+        "--partitions", type=int, default=None, help="partitions per topic (default: the broker settings')"
+    )
+    ap.add_argument("--out", type=Path, default=OUT, help=f"results file (default: {OUT.relative_to(REPO_ROOT)})")
     args = ap.parse_args(argv)
     settings = get_settings()
+    partitions = args.partitions or settings.broker.partitions
     dataset = ensure_ready(settings, "demo")
     steps: list[dict] = []
     t0 = time.time()
     with resolve_services(settings) as urls:
-        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), settings.broker.partitions)
+        ensure_topics(urls.kafka_url, list(topic_names(settings).values()), partitions)
         store = Store.connect(urls.redis_url, settings.redis)
         store.index.create()
         add_pages(store, dataset / "catalog.jsonl", Models(settings), progress=False)
         for n in args.steps:
             cpu0 = os.times()
-            run = run_streams(urls, settings, dataset, n, realtime=True, tag=f"load{n}")
+            run = run_streams(urls, settings, dataset, n, realtime=True, tag=f"load{n}", workers=args.workers)
             cpu1 = os.times()
             # the workers are our children: their CPU time lands in children_user/system once they exit
             cpu = (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system)
@@ -90,15 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/load.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
-        "workers_per_host": 1,
+        "workers_per_host": args.workers,
+        "partitions": partitions,
         "realtime_streams_per_host": best["streams"] if best else 0,
         "at_max": {k: best[k] for k in ("e2e_ms_p50", "e2e_ms_p95", "live_tag_top1", "peak_rss_mb")} if best else None,
         "single_stream_tag_top1": steps[0]["live_tag_top1"] if steps and steps[0]["streams"] == 1 else None,
         "steps": steps,
         "wall_s": round(time.time() - t0, 1),
     }
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    plot(steps, OUT.with_suffix(".png"))
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    plot(steps, args.out.with_suffix(".png"))
     print(json.dumps({k: result[k] for k in ("realtime_streams_per_host", "at_max")}, indent=2))
     return 0
 

@@ -1,6 +1,7 @@
 """OCR of the benchmark's live frames: is the on-screen price read exactly, is the name card read, at what cost.
 
     .venv/bin/python bench/ocr.py [--frames 150]
+    .venv/bin/python bench/ocr.py --line-reuse --dataset .ampere/data/demo-s0
 
 Frames are taken from the test split's streams at times the truth says a price card (or a name card) is on
 screen, decoded as ``ampere replay`` carries them: the readable frame (``ingest.full_size``, 640 px) that the
@@ -91,12 +92,59 @@ def run(frames: list[dict], size: int, reader: Reader) -> dict:
     }
 
 
+def line_reuse(ds: Path, settings, max_streams: int = 6) -> dict:
+    """``ocr.reuse_lines`` against recognising every line, on each stream's readable frames in order (one per
+    ``ingest.full_every_s``, as the worker reads them): time per frame, lines reused, frames read the same."""
+    plain = Reader(settings.ocr.model_copy(update={"skip_unchanged": 0.0, "reuse_lines": 0.0}))
+    reusing = Reader(settings.ocr.model_copy(update={"skip_unchanged": 0.0}))
+    plain.load(), reusing.load()
+    t_plain = t_reuse = 0.0
+    frames = same = 0
+    differ: list[list[list[str]]] = []
+    step = settings.ingest.full_every_s or 4.0
+    for st in load_jsonl(ds / "live.jsonl")[:max_streams]:
+        times = [step * k + step / 2 for k in range(int(st["duration"] // step))]
+        for rgb in media.read_frames(str(ds / st["path"]), times, settings.ingest.full_size):
+            t = time.perf_counter()
+            a = [ln.text for ln in plain.read(rgb, stream=st["stream_id"])]
+            t_plain += time.perf_counter() - t
+            t = time.perf_counter()
+            b = [ln.text for ln in reusing.read(rgb, stream=st["stream_id"])]
+            t_reuse += time.perf_counter() - t
+            frames += 1
+            same += a == b
+            if a != b:
+                differ.append([sorted(set(a) - set(b)), sorted(set(b) - set(a))])
+    lines = reusing.stats.lines_recognised + reusing.stats.lines_reused
+    return {
+        "dataset": ds.name,
+        "frames": frames,
+        "reuse_lines": settings.ocr.reuse_lines,
+        "ms_per_frame_all_lines": round(t_plain / max(1, frames) * 1000, 1),
+        "ms_per_frame_reusing": round(t_reuse / max(1, frames) * 1000, 1),
+        "lines_reused_share": round(reusing.stats.lines_reused / max(1, lines), 3),
+        "frames_read_the_same": round(same / max(1, frames), 3),
+        "differences": differ[:8],  # (only without reuse, only with it)
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", type=Path, default=REPO_ROOT / ".ampere" / "data" / "bench-s0", help="benchmark")
     ap.add_argument("--frames", type=int, default=150, help="frames to read (default: 150)")
+    ap.add_argument(
+        "--line-reuse",
+        action="store_true",
+        help="only compare ocr.reuse_lines with recognising every line, on the dataset's streams in order "
+        "(writes ocr_line_reuse)",
+    )
     args = ap.parse_args(argv)
     settings = get_settings()
+    if args.line_reuse:
+        section = {"ocr_line_reuse": line_reuse(args.dataset, settings)}
+        print(json.dumps(section, indent=2))
+        update(section, f"python bench/ocr.py --line-reuse --dataset {args.dataset}")
+        return 0
     frames = samples(args.dataset, args.frames)
     reader = Reader(settings.ocr.model_copy(update={"skip_unchanged": 0.0}))  # time every frame
     reader.load()

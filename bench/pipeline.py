@@ -15,6 +15,7 @@ worker's peak RSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -143,12 +144,20 @@ def rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, tag: str) -> dict:
-    """Replay n_streams (demo streams reused under new ids) through one fresh worker."""
+def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, tag: str, workers: int = 1) -> dict:
+    """Replay n_streams (demo streams reused under new ids) through ``workers`` fresh worker processes (one
+    consumer group: Faust splits the topics' partitions between them)."""
     base = load_jsonl(dataset / "live.jsonl")
     streams = [{**base[i % len(base)], "stream_id": f"{tag}-{i}"} for i in range(n_streams)]
-    with FaustWorker(urls, settings, log_path=settings.home / "logs" / f"bench-{tag}.log") as worker:
-        worker.wait_ready(timeout=240)
+    with contextlib.ExitStack() as stack:
+        procs = [
+            stack.enter_context(
+                FaustWorker(urls, settings, log_path=settings.home / "logs" / f"bench-{tag}-w{i}.log")
+            )
+            for i in range(max(1, workers))
+        ]
+        for worker in procs:
+            worker.wait_ready(timeout=240)
         lat = LatencyCollector(urls.kafka_url, settings.topic("embeddings"))
         tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
         lat.start(), tags.start()
@@ -176,7 +185,7 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
             time.sleep(0.5)
         wall = time.time() - t0
         time.sleep(2)  # let the last tags arrive
-        peak = rss_peak_mb(worker.pid)
+        peak = max(rss_peak_mb(w.pid) for w in procs)  # per process: what the RSS target is about
         lat.stop_event.set(), tags.stop()
     rows = sorted((r for r in lat.rows if r[0].startswith(tag)), key=lambda r: r[2])
     ms = [r[3] for r in rows]

@@ -164,6 +164,29 @@ def test_an_unchanged_frame_is_not_read_again(reader):
 
 
 @pytest.mark.models
+def test_lines_that_did_not_change_are_not_recognised_again_and_a_new_digit_is(reader):
+    stats = reader.stats
+    first = reader.read(render_frame("$89.99", seed=3), stream="s2")
+    assert "$89.99" in [ln.text for ln in first]
+    # the host moved (another background): the frame is read, but lines on opaque cards are not recognised again
+    recognised, reused = stats.lines_recognised, stats.lines_reused
+    moved = reader.read(render_frame("$89.99", seed=4), stream="s2")
+    assert stats.lines_reused - reused >= 2, (stats, [ln.text for ln in moved])  # at least the card and badge
+    assert {"$89.99", "LIVE DEAL"} <= {ln.text for ln in moved}
+    # one digit of the price changed: that line is recognised, not taken from the previous frame
+    recognised = stats.lines_recognised
+    new_price = reader.read(render_frame("$88.99", seed=4), stream="s2")
+    texts = [ln.text for ln in new_price]
+    assert "$88.99" in texts and "$89.99" not in texts, texts
+    assert stats.lines_recognised > recognised
+    # without reuse the same frame reads the same lines
+    plain = Reader(OcrOptions(threads=1, reuse_lines=0))
+    assert [ln.text for ln in plain.read(render_frame("$88.99", seed=4), stream="s2")] == texts
+    assert plain.stats.lines_reused == 0
+    reader.forget("s2")
+
+
+@pytest.mark.models
 def test_a_large_frame_is_downscaled_before_reading():
     pytest.importorskip("rapidocr")
     r = Reader(OcrOptions(max_pixels=640 * 360))
