@@ -63,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 6, 8, 12], help="stream counts to try")
     ap.add_argument("--workers", type=int, default=1, help="worker processes on the host (default: 1)")
-    ap.add_argument(
-        "--partitions", type=int, default=None, help="partitions per topic (default: the broker settings')"
-    )
+    ap.add_argument("--partitions", type=int, default=None, help="partitions per topic (default: the broker settings')")
     ap.add_argument("--out", type=Path, default=OUT, help=f"results file (default: {OUT.relative_to(REPO_ROOT)})")
     args = ap.parse_args(argv)
     settings = get_settings()

@@ -151,9 +151,7 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
     streams = [{**base[i % len(base)], "stream_id": f"{tag}-{i}"} for i in range(n_streams)]
     with contextlib.ExitStack() as stack:
         procs = [
-            stack.enter_context(
-                FaustWorker(urls, settings, log_path=settings.home / "logs" / f"bench-{tag}-w{i}.log")
-            )
+            stack.enter_context(FaustWorker(urls, settings, log_path=settings.home / "logs" / f"bench-{tag}-w{i}.log"))
             for i in range(max(1, workers))
         ]
         for worker in procs:
