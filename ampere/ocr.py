@@ -238,6 +238,7 @@ class Reader:
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             "Det.limit_side_len": o.det_limit_side_len,
             "Det.limit_type": o.det_limit_type,
+            "Rec.rec_batch_num": o.rec_batch,
         }
 
     def load(self) -> None:

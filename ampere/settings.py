@@ -225,6 +225,9 @@ class OcrOptions(_Options):
     det_limit_side_len: int = Field(360, ge=32, le=4096)
     det_limit_type: Literal["min", "max"] = "min"
     min_score: float = Field(0.5, ge=0, le=1)  # lines the recognizer is less sure of are dropped
+    # text lines per recognizer run: a batch pads every line to its widest, so one at a time is faster (rec
+    # 322 -> 258 ms per demo frame) and spaces better ("2FOR 1" -> "2 FOR 1"; bench/ocr.py "ocr_rec_batch")
+    rec_batch: int = Field(1, ge=1, le=64)
     # at most this many lines per frame are kept (reading order), each cut to max_line_chars
     max_lines: int = Field(32, ge=1)
     max_line_chars: int = Field(120, ge=1)
@@ -242,9 +245,9 @@ class OcrOptions(_Options):
     max_streams: int = Field(1024, ge=1)  # streams whose last thumbnail is remembered (LRU)
     # a text line whose crop matches a line of the stream's previous frame (same size within 4x6 px, every cell
     # of a 48x8 grey thumbnail within this many grey levels) takes that line's text instead of being recognised
-    # again: the price card and badges stay put while the host moves. Of the demo streams' lines read with the
-    # same text as in the previous frame, 39 % fell within 40 (the static ones), no line of another text did
-    # (bench/ocr.py "line_reuse"); 0 recognises every line
+    # again: the price card and badges stay put while the host moves. Demo streams: 25 % of lines reused, OCR
+    # 358 -> 297 ms per frame, every frame read as without reuse; of the lines read with the previous frame's
+    # text 39 % fell within 40, no line of another text did (bench/ocr.py "ocr_line_reuse"); 0: recognise all
     reuse_lines: float = Field(40.0, ge=0, le=255)
 
 

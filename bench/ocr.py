@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ocr.py [--frames 150]
     .venv/bin/python bench/ocr.py --line-reuse --dataset .ampere/data/demo-s0
+    .venv/bin/python bench/ocr.py --rec-batch --dataset .ampere/data/demo-s0
 
 Frames are taken from the test split's streams at times the truth says a price card (or a name card) is on
 screen, decoded as ``ampere replay`` carries them: the readable frame (``ingest.full_size``, 640 px) that the
@@ -101,20 +102,17 @@ def line_reuse(ds: Path, settings, max_streams: int = 6) -> dict:
     t_plain = t_reuse = 0.0
     frames = same = 0
     differ: list[list[list[str]]] = []
-    step = settings.ingest.full_every_s or 4.0
-    for st in load_jsonl(ds / "live.jsonl")[:max_streams]:
-        times = [step * k + step / 2 for k in range(int(st["duration"] // step))]
-        for rgb in media.read_frames(str(ds / st["path"]), times, settings.ingest.full_size):
-            t = time.perf_counter()
-            a = [ln.text for ln in plain.read(rgb, stream=st["stream_id"])]
-            t_plain += time.perf_counter() - t
-            t = time.perf_counter()
-            b = [ln.text for ln in reusing.read(rgb, stream=st["stream_id"])]
-            t_reuse += time.perf_counter() - t
-            frames += 1
-            same += a == b
-            if a != b:
-                differ.append([sorted(set(a) - set(b)), sorted(set(b) - set(a))])
+    for stream_id, rgb in stream_frames(ds, settings, max_streams):
+        t = time.perf_counter()
+        a = [ln.text for ln in plain.read(rgb, stream=stream_id)]
+        t_plain += time.perf_counter() - t
+        t = time.perf_counter()
+        b = [ln.text for ln in reusing.read(rgb, stream=stream_id)]
+        t_reuse += time.perf_counter() - t
+        frames += 1
+        same += a == b
+        if a != b:
+            differ.append([sorted(set(a) - set(b)), sorted(set(b) - set(a))])
     lines = reusing.stats.lines_recognised + reusing.stats.lines_reused
     return {
         "dataset": ds.name,
@@ -128,6 +126,37 @@ def line_reuse(ds: Path, settings, max_streams: int = 6) -> dict:
     }
 
 
+def stream_frames(ds: Path, settings, max_streams: int = 6):
+    """(stream id, RGB frame) of each stream's readable frames in order, one per ``ingest.full_every_s``."""
+    step = settings.ingest.full_every_s or 4.0
+    for st in load_jsonl(ds / "live.jsonl")[:max_streams]:
+        times = [step * k + step / 2 for k in range(int(st["duration"] // step))]
+        for rgb in media.read_frames(str(ds / st["path"]), times, settings.ingest.full_size):
+            yield st["stream_id"], rgb
+
+
+def rec_batch(ds: Path, settings, sizes: tuple[int, ...] = (1, 6)) -> dict:
+    """Text lines per recognizer run (``ocr.rec_batch``; rapidocr's own default is 6): time per frame and
+    the lines read, against the last size's."""
+    frames = list(stream_frames(ds, settings))
+    rows: dict[str, dict] = {}
+    texts: dict[int, list[list[str]]] = {}
+    for n in sizes:
+        reader = Reader(settings.ocr.model_copy(update={"skip_unchanged": 0.0, "reuse_lines": 0.0, "rec_batch": n}))
+        reader.load()
+        t = time.perf_counter()
+        texts[n] = [[ln.text for ln in reader.read(rgb)] for _, rgb in frames]
+        rows[str(n)] = {"ms_per_frame": round((time.perf_counter() - t) / max(1, len(frames)) * 1000, 1)}
+    ref = sizes[-1]
+    for n in sizes:
+        pairs = list(zip(texts[n], texts[ref]))
+        rows[str(n)]["frames_read_as_batch_" + str(ref)] = round(sum(a == b for a, b in pairs) / len(pairs), 3)
+        rows[str(n)]["differences"] = [[sorted(set(b) - set(a)), sorted(set(a) - set(b))] for a, b in pairs if a != b][
+            :8
+        ]  # (batch of the last size, this size)
+    return {"dataset": ds.name, "frames": len(frames), "by_batch": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", type=Path, default=REPO_ROOT / ".ampere" / "data" / "bench-s0", help="benchmark")
@@ -138,8 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only compare ocr.reuse_lines with recognising every line, on the dataset's streams in order "
         "(writes ocr_line_reuse)",
     )
+    ap.add_argument(
+        "--rec-batch",
+        action="store_true",
+        help="only compare text lines per recognizer run, 1 and 6, on the dataset's streams (writes ocr_rec_batch)",
+    )
     args = ap.parse_args(argv)
     settings = get_settings()
+    if args.rec_batch:
+        section = {"ocr_rec_batch": rec_batch(args.dataset, settings)}
+        print(json.dumps(section, indent=2))
+        update(section, f"python bench/ocr.py --rec-batch --dataset {args.dataset}")
+        return 0
     if args.line_reuse:
         section = {"ocr_line_reuse": line_reuse(args.dataset, settings)}
         print(json.dumps(section, indent=2))

@@ -103,6 +103,13 @@ def test_options_are_checked(kw):
         OcrOptions(**kw)
 
 
+def test_engine_parameters_follow_the_options():
+    params = Reader(OcrOptions(rec_batch=3, det_limit_side_len=480, threads=2))._params()
+    assert params["Rec.rec_batch_num"] == 3 and params["Det.limit_side_len"] == 480
+    assert params["EngineConfig.onnxruntime.intra_op_num_threads"] == 2
+    assert Reader()._params()["Rec.rec_batch_num"] == 1  # one line per run: no padding to the widest line
+
+
 def test_the_unchanged_check_skips_the_same_frame_and_not_a_new_price():
     frame = render_frame("$149.99")
     moved, thumb = changed(None, frame)
