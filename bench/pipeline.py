@@ -144,6 +144,15 @@ def rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a live process and all its threads (/proc/PID/stat), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, tag: str, workers: int = 1) -> dict:
     """Replay n_streams (demo streams reused under new ids) through ``workers`` fresh worker processes (one
     consumer group: Faust splits the topics' partitions between them)."""
@@ -156,6 +165,7 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
         ]
         for worker in procs:
             worker.wait_ready(timeout=240)
+        cpu0 = sum(cpu_seconds(w.pid) for w in procs)  # after start-up: model loading is not the load
         lat = LatencyCollector(urls.kafka_url, settings.topic("embeddings"))
         tags = TagCollector(urls.kafka_url, settings.topic("tags"), {}, echo=False)
         lat.start(), tags.start()
@@ -184,6 +194,7 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
         wall = time.time() - t0
         time.sleep(2)  # let the last tags arrive
         peak = max(rss_peak_mb(w.pid) for w in procs)  # per process: what the RSS target is about
+        cpu = sum(cpu_seconds(w.pid) for w in procs) - cpu0
         lat.stop_event.set(), tags.stop()
     rows = sorted((r for r in lat.rows if r[0].startswith(tag)), key=lambda r: r[2])
     ms = [r[3] for r in rows]
@@ -205,6 +216,8 @@ def run_streams(urls, settings, dataset: Path, n_streams: int, realtime: bool, t
         "live_tag_top1": round(score.top1, 4),
         "tagged_windows_scored": score.windows,
         "peak_rss_mb": round(peak, 0),
+        # the workers' CPU from ready to the last window, as a share of the host's cores
+        "cpu_share": round(cpu / max(1e-9, wall) / (os.cpu_count() or 1), 3),
     }
 
 
