@@ -7,7 +7,9 @@ pipeline's 96 px square keyframes it mostly does not (offline-stack.md), so OCR 
 
 Nothing is loaded at import or construction: ``Reader`` builds the engine on first use. Frames of a
 live stream repeat (a static product shot, a paused host), so ``changed`` compares a small grayscale
-thumbnail with the previous frame's and the reader returns the previous lines for an unchanged frame.
+thumbnail with the previous frame's and the reader returns the previous lines for an unchanged frame. In a
+frame that did change (the host moves), lines whose crops look as in the stream's previous frame (a price card,
+a badge) keep their text, and only the others go through the recognizer (``OcrOptions.reuse_lines``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``Embedder`` runs the exported ONNX graph with onnxruntime and needs no torch; ``TorchEmbedder`` runs a
 training checkpoint (for comparisons and tests). Both take frames as lists of HxWx3 uint8 RGB arrays
-of any length and size: frames are picked/repeated evenly to K and made square with Pillow the way the
-model was trained (``image_fit``: squash, centre crop or pad; encoders/frames.py).
+of any length and size: frames are picked/repeated evenly to K (a count that divides K, one picture above all,
+runs as itself: repeating it would only cost more) and made square with Pillow the way the model was trained
+(``image_fit``: squash, centre crop or pad; encoders/frames.py).
 """
 
 from __future__ import annotations
