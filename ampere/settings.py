@@ -308,6 +308,10 @@ class WorkerOptions(_Options):
     repair_interval_s: float = Field(30.0, ge=0)
     repair_after_s: float = Field(120.0, gt=0)
     repair_max: int = Field(2, ge=0)
+    # windows of different streams in the transcribe stage at once (ASR of one while OCR of another); one
+    # stream's windows still go through it in order. 1 (one window at a time) held 8 streams on 2 cores; 2 held
+    # 8 as well and fell behind at 10 (bench/results/load-concurrency2.json): no gain shown yet, so 1
+    transcribe_concurrency: int = Field(1, ge=1, le=64)
     # Prometheus /metrics, /healthz and /readyz of the worker (streamer/metrics.py); 0: off
     metrics_port: int = Field(0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"

@@ -13,6 +13,7 @@ Redis client, models and pools when the first event arrives (or at warm-up).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -92,6 +93,8 @@ class Stages:
         self._deps: Deps | None = None
         self.send = send
         self.model_load_s: dict[str, float] | None = None  # seconds per model, once warm_up is done
+        # stream -> (its turn in the transcribe stage, windows holding or waiting for it)
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @property
     def deps(self) -> Deps:
@@ -247,7 +250,28 @@ class Stages:
         except Exception:  # a bug: the journal keeps a little more than it needs; the stream goes on
             log.exception("after %s", describe_record(rec))
 
+    @contextlib.asynccontextmanager
+    async def _turn_of(self, stream_id: str):
+        """One window of a stream at a time, in the order they came (asyncio.Lock wakes waiters first come,
+        first served): chunked ASR carries each stream's state from one window to the next. Windows of other
+        streams do not wait (``worker.transcribe_concurrency`` agents share the topic)."""
+        lock, users = self._turns.get(stream_id) or (asyncio.Lock(), 0)
+        self._turns[stream_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[stream_id]
+            if users <= 1:
+                del self._turns[stream_id]
+            else:
+                self._turns[stream_id] = (lock, users - 1)
+
     async def _hear_and_see(self, rec):
+        async with self._turn_of(rec.stream_id):
+            return await self._hear_and_see_now(rec)
+
+    async def _hear_and_see_now(self, rec):
         """ASR and OCR of one window side by side, each in its own pool (two cores, two models), each retried
         through an outage on its own."""
         pipe = self.deps.pipeline
@@ -332,8 +356,10 @@ AGENTS = {
 }
 
 
-def register(app, topics: dict, deps: Callable[[], Deps]) -> Stages:
-    """Declare the agents (and the warm-up task) on a Faust app; returns the Stages they run."""
+def register(app, topics: dict, deps: Callable[[], Deps], concurrency: dict[str, int] | None = None) -> Stages:
+    """Declare the agents (and the warm-up task) on a Faust app; returns the Stages they run. ``concurrency``:
+    agents per stage (default 1); Faust still commits a partition's offsets only up to its oldest unfinished
+    event, so a crash loses nothing in flight."""
 
     async def send(stage: str, key: bytes | None, value: bytes):
         return await topics[stage].send(key=key, value=value)
@@ -351,6 +377,7 @@ def register(app, topics: dict, deps: Callable[[], Deps]) -> Stages:
         return agent
 
     for name, source in AGENTS.items():
-        app.agent(topics[source], name=f"ampere.{name}")(make(name))
+        n = (concurrency or {}).get(name, 1)
+        app.agent(topics[source], name=f"ampere.{name}", concurrency=n)(make(name))
     app.task(stages.warm_up)
     return stages

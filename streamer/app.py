@@ -82,7 +82,12 @@ except ServicesNotFound as exc:  # a clear line for the faust CLI, not a traceba
     raise SystemExit(str(exc)) from None
 app = make_app(settings, urls)
 TOPICS = topics.declare(app, settings)
-stages = agents.register(app, TOPICS, lambda: agents.Deps.build(settings, urls.redis_url))
+stages = agents.register(
+    app,
+    TOPICS,
+    lambda: agents.Deps.build(settings, urls.redis_url),
+    concurrency={"transcribe": settings.worker.transcribe_concurrency},
+)
 app.guard = guard.Guard(settings, urls.kafka_url, stages)
 guard.install(app, app.guard)
 worker_metrics = metrics.setup(app, stages, settings.worker)  # /metrics, /healthz, /readyz when metrics_port is set

@@ -141,3 +141,36 @@ def test_a_re_published_window_tagged_since_is_skipped_and_any_other_is_processe
     run(st.transcribe(window(0.0, 0)))  # the stream replayed by its owner: done again
     assert heard == [4.0, 0.0]
     assert [s for s, _, _ in sent] == ["transcripts", "transcripts"]
+
+
+def test_windows_of_one_stream_keep_their_order_while_other_streams_go_beside_them():
+    import threading
+    import time
+
+    st, pipe, sent = stages()
+    log, lock = [], threading.Lock()
+
+    def hear(rec):
+        with lock:
+            log.append(("start", rec.stream_id, rec.start))
+        time.sleep(0.3 if (rec.stream_id, rec.start) == ("a", 0.0) else 0.01)
+        with lock:
+            log.append(("end", rec.stream_id, rec.start))
+        return SimpleNamespace()
+
+    pipe.hear = hear
+    pipe.transcribed = lambda rec, h, s: WindowReady(**{**rec.__dict__})
+
+    def window(stream, start):
+        rec = WindowReady(stream_id=stream, start=start, end=start + 8, blob_key="k", n_frames=0, closed_at=0.0)
+        return Event("ampere.windows", 0, int(start), stream.encode(), rec.encode())
+
+    async def concurrently():  # what several agents sharing the topic's queue do
+        return await asyncio.gather(*(st.transcribe(window(s, t)) for s, t in [("a", 0.0), ("a", 4.0), ("b", 0.0)]))
+
+    assert all(r is not None for r in run(concurrently()))
+    at = {entry: i for i, entry in enumerate(log)}
+    assert at[("start", "a", 4.0)] > at[("end", "a", 0.0)]  # the stream's second window waited for its first
+    assert at[("end", "b", 0.0)] < at[("end", "a", 0.0)]  # the other stream did not wait
+    assert st._turns == {}  # nothing kept once the windows are through
+    assert [decode(v).stream_id for s, _, v in sent] == ["b", "a", "a"]
