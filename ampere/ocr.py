@@ -182,7 +182,6 @@ class _Known:
         return (
             abs(shape[0] - self.shape[0]) <= 4
             and abs(shape[1] - self.shape[1]) <= 6
-            and signature.shape == self.signature.shape
             and float(np.max(np.abs(signature - self.signature))) <= max_diff
         )
 

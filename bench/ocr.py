@@ -150,10 +150,9 @@ def rec_batch(ds: Path, settings, sizes: tuple[int, ...] = (1, 6)) -> dict:
     ref = sizes[-1]
     for n in sizes:
         pairs = list(zip(texts[n], texts[ref]))
-        rows[str(n)]["frames_read_as_batch_" + str(ref)] = round(sum(a == b for a, b in pairs) / len(pairs), 3)
-        rows[str(n)]["differences"] = [[sorted(set(b) - set(a)), sorted(set(a) - set(b))] for a, b in pairs if a != b][
-            :8
-        ]  # (batch of the last size, this size)
+        differ = [[sorted(set(b) - set(a)), sorted(set(a) - set(b))] for a, b in pairs if a != b]
+        rows[str(n)][f"frames_read_as_batch_{ref}"] = round(sum(a == b for a, b in pairs) / len(pairs), 3)
+        rows[str(n)]["differences"] = differ[:8]  # (only with the last size, only with this one)
     return {"dataset": ds.name, "frames": len(frames), "by_batch": rows}
 
 
