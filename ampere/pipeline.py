@@ -79,8 +79,7 @@ class Pipeline:
         self.models = models or Models(settings)
         self.names = CatalogNames(store.index, settings.names)
         self.tagger = Tagger(store.index, settings.tagger)
-        t = settings.tagger
-        self.segmenter = Segmenter(t.switch_penalty, t.none_penalty, t.none_score)
+        self.segmenter = Segmenter.of(settings.tagger)
         # a readable frame is in two overlapping windows: read it once ((stream, frame time) -> lines)
         self._screen_cache: OrderedDict[tuple[str, float], list] = OrderedDict()
 
@@ -327,7 +326,10 @@ class Pipeline:
             [],
             extra={"decision": "none", "confidence": 1.0, "correction": 0},
         )
-        self.store.streams.put_segmenter_state(rec.stream_id, rec.start, SegmenterState({NONE: 0.0}, NONE).to_dict())
+        streams, hop = self.store.streams, self.settings.windows.hop_s
+        before = streams.segmenter_state(rec.stream_id, rec.start - hop) if rec.start >= hop else None
+        state = SegmenterState.of(before).after_none()
+        streams.put_segmenter_state(rec.stream_id, rec.start, state.to_dict())
         return Tag(
             stream_id=rec.stream_id,
             start=rec.start,
@@ -364,9 +366,10 @@ class Pipeline:
         prev = (
             SegmenterState.of(streams.segmenter_state(rec.stream_id, rec.start - hop))
             if rec.start >= hop
-            else SegmenterState()
+            else self.segmenter.initial()
         )
-        step = self.segmenter.step(prev, dict(ranked), none_score(o, rec.presence if rec.presence_known else None))
+        presence = rec.presence if rec.presence_known else None
+        step = self.segmenter.step(prev, dict(ranked), none_score(o, presence), last=bool(rec.final))
         streams.put_segmenter_state(rec.stream_id, rec.start, step.state.to_dict())
         out = [self._publish(rec, rec.start, rec.end, step.decision, ranked, step.confidence, correction=False)]
         if step.previous is not None and prev.decision is not None and step.previous != prev.decision:

@@ -283,12 +283,17 @@ class TaggerOptions(_Options):
     # the share of all windows tagged right, "no product" ones included)
     segmenter: bool = True
     switch_penalty: float = Field(2.0, ge=0)  # moving from one product to another
-    none_penalty: float = Field(1.0, ge=0)  # entering or leaving "no product on air"
-    none_score: float = 1.0  # what "no product" scores in every window, against the candidates' scores
+    none_penalty: float = Field(1.5, ge=0)  # entering or leaving "no product on air"
+    none_score: float = 0.8  # what "no product" scores in every window, against the candidates' scores
     # ... plus presence_weight per unit the frames' product-in-frame score lies below presence_pivot
     # (ampere.segmenter.none_score; 0: frames say nothing about "no product")
     presence_weight: float = Field(0.3, ge=0)
     presence_pivot: float = 8.0
+    # priors on the order of products: moving to a product the stream showed and moved on from costs this much
+    # more than a switch (hosts do come back, so it is a cost); a stream opens and closes with nothing on air
+    return_penalty: float = Field(2.0, ge=0)
+    start_in_none: bool = True
+    end_in_none: bool = True
     smoothing: float = Field(0.7, ge=0, lt=1)  # without the segmenter: weight of the previous window's scores
     smoothing_empty: float = Field(0.9, ge=0, lt=1)  # the same when this window's speech said nothing
 

@@ -77,3 +77,54 @@ def test_frames_without_a_product_end_the_tag_where_the_scores_alone_do_not():
     # a frame that shows a product clearly lowers "no product" below the constant, an unknown one leaves it
     assert none_score(o, 9.0) < o.none_score == none_score(o, None)
     assert none_score(o.model_copy(update={"presence_weight": 0.0}), 0.0) == o.none_score
+
+
+def test_a_product_shown_and_left_comes_back_only_on_clear_evidence():
+    a, b = {"A": 3.0, "B": 1.0, "C": 0.0}, {"A": 1.0, "B": 3.0, "C": 0.0}
+    # after A then B, a window where A and a new product C score alike
+    tie = {"A": 2.0, "B": 0.0, "C": 1.8}
+    plain = Segmenter(switch_penalty=0.5, none_penalty=1.0, none_score=-5.0)
+    prior = Segmenter(switch_penalty=0.5, none_penalty=1.0, none_score=-5.0, return_penalty=1.0)
+    windows = [a] * 3 + [b] * 3 + [tie] * 3
+    assert [s.decision for s in run(plain, windows)][-3:] == ["A"] * 3
+    steps = run(prior, windows)
+    assert [s.decision for s in steps][-3:] == ["C"] * 3
+    assert steps[5].state.left == ["A"] and steps[5].state.last == "B"
+    # clear evidence still brings A back
+    assert [s.decision for s in run(prior, windows[:6] + [{"A": 4.0, "B": 0.0, "C": 0.0}] * 3)][-2:] == ["A"] * 2
+
+
+def test_a_stream_opens_with_nothing_on_air_when_asked():
+    weak = {"A": 1.2, "B": 0.3}  # above "no product" (1.0), by less than entering a product costs (0.5)
+    windows = [weak, {"A": 3.0, "B": 0.3}]
+    plain = Segmenter(switch_penalty=1.0, none_penalty=0.5, none_score=1.0)
+    opening = Segmenter(switch_penalty=1.0, none_penalty=0.5, none_score=1.0, start_in_none=True)
+    assert run(plain, windows)[0].decision == "A"
+    state, steps = opening.initial(), []
+    for e in windows:
+        steps.append(opening.step(state, e))
+        state = steps[-1].state
+    assert steps[0].decision == NONE and steps[0].previous is None  # no window before the first
+    assert steps[1].decision == "A"
+
+
+def test_the_memory_of_shown_products_survives_the_state_store_and_a_silent_window():
+    seg = Segmenter(switch_penalty=0.5, none_penalty=1.0, none_score=-5.0, return_penalty=1.0)
+    steps = run(seg, [{"A": 3.0, "B": 0.0}] * 2 + [{"A": 0.0, "B": 3.0}] * 3)
+    state = SegmenterState.of(steps[-1].state.to_dict())
+    assert state.left == ["A"] and state.last == "B"
+    silent = state.after_none()
+    assert silent.scores == {NONE: 0.0} and silent.decision == NONE and silent.left == ["A"]
+
+
+def test_a_stream_closes_with_nothing_on_air_when_asked():
+    seg = Segmenter(switch_penalty=1.0, none_penalty=0.5, none_score=1.0, end_in_none=True)
+    a = {"A": 3.0, "B": 0.3}
+    # the chat still names A: below "no product" (1.0), by less than entering "no product" costs (0.5)
+    outro = {"A": 0.8, "B": 0.3}
+    steps = run(seg, [a, a, outro])
+    assert steps[-1].decision == "A"  # not known to be the last window: the path stays on A
+    state = steps[-2].state
+    end = seg.step(state, outro, last=True)
+    assert end.decision == NONE
+    assert Segmenter(1.0, 0.5, 1.0).step(state, outro, last=True).decision == "A"  # without the prior

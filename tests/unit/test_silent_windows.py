@@ -12,7 +12,7 @@ from ampere.windows import WindowMedia
 
 class Streams:
     def __init__(self):
-        self.tags, self.ended = [], []
+        self.tags, self.ended, self.states = [], [], {}
 
     def record_tag(self, *args, **kw):
         self.tags.append(args)
@@ -20,8 +20,11 @@ class Streams:
     def end(self, *a):
         self.ended.append(a)
 
-    def put_segmenter_state(self, *a):
-        pass
+    def put_segmenter_state(self, stream_id, start, state):
+        self.states[(stream_id, start)] = state
+
+    def segmenter_state(self, stream_id, start):
+        return self.states.get((stream_id, start))
 
 
 def pipeline():
@@ -49,6 +52,16 @@ def test_silence_without_words_is_no_product():
     assert tag.product_id == "" and tag.score == 0.0 and tag.decision == "none"
     assert p.store.streams.tags == [("s", 8.0, 16.0, "", 0.0, [])]  # "now" moves off the last product
     assert p.store.streams.ended  # the final window still ends the stream
+
+
+def test_a_silent_window_keeps_the_products_the_stream_has_shown():
+    p = pipeline()
+    hop = p.settings.windows.hop_s
+    p.store.streams.states[("s", 8.0 - hop)] = {"scores": {"B": 0.0}, "decision": "B", "last": "B", "left": ["A"]}
+    p.tag(window(0.0))
+    state = p.store.streams.states[("s", 8.0)]
+    assert state["scores"] == {"": 0.0} and state["decision"] == ""
+    assert state["left"] == ["A"] and state["last"] == "B"  # the return prior still knows A was shown
 
 
 def test_speech_or_sound_or_unknown_level_goes_to_the_tagger():
