@@ -326,10 +326,8 @@ class Pipeline:
             [],
             extra={"decision": "none", "confidence": 1.0, "correction": 0},
         )
-        streams, hop = self.store.streams, self.settings.windows.hop_s
-        before = streams.segmenter_state(rec.stream_id, rec.start - hop) if rec.start >= hop else None
-        state = SegmenterState.of(before).after_none()
-        streams.put_segmenter_state(rec.stream_id, rec.start, state.to_dict())
+        state = self._state_before(rec).after_none()
+        self.store.streams.put_segmenter_state(rec.stream_id, rec.start, state.to_dict())
         return Tag(
             stream_id=rec.stream_id,
             start=rec.start,
@@ -342,6 +340,13 @@ class Pipeline:
             decision="none",
             confidence=1.0,
         )
+
+    def _state_before(self, rec: Embedded) -> SegmenterState:
+        """The segmenter's state after the stream's previous window (the start state for its first)."""
+        hop = self.settings.windows.hop_s
+        if rec.start < hop:
+            return self.segmenter.initial()
+        return SegmenterState.of(self.store.streams.segmenter_state(rec.stream_id, rec.start - hop))
 
     def _tag(self, rec: Embedded) -> list[Tag]:
         o = self.settings.tagger
@@ -363,11 +368,7 @@ class Pipeline:
             return [self._publish(rec, rec.start, rec.end, ranked[0][0], ranked, 0.0, correction=False)]
         ranked = self.tagger.scores(vec, rec.text, mentions, rec.screen, restrict=listed)
         streams, hop = self.store.streams, self.settings.windows.hop_s
-        prev = (
-            SegmenterState.of(streams.segmenter_state(rec.stream_id, rec.start - hop))
-            if rec.start >= hop
-            else self.segmenter.initial()
-        )
+        prev = self._state_before(rec)
         presence = rec.presence if rec.presence_known else None
         step = self.segmenter.step(prev, dict(ranked), none_score(o, presence), last=bool(rec.final))
         streams.put_segmenter_state(rec.stream_id, rec.start, step.state.to_dict())

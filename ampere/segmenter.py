@@ -141,10 +141,8 @@ class Segmenter:
         # the decided path: window t-1's final tag; a product it moves on from joins those shown and left
         latest, shown_left = prev.last, list(prev.left)
         if previous and previous != latest:
-            if latest:
-                shown_left = [p for p in shown_left if p != latest][-(MAX_LEFT - 1) :] + [latest]
-            shown_left = [p for p in shown_left if p != previous]
-            latest = previous
+            shown_left = [p for p in shown_left if p not in (latest, previous)] + ([latest] if latest else [])
+            shown_left, latest = shown_left[-MAX_LEFT:], previous
         # carry the best states and NONE; shift so numbers stay small over a long stream
         top = ranked[0][1]
         kept = dict(ranked[: self.keep])
