@@ -103,7 +103,7 @@ quality: bench-data
 # chosen by bench/visual.py); it is written where the settings look for it (encoders/checkpoints/ampere-small/,
 # the folder keeps its name) and ONNX is re-derived at set-up. Progress and an ETA are printed as it goes.
 model: bench-data
-	$(VENV)/bin/ampere train $(BENCH) --config ampere-lite0 --out encoders/checkpoints/ampere-small --text-mode summary --seed 1
+	$(VENV)/bin/ampere train $(BENCH) --config ampere-lite0 --out encoders/checkpoints/ampere-small --text-mode summary_screen --seed 1
 	$(VENV)/bin/ampere setup
 
 clean:

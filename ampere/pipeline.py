@@ -27,7 +27,7 @@ from ampere.records import Embedded, Summarized, Tag, Transcribed, WindowReady
 from ampere.segmenter import NONE, Segmenter, SegmenterState, none_score
 from ampere.settings import Settings
 from ampere.store import Store
-from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding
+from ampere.summarize import EMPTY, Summary, expire, has_product_signal, summary_for_embedding, window_text
 from ampere.tagger import Tagger, screen_texts
 from ampere.windows import WindowMedia
 
@@ -261,7 +261,12 @@ class Pipeline:
         t = time.perf_counter()
         # an audio-only stream (or a window without keyframes) still gets indexed: a blank frame stands in
         frames = self.load_frames(rec) or [np.full((64, 64, 3), 127, np.uint8)]
-        emb = self.models.embedder.embed("live", frames, summary_for_embedding(rec.summary))
+        if self.settings.embed.screen_text:
+            vocab = self.names.vocabulary()
+            text = window_text(rec.summary, rec.screen, vocab.words if vocab is not None else None)
+        else:
+            text = summary_for_embedding(rec.summary)
+        emb = self.models.embedder.embed("live", frames, text)
         embed_ms = (time.perf_counter() - t) * 1000
         vec = np.asarray(emb.fused, dtype=np.float32)
         self.store.index.upsert_live(

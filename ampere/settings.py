@@ -260,6 +260,9 @@ class EmbedOptions(_Options):
     variant: Literal["fp32", "int8"] = "fp32"
     providers: str = "auto"  # auto | comma list, e.g. CUDAExecutionProvider,CPUExecutionProvider
     threads: int = Field(1, ge=1)
+    # a live window's text is its summary and the overlay lines read on its frames (ampere.summarize.window_text);
+    # the shipped model is trained on that text (text mode summary_screen). False: the summary alone
+    screen_text: bool = True
 
 
 class TaggerOptions(_Options):

@@ -26,11 +26,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from ampere.chat import overlay_lines
 from ampere.errors import ConfigError
 from ampere.facts import Facts, heard, parse
 from ampere.settings import SummarizerOptions
@@ -80,6 +81,10 @@ class NameVocabulary:
 
     def __len__(self) -> int:
         return len(self.canonical)
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return name_words(self.canonical)
 
     def snap(self, value: str) -> str | None:
         """The catalogue's spelling of ``value``, or None when the catalogue has no such name."""
@@ -497,3 +502,34 @@ def summary_for_embedding(summary: str) -> str:
     """What the text branch embeds: the summarizer's explicit "nothing about a product" marker must not pull
     windows together, so it embeds as no text."""
     return "" if summary.strip().lower() in ("", EMPTY, "none") else summary
+
+
+_WORD = re.compile(r"[a-z]{3,}")
+_PRICE_MARK = re.compile(r"[$€£]\s?\d")
+
+
+def name_words(names: Iterable[str]) -> frozenset[str]:
+    """The words (3+ letters, lower case) of catalogue names: what marks a screen line as naming a product."""
+    return frozenset(w for n in names for w in _WORD.findall((n or "").lower()))
+
+
+def window_text(
+    summary: str, screen: Sequence[object] = (), words: frozenset[str] | None = None, screen_chars: int = 240
+) -> str:
+    """What the text branch embeds for a live window: its summary, then the distinct overlay lines read on
+    its frames, at most ``screen_chars`` of them. ``screen``: ``Transcribed.screen`` rows or strings. Viewers'
+    chat is left out (it names other products); with ``words`` (``name_words`` of the catalogue) only the
+    lines that hold a catalogue name word or a price are kept, since banners and viewer counts show on every
+    window of every stream and say nothing of the product. Speech is what a small recognizer mishears; the
+    screen spells the name out when it shows it. Training reads the same text (text mode ``summary_screen``),
+    so the two must not drift apart."""
+    said = summary_for_embedding(summary)
+    lines, used = [], 0
+    for line in dict.fromkeys(ln.strip() for ln in overlay_lines(screen)):
+        if not line or used + len(line) > screen_chars:
+            continue
+        if words is not None and not _PRICE_MARK.search(line) and not words.intersection(_WORD.findall(line.lower())):
+            continue
+        lines.append(line)
+        used += len(line)
+    return " | ".join(([said] if said else []) + lines)

@@ -16,7 +16,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-TEXT_MODES = ["script", "raw_asr", "asr_names", "summary", "none"]
+from ampere_train import TEXT_MODES  # a light package __init__: no numpy or torch
+
 DOMAINS = ["page", "video", "live"]
 
 
@@ -600,7 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--out", default="runs/model", help="output folder (default: runs/model)")
     tr.add_argument(
-        "--text-mode", default="summary", choices=TEXT_MODES, help="text of videos and live windows (default: summary)"
+        "--text-mode",
+        default="summary_screen",
+        choices=TEXT_MODES,
+        help="text of videos and live windows (default: summary_screen, the summary and a live window's on-screen "
+        "overlays, as the live path embeds them with embed.screen_text)",
     )
     tr.add_argument(
         "--modality",
@@ -625,7 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", default=None, help="torch checkpoint (default: settings.embed.checkpoint)")
     ev.add_argument("--model-dir", default=None, help="ONNX folder (default: settings.embed.model_dir)")
     ev.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="ONNX variant (default: fp32)")
-    ev.add_argument("--text-mode", default="summary", choices=TEXT_MODES, help="texts to embed (default: summary)")
+    ev.add_argument(
+        "--text-mode",
+        default="summary_screen",
+        choices=TEXT_MODES,
+        help="texts to embed (default: summary_screen, what the shipped model is trained on)",
+    )
     ev.add_argument(
         "--branch", default="fused", choices=["fused", "text", "visual"], help="embedding compared (default: fused)"
     )

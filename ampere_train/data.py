@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ampere.summarize import name_words, window_text
+from ampere_train import TEXT_MODES
 from encoders.frames import fit_box, load_image, sample_video_frames, segment_centres
 
 if TYPE_CHECKING:
     import torch
 
 DOMAINS = ("page", "video", "live")
-TEXT_MODES = ("script", "raw_asr", "asr_names", "summary", "none")  # asr_names: ASR, catalogue names corrected
 
 
 @dataclass
@@ -179,6 +180,19 @@ def _read_texts(dataset_dir: Path, text_mode: str) -> dict[str, str]:
     }
 
 
+def _read_screen(dataset_dir: Path) -> dict[str, list]:
+    path = dataset_dir / "texts" / "screen.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"text_mode='summary_screen' needs {path}, made by `ampere prepare-texts`")
+    return {r["id"]: r.get("lines") or [] for r in read_jsonl(path)}
+
+
+def catalogue_name_words(dataset_dir: Path) -> frozenset[str]:
+    """``name_words`` of every product's brand and model: the live path's name vocabulary is the catalogue."""
+    rows = read_jsonl(dataset_dir / "products.jsonl")
+    return name_words(str(r.get(a) or "") for r in rows for a in ("brand", "model"))
+
+
 def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tuple[dict[str, list[Item]], int]:
     """Items of one split per domain (no pixels). Returns (items by domain, number of missing texts)."""
     if text_mode not in TEXT_MODES:
@@ -188,7 +202,10 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
     if split not in set(splits.values()) and split != "all":
         raise ValueError(f"split {split!r} has no products in {dataset_dir} (splits: {sorted(set(splits.values()))})")
     keep = (lambda pid: True) if split == "all" else (lambda pid: splits.get(pid) == split)
-    texts = _read_texts(dataset_dir, text_mode) if text_mode in ("raw_asr", "asr_names", "summary") else None
+    speech_mode = "summary" if text_mode == "summary_screen" else text_mode
+    texts = _read_texts(dataset_dir, speech_mode) if speech_mode in ("raw_asr", "asr_names", "summary") else None
+    screen = _read_screen(dataset_dir) if text_mode == "summary_screen" else None
+    words = catalogue_name_words(dataset_dir) if screen is not None else None
     missing = 0
 
     def speech(item_id: str, script: str) -> str:
@@ -226,7 +243,9 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
                     w["id"],
                     "live",
                     w["product_id"],
-                    speech(w["id"], w["script"]),
+                    speech(w["id"], w["script"])
+                    if screen is None
+                    else window_text(speech(w["id"], w["script"]), screen.get(w["id"], ()), words),
                     w["path"],
                     float(w["start"]),
                     float(w["end"]),

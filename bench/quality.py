@@ -187,6 +187,7 @@ ABLATIONS = {  # name: (modality, text_mode)
     "visual+raw_asr": ("both", "raw_asr"),
     "visual+asr_names": ("both", "asr_names"),  # not a paper row: what name correction alone gives
     "visual+summary": ("both", "summary"),
+    "visual+summary+screen": ("both", "summary_screen"),  # the shipped config: the live path's text
     "text_summary": ("text", "summary"),
 }
 

@@ -33,7 +33,7 @@ from ampere.names import names_of
 from ampere.onair import NameIndex, OnAirModel
 from ampere.segmenter import NONE, Segmenter, none_score
 from ampere.settings import REPO_ROOT, TaggerOptions, get_settings
-from ampere.summarize import summary_for_embedding
+from ampere.summarize import summary_for_embedding, window_text
 from ampere.tagger import Tagger, smooth
 from ampere.textnorm import content_tokens
 from ampere_synth.truth import load_jsonl
@@ -119,7 +119,7 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
     """(page vectors, window vectors, windows' product-in-frame scores) from the exported model: frames +
     title / summary. The slow part of ``prepare`` (minutes), so callers that vary only the transcripts embed
     once."""
-    from ampere_train.data import Item, decode_frames
+    from ampere_train.data import Item, catalogue_name_words, decode_frames
     from encoders.runtime import Embedder
 
     settings = get_settings()
@@ -140,7 +140,12 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
         for w in windows
     ]
     win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size, fit=emb.image_fit)
-    texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
+    if settings.embed.screen_text:
+        screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")}
+        words = catalogue_name_words(ds)
+        texts = [window_text(summary.get(w["id"], ""), screen.get(w["id"], []), words) for w in windows]
+    else:
+        texts = [summary_for_embedding(summary.get(w["id"], "")) for w in windows]
     win_vecs, presence = _embed(emb, "live", [list(f) for f in win_frames], texts)
     print(f"embedded {len(pages)} pages and {len(windows)} windows in {time.time() - t0:.0f} s", flush=True)
     return page_vecs, win_vecs, presence

@@ -223,6 +223,16 @@ def test_load_split_shapes_cache_and_text_modes(dataset):
     assert all(it.text == "" for d in none_items.values() for it in d)
     with pytest.raises(ValueError, match="text_mode"):
         list_items(dataset, "train", "ocr")
+    with pytest.raises(FileNotFoundError, match="screen.jsonl"):
+        list_items(dataset, "train", "summary_screen")
+    win = items["live"][0].id
+    lines = [["BRAND0 MODEL0", 0.9, 0.1, 0.1, 0.4, 0.2, 0.0], ["kim: is it waterproof?", 0.9, 0.0, 0.8, 0.3, 0.85, 0.0]]
+    rows = [{"id": win, "lines": lines}]
+    (dataset / "texts" / "screen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with_screen, _ = list_items(dataset, "train", "summary_screen")
+    live = {it.id: it.text for it in with_screen["live"]}
+    assert live[win] == "BRAND0 MODEL0"  # no summary for it; the chat line is not the shop's
+    assert with_screen["video"][0].text == "circle thing"  # videos show no overlays: their summary alone
 
 
 def test_augmentation_keeps_shape_and_identity_crop():
