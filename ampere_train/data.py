@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ampere.names import names_of
 from ampere.summarize import name_words, window_text
 from ampere_train import TEXT_MODES
 from encoders.frames import fit_box, load_image, sample_video_frames, segment_centres
@@ -180,17 +181,17 @@ def _read_texts(dataset_dir: Path, text_mode: str) -> dict[str, str]:
     }
 
 
-def _read_screen(dataset_dir: Path) -> dict[str, list]:
-    path = dataset_dir / "texts" / "screen.jsonl"
+def read_screen(dataset_dir: Path) -> dict[str, list]:
+    """Window id -> the OCR rows of its frames (``texts/screen.jsonl``)."""
+    path = Path(dataset_dir) / "texts" / "screen.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"text_mode='summary_screen' needs {path}, made by `ampere prepare-texts`")
     return {r["id"]: r.get("lines") or [] for r in read_jsonl(path)}
 
 
 def catalogue_name_words(dataset_dir: Path) -> frozenset[str]:
-    """``name_words`` of every product's brand and model: the live path's name vocabulary is the catalogue."""
-    rows = read_jsonl(dataset_dir / "products.jsonl")
-    return name_words(str(r.get(a) or "") for r in rows for a in ("brand", "model"))
+    """``name_words`` of the catalogue's names, taken from its pages as the live path takes them (``names_of``)."""
+    return name_words(n for row in read_jsonl(Path(dataset_dir) / "catalog.jsonl") for n in names_of(row))
 
 
 def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tuple[dict[str, list[Item]], int]:
@@ -204,7 +205,7 @@ def list_items(dataset_dir: Path, split: str, text_mode: str = "script") -> tupl
     keep = (lambda pid: True) if split == "all" else (lambda pid: splits.get(pid) == split)
     speech_mode = "summary" if text_mode == "summary_screen" else text_mode
     texts = _read_texts(dataset_dir, speech_mode) if speech_mode in ("raw_asr", "asr_names", "summary") else None
-    screen = _read_screen(dataset_dir) if text_mode == "summary_screen" else None
+    screen = read_screen(dataset_dir) if text_mode == "summary_screen" else None
     words = catalogue_name_words(dataset_dir) if screen is not None else None
     missing = 0
 

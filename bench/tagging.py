@@ -119,7 +119,7 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
     """(page vectors, window vectors, windows' product-in-frame scores) from the exported model: frames +
     title / summary. The slow part of ``prepare`` (minutes), so callers that vary only the transcripts embed
     once."""
-    from ampere_train.data import Item, catalogue_name_words, decode_frames
+    from ampere_train.data import Item, catalogue_name_words, decode_frames, read_screen
     from encoders.runtime import Embedder
 
     settings = get_settings()
@@ -141,7 +141,7 @@ def embed(ds: Path, summary_file: Path | None = None) -> tuple[np.ndarray, np.nd
     ]
     win_frames = decode_frames(ds, items, "live", emb.k, emb.image_size, fit=emb.image_fit)
     if settings.embed.screen_text:
-        screen = {r["id"]: r["lines"] for r in load_jsonl(ds / "texts" / "screen.jsonl")}
+        screen = read_screen(ds)
         words = catalogue_name_words(ds)
         texts = [window_text(summary.get(w["id"], ""), screen.get(w["id"], []), words) for w in windows]
     else:

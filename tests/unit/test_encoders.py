@@ -226,12 +226,16 @@ def test_load_split_shapes_cache_and_text_modes(dataset):
     with pytest.raises(FileNotFoundError, match="screen.jsonl"):
         list_items(dataset, "train", "summary_screen")
     win = items["live"][0].id
-    lines = [["BRAND0 MODEL0", 0.9, 0.1, 0.1, 0.4, 0.2, 0.0], ["kim: is it waterproof?", 0.9, 0.0, 0.8, 0.3, 0.85, 0.0]]
+    lines = [
+        ["$19.99", 0.9, 0.1, 0.1, 0.4, 0.2, 0.0],
+        ["LIVE", 0.9, 0.8, 0.0, 0.9, 0.05, 0.0],  # on every window of every stream: not embedded
+        ["kim: is it waterproof?", 0.9, 0.0, 0.8, 0.3, 0.85, 0.0],  # viewers' chat: not the shop's
+    ]
     rows = [{"id": win, "lines": lines}]
     (dataset / "texts" / "screen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with_screen, _ = list_items(dataset, "train", "summary_screen")
     live = {it.id: it.text for it in with_screen["live"]}
-    assert live[win] == "BRAND0 MODEL0"  # no summary for it; the chat line is not the shop's
+    assert live[win] == "$19.99"  # no summary for it; only the price line is kept
     assert with_screen["video"][0].text == "circle thing"  # videos show no overlays: their summary alone
 
 
