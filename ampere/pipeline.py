@@ -367,11 +367,12 @@ class Pipeline:
                 said_nothing=summary_for_embedding(rec.summary) == "",
                 screen=rec.screen,
                 restrict=listed,
+                span=(rec.start, rec.end),
             )
             if not ranked or ranked[0][1] < o.min_score:
                 return []
             return [self._publish(rec, rec.start, rec.end, ranked[0][0], ranked, 0.0, correction=False)]
-        ranked = self.tagger.scores(vec, rec.text, mentions, rec.screen, restrict=listed)
+        ranked = self.tagger.scores(vec, rec.text, mentions, rec.screen, restrict=listed, span=(rec.start, rec.end))
         streams, hop = self.store.streams, self.settings.windows.hop_s
         prev = self._state_before(rec)
         presence = rec.presence if rec.presence_known else None

@@ -70,6 +70,21 @@ def screen_texts(screen: Sequence) -> list[str]:
     return [str(row[0] if isinstance(row, (list, tuple)) else row) for row in screen or ()]
 
 
+def central_rows(screen: Sequence, span: tuple[float, float] | None) -> list:
+    """The OCR rows read on frames near the window's centre (within a quarter window of it). Rows without a
+    frame time, or a window without ``span`` or without any central frame, keep all their rows."""
+    rows = list(screen or ())
+    if span is None or not rows:
+        return rows
+    start, end = span
+    mid, reach = (start + end) / 2, (end - start) / 4 + 1e-6
+    timed = [r for r in rows if isinstance(r, (list, tuple)) and len(r) >= 7]
+    if len(timed) < len(rows):
+        return rows
+    central = [r for r in timed if abs(float(r[6]) - mid) <= reach]
+    return central or rows
+
+
 def _row(hit) -> dict:
     f = hit.fields
     try:
@@ -115,8 +130,10 @@ class Tagger:
         mentions: Sequence = (),
         screen: Sequence = (),
         restrict: Sequence[str] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> list[Candidate]:
-        """Product pages scored for the window (``restrict``: the stream's product list, when known)."""
+        """Product pages scored for the window (``restrict``: the stream's product list, when known; ``span``:
+        the window's start and end on the stream's clock, the frame times of ``screen`` rows)."""
         o = self.options
         k = o.k * 4
         tags = {"product_id": list(restrict)} if restrict else None
@@ -127,6 +144,9 @@ class Tagger:
         # prices and names read in viewers' comments point at whatever they ask about: measured on val, the
         # comment panel's lines as attribute evidence cost 1.9 points of top-1 (its words as screen words do not)
         shown_lines = overlay_lines(screen)
+        edge = o.screen_edge_weight
+        central = central_rows(screen, span) if edge < 1 else list(screen or ())
+        shown_c = content_tokens(" ".join(line for line in screen_texts(central) if not is_chat_line(line)))
         words = spoken | shown
         extra = []
         if words and (o.lexical_weight > 0 or o.screen_weight > 0 or o.attribute_weight > 0):
@@ -149,11 +169,15 @@ class Tagger:
             if v is not None:
                 hits[h.key] = h
                 cosine[h.key] = float(v @ vec)
-        attr = {}
+        attr, attr_c = {}, {}
         w = None
         if o.attribute_weight > 0 and hits:
             matcher = AttributeMatcher([_row(h) for h in hits.values()])
             attr = matcher.score(Evidence(transcript, shown_lines))
+            if edge < 1 and len(central) < len(screen or ()):
+                attr_c = matcher.score(Evidence("", overlay_lines(central)))
+            else:
+                attr_c = attr
             w = matcher.weights
         out = []
         for key, h in hits.items():
@@ -162,10 +186,15 @@ class Tagger:
             parts = {
                 "cosine": cosine[key],
                 "lexical": o.lexical_weight * overlap(title_tokens, spoken),
-                "screen": o.screen_weight * overlap(title_tokens, shown),
+                "screen": o.screen_weight
+                * (edge * overlap(title_tokens, shown) + (1 - edge) * overlap(title_tokens, shown_c)),
                 "onair": o.onair_weight * onair.onair_score(title, mentions),
                 "attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "speech", w),
-                "screen_attributes": o.attribute_weight * _source_total(attr.get(h.product_id), "screen", w),
+                "screen_attributes": o.attribute_weight
+                * (
+                    edge * _source_total(attr.get(h.product_id), "screen", w)
+                    + (1 - edge) * _source_total(attr_c.get(h.product_id), "screen", w)
+                ),
             }
             out.append(Candidate(key, h.product_id, title, cosine[key], sum(parts.values()), parts))
         return out
@@ -177,9 +206,11 @@ class Tagger:
         mentions: Sequence = (),
         screen: Sequence = (),
         restrict: Sequence[str] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> list[tuple[str, float]]:
         """This window's products, best first (each product's best page)."""
-        return rank_products(self.candidates(vec, transcript, mentions, screen, restrict))[: self.options.k * 2]
+        ranked = rank_products(self.candidates(vec, transcript, mentions, screen, restrict, span))
+        return ranked[: self.options.k * 2]
 
     def rank(
         self,
@@ -190,10 +221,11 @@ class Tagger:
         said_nothing: bool,
         screen: Sequence = (),
         restrict: Sequence[str] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> list[tuple[str, float]]:
         """This window's products blended with the previous window's (the tagger without the segmenter;
         ``said_nothing``: the window's speech said nothing about a product, so it leans on the past more)."""
         o = self.options
-        current = self.scores(vec, transcript, mentions, screen, restrict)
+        current = self.scores(vec, transcript, mentions, screen, restrict, span)
         alpha = o.smoothing_empty if said_nothing else o.smoothing
         return smooth(current, previous, alpha)[: o.k * 2]

@@ -40,6 +40,9 @@ from ampere_synth.truth import load_jsonl
 
 OUT = REPO_ROOT / "bench" / "results" / "tagging.json"
 PARTS = ("cosine", "lexical", "screen", "onair", "attributes", "screen_attributes")
+# the screen's two parts again from the frames near the window's centre only (``TaggerOptions.screen_edge_weight``
+# blends the two: 1 all frames alike, 0 the central ones only)
+CENTRAL = ("screen", "screen_attributes")
 
 
 class MemIndex:
@@ -175,6 +178,7 @@ def prepare(
     index = MemIndex(pages, page_vecs)
     raw = TaggerOptions(lexical_weight=1.0, screen_weight=1.0, onair_weight=1.0, attribute_weight=1.0)
     tagger = Tagger(index, raw)
+    central = Tagger(index, raw.model_copy(update={"screen_edge_weight": 0.0}))
     onair = OnAirModel.load(settings.tagger.onair_model)
     names = NameIndex.of({n for row in pages for n in names_of(row)})
     stream_split: dict[str, str] = {}
@@ -185,10 +189,13 @@ def prepare(
     t0 = time.time()
     for i, (w, vec) in enumerate(zip(windows, win_vecs)):
         text = heard.get(w["id"], "")
-        cands = tagger.candidates(vec, text, onair.mentions(text, names), screen.get(w["id"], []))
+        args = (vec, text, onair.mentions(text, names), screen.get(w["id"], []))
+        span = (float(w["start"]), float(w["end"]))
+        cands = tagger.candidates(*args, span=span)
+        mid = {c.key: c for c in central.candidates(*args, span=span)}
         best: dict[str, np.ndarray] = {}
         for c in cands:
-            v = np.array([c.parts[p] for p in PARTS], np.float32)
+            v = np.array([c.parts[p] for p in PARTS] + [mid[c.key].parts[p] for p in CENTRAL], np.float32)
             if c.product_id not in best or v.sum() > best[c.product_id].sum():
                 best[c.product_id] = v
         pid = w["product_id"] or NONE
@@ -228,11 +235,14 @@ class Config:
     smoothing_empty: float = 0.9
 
     ocr: bool = True  # what the screen shows counts (its words and the prices / names read on it)
+    screen_edge: float = 1.0  # what frames away from the window's centre count (TaggerOptions.screen_edge_weight)
 
     def weights(self) -> np.ndarray:
-        on = 1.0 if self.ocr else 0.0
+        """Of PARTS + CENTRAL."""
+        on, e = (1.0 if self.ocr else 0.0), self.screen_edge
+        sc, at = self.screen * on, self.attributes * on
         return np.array(
-            [1.0, self.lexical, self.screen * on, self.onair, self.attributes, self.attributes * on], np.float32
+            [1.0, self.lexical, sc * e, self.onair, self.attributes, at * e, sc * (1 - e), at * (1 - e)], np.float32
         )
 
 
@@ -371,6 +381,20 @@ def order_grid(base: Config, quick: bool) -> list[Config]:
     return rows[::7] if quick else rows
 
 
+def edge_grid(base: Config, quick: bool) -> list[Config]:
+    """The third stage: how much the frame at a window's start counts against the one at its centre, with the
+    screen's weights around the chosen ones (the rest kept)."""
+    rows = [
+        Config(**{**base.__dict__, "screen_edge": e, "screen": sc, "attributes": at})
+        for e, sc, at in itertools.product(
+            (1.0, 0.75, 0.5, 0.25, 0.0),
+            sorted({base.screen, base.screen * 0.5, base.screen * 1.5}),
+            sorted({base.attributes, base.attributes * 0.5, base.attributes * 1.5}),
+        )
+    ]
+    return rows[::5] if quick else rows
+
+
 def fit(windows: list[Window], configs: list[Config]) -> Config:
     """The best ten on the train streams, then the best of those on val (both by the share of all windows
     tagged right)."""
@@ -461,23 +485,36 @@ def main(argv: list[str] | None = None) -> int:
     # "no product" (val no-product recall 0.10 for 0.3 points of top-1)
     first = fit(windows, configs)
     second = order_grid(first, args.quick)
-    best = fit(windows, second + [first])
+    ordered = fit(windows, second + [first])
+    third = edge_grid(ordered, args.quick)
+    best = fit(windows, third + [ordered])
     smoothing = Config(
-        segmenter=False, lexical=best.lexical, screen=best.screen, onair=best.onair, attributes=best.attributes
+        segmenter=False,
+        lexical=best.lexical,
+        screen=best.screen,
+        onair=best.onair,
+        attributes=best.attributes,
+        screen_edge=best.screen_edge,
     )
     result = {
         "command": "python bench/tagging.py" + (" --quick" if args.quick else ""),
         "dataset": str(args.dataset.name),
         "counts": counts,
-        "configs_searched": len(configs) + len(second),
+        "configs_searched": len(configs) + len(second) + len(third),
         "chosen": best.__dict__,
         "first_stage": {
             "chosen": first.__dict__,
             **{s: evaluate(windows, first, regular(s)) for s in ("val", "test")},
             "heldout": evaluate(windows, first, lambda w: w.heldout),
         },
+        "second_stage": {
+            "chosen": ordered.__dict__,
+            **{s: evaluate(windows, ordered, regular(s)) for s in ("val", "test")},
+            "heldout": evaluate(windows, ordered, lambda w: w.heldout),
+        },
         "selection": "fitted on train, chosen on val, by the share of all windows tagged right; first the "
-        "signal weights and costs, then the costs with the order priors",
+        "signal weights and costs, then the costs with the order priors, then the weight of the frames away "
+        "from the window's centre with the screen's weights",
         "segmenter": {s: evaluate(windows, best, regular(s)) for s in ("train", "val", "test")},
         "heldout": evaluate(windows, best, lambda w: w.heldout),
         "smoothing_instead": {s: evaluate(windows, smoothing, regular(s)) for s in ("val", "test")},

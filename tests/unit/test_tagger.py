@@ -4,9 +4,10 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from ampere.settings import TaggerOptions
-from ampere.tagger import Tagger, rank_products
+from ampere.tagger import Tagger, central_rows, rank_products
 
 PAGES = [  # one look-alike group: same look, other name, material and price
     (
@@ -111,3 +112,28 @@ def test_without_attributes_the_tagger_asks_no_price_queries():
         np.zeros(4, np.float32), "seventy five dollars", screen=[["$120", 0.9, 0, 0, 1, 1, 0.0]]
     )
     assert index.asked == []
+
+
+def test_central_rows_keep_the_frame_at_the_window_centre():
+    rows = [["$49.99", 0.9, 0.1, 0.75, 0.3, 0.9, 72.0], ["$120", 0.9, 0.1, 0.75, 0.3, 0.9, 76.0]]
+    assert central_rows(rows, (72.0, 80.0)) == [rows[1]]
+    assert central_rows(rows, None) == rows  # no span: every row
+    assert central_rows(["$120"], (72.0, 80.0)) == ["$120"]  # no frame times: every row
+    assert central_rows(rows[:1], (72.0, 80.0)) == rows[:1]  # no central frame: every row
+
+
+def test_the_frame_at_the_centre_outweighs_the_one_at_the_start_when_asked():
+    # a window across a product change: its start frame still shows A's price card, its centre B's
+    screen = [["$49.99", 0.97, 0.1, 0.75, 0.3, 0.9, 72.0], ["$120", 0.97, 0.1, 0.75, 0.3, 0.9, 76.0]]
+    vec = np.zeros(4, np.float32)
+    alike = Tagger(FakeIndex(), TaggerOptions(attribute_weight=1.0, screen_edge_weight=1.0))
+    flat = {
+        c.product_id: c.parts["screen_attributes"] for c in alike.candidates(vec, "", screen=screen, span=(72.0, 80.0))
+    }
+    assert flat["A"] > 0 and flat["B"] > 0
+    centred = Tagger(FakeIndex(), TaggerOptions(attribute_weight=1.0, screen_edge_weight=0.25))
+    cands = centred.candidates(vec, "", screen=screen, span=(72.0, 80.0))
+    by = {c.product_id: c for c in cands}
+    assert top(cands) == "B"
+    assert by["A"].parts["screen_attributes"] == pytest.approx(0.25 * flat["A"])  # its price: only at the start
+    assert by["B"].parts["screen_attributes"] == pytest.approx(flat["B"])
