@@ -280,8 +280,9 @@ class TaggerOptions(_Options):
     screen_weight: float = Field(3.0, ge=0)
     # what frames away from the window's centre count, against 1 for those near it: a window is tagged with the
     # product on air for most of it, which is the one at its centre, while a frame at its start can still show
-    # the product before (what the screen says: its words and the prices and names read on it)
-    screen_edge_weight: float = Field(1.0, ge=0, le=1)
+    # the product before (what the screen says: its words and the prices and names read on it; bench/tagging.py
+    # chose 0 on val: with frames every hop, the frame at a window's start is the previous window's centre)
+    screen_edge_weight: float = Field(0.0, ge=0, le=1)
     # prices, materials, colours and names heard or read on screen that agree with a product's attributes
     attribute_weight: float = Field(2.0, ge=0)
     # decide over time (ampere.segmenter): an online Viterbi with a switch cost, a "no product" state and a
