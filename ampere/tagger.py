@@ -70,6 +70,11 @@ def screen_texts(screen: Sequence) -> list[str]:
     return [str(row[0] if isinstance(row, (list, tuple)) else row) for row in screen or ()]
 
 
+def screen_words(screen: Sequence) -> set[str]:
+    """Content words of a window's OCR lines, those ``is_chat_line`` takes for a viewer's comment left out."""
+    return content_tokens(" ".join(line for line in screen_texts(screen) if not is_chat_line(line)))
+
+
 def central_rows(screen: Sequence, span: tuple[float, float] | None) -> list:
     """The OCR rows read on frames near the window's centre (within a quarter window of it). Rows without a
     frame time, or a window without ``span`` or without any central frame, keep all their rows."""
@@ -140,13 +145,14 @@ class Tagger:
         hits = {h.key: h for h in self.index.knn(vec, k=k, domains=["page"], tags=tags)}
         cosine = {key: h.score for key, h in hits.items()}
         spoken = content_tokens(transcript)
-        shown = content_tokens(" ".join(line for line in screen_texts(screen) if not is_chat_line(line)))
+        shown = screen_words(screen)
         # prices and names read in viewers' comments point at whatever they ask about: measured on val, the
         # comment panel's lines as attribute evidence cost 1.9 points of top-1 (its words as screen words do not)
         shown_lines = overlay_lines(screen)
         edge = o.screen_edge_weight
         central = central_rows(screen, span) if edge < 1 else list(screen or ())
-        shown_c = content_tokens(" ".join(line for line in screen_texts(central) if not is_chat_line(line)))
+        narrowed = len(central) < len(screen or ())
+        shown_c = screen_words(central) if narrowed else shown
         words = spoken | shown
         extra = []
         if words and (o.lexical_weight > 0 or o.screen_weight > 0 or o.attribute_weight > 0):
@@ -174,10 +180,7 @@ class Tagger:
         if o.attribute_weight > 0 and hits:
             matcher = AttributeMatcher([_row(h) for h in hits.values()])
             attr = matcher.score(Evidence(transcript, shown_lines))
-            if edge < 1 and len(central) < len(screen or ()):
-                attr_c = matcher.score(Evidence("", overlay_lines(central)))
-            else:
-                attr_c = attr
+            attr_c = matcher.score(Evidence("", overlay_lines(central))) if narrowed else attr
             w = matcher.weights
         out = []
         for key, h in hits.items():
